@@ -1,0 +1,94 @@
+//! `ledgerlink bench lint [--flows N]`: lint N generated flow files (in memory, through the
+//! real loader, schema validation and every rule) and report the time, against a baseline
+//! measured in the same run (parsing the same YAML only), so the ratio shows what lint adds.
+
+use crate::lint::{LintOptions, lint_sources};
+use crate::load::{SourceFile, from_bytes};
+use std::time::Instant;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// What to measure (only `lint` today).
+    #[arg(value_parser = ["lint"])]
+    what: String,
+    /// Number of generated flow files.
+    #[arg(long, default_value_t = 200)]
+    flows: usize,
+    /// Repetitions; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+}
+
+pub fn run(args: Args) -> anyhow::Result<i32> {
+    let files = generate(args.flows)?;
+    let bytes: usize = files.iter().map(|f| f.text.len()).sum();
+    let mut lint_times = Vec::new();
+    let mut parse_times = Vec::new();
+    let mut findings = 0;
+    for _ in 0..args.runs.max(1) {
+        let t = Instant::now();
+        for f in &files {
+            let _ = crate::load::parse(&f.text);
+        }
+        parse_times.push(t.elapsed());
+        let t = Instant::now();
+        let report = lint_sources(files.clone(), &LintOptions::default());
+        lint_times.push(t.elapsed());
+        findings = report.diagnostics.len();
+    }
+    lint_times.sort();
+    parse_times.sort();
+    let lint = lint_times[lint_times.len() / 2];
+    let parse = parse_times[parse_times.len() / 2];
+    println!(
+        "bench lint: {} flow files, {} KiB, {} runs (median)",
+        files.len(),
+        bytes / 1024,
+        lint_times.len()
+    );
+    println!(
+        "  baseline (YAML parse only): {:>8.1} ms",
+        parse.as_secs_f64() * 1e3
+    );
+    println!(
+        "  ledgerlink lint (all rules): {:>8.1} ms  ({:.1}x baseline, {:.0} us/file)",
+        lint.as_secs_f64() * 1e3,
+        lint.as_secs_f64() / parse.as_secs_f64().max(1e-9),
+        lint.as_secs_f64() * 1e6 / files.len().max(1) as f64
+    );
+    println!("  findings: {findings} (expected 0)");
+    println!(
+        "  goal: under 1000 ms for 200 files: {}",
+        if lint.as_millis() < 1000 {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+    Ok(if findings == 0 { 0 } else { 1 })
+}
+
+/// Generate `n` distinct, realistic flow files from the shipped examples.
+fn generate(n: usize) -> anyhow::Result<Vec<SourceFile>> {
+    let templates = [
+        include_str!("../../flows/paytrace-payment-posting.yaml"),
+        include_str!("../../flows/sagepro-customer-to-paytrace.yaml"),
+        include_str!("../../flows/paytrace-refund-posting.yaml"),
+    ];
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = templates[i % templates.len()];
+        let first = t
+            .lines()
+            .find(|l| l.starts_with("flow: "))
+            .unwrap_or("flow: x");
+        let text = t
+            .replacen(first, &format!("{first}-{i}"), 1)
+            .replace("path: /hooks/", &format!("path: /hooks/{i}/"));
+        out.push(from_bytes(
+            &format!("generated/{i}.yaml"),
+            text.into_bytes(),
+        )?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,65 @@
+//! `ledgerlink lint [PATHS] [--profile NAME] [--format human|short|json|sarif]`.
+
+use crate::diag::{Format, render};
+use crate::lint::{LintOptions, lint_paths};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Flow files or directories (searched for *.yaml / *.yml). Default: `flows/`.
+    paths: Vec<PathBuf>,
+    /// Lint for this profile (dev, qa, prod): flows not allowed there and unsigned webhooks
+    /// under prod are reported.
+    #[arg(long)]
+    profile: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    format: OutputFormat,
+    /// Colour: auto (on a terminal), always, never.
+    #[arg(long, value_enum, default_value_t = Colour::Auto)]
+    color: Colour,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum OutputFormat {
+    Human,
+    Short,
+    Json,
+    Sarif,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Colour {
+    Auto,
+    Always,
+    Never,
+}
+
+pub fn run(args: Args) -> anyhow::Result<i32> {
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from("flows")]
+    } else {
+        args.paths
+    };
+    let options = LintOptions {
+        profile: args.profile,
+    };
+    let report = lint_paths(&paths, &options)?;
+    let colour = match args.color {
+        Colour::Always => true,
+        Colour::Never => false,
+        Colour::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let format = match args.format {
+        OutputFormat::Human => Format::Human { colour },
+        OutputFormat::Short => Format::Short,
+        OutputFormat::Json => Format::Json,
+        OutputFormat::Sarif => Format::Sarif,
+    };
+    print!(
+        "{}",
+        render(format, &report.diagnostics, &report.sources, report.files)
+    );
+    Ok(if report.has_errors() { 1 } else { 0 })
+}

@@ -1,0 +1,53 @@
+//! The command line: the only module that knows argv. One file per subcommand; each returns an
+//! exit code (0 ok, 1 findings or failed run, 2 usage or I/O).
+
+mod bench;
+mod lint;
+mod schema;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ledgerlink",
+    version,
+    about = "Declarative PayTrace <-> Sage Pro integration flows"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check flow files: every finding with file:line:col, exit 1 on errors.
+    Lint(lint::Args),
+    /// Print the JSON Schema of flow files, or of a connector's operations.
+    Schema(schema::Args),
+    /// Measure Ledgerlink on this machine (`bench lint`).
+    Bench(bench::Args),
+}
+
+/// Parse argv, run, return the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let result = match cli.command {
+        Command::Lint(a) => lint::run(a),
+        Command::Schema(a) => schema::run(a),
+        Command::Bench(a) => bench::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            2
+        }
+    }
+}

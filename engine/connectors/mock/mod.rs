@@ -1,0 +1,5 @@
+//! The `mock` connector: replies a test scripts (including failures), for flow tests.
+//! Operations and their input/output schemas are in `catalog.yaml` (published as
+//! `schemas/connectors/mock.json`); flows call them as `mock.<operation>`.
+
+pub mod ops;

@@ -1,0 +1,150 @@
+//! Lint: every finding in a set of flow files, never stopping at the first. The driver loads
+//! each file (LL001), validates it against the schema (LL002), deserialises the model, then
+//! runs every rule in `rules/` (one file per rule) over each flow and over the whole set.
+
+mod context;
+pub mod rules;
+pub mod tokens;
+pub mod walk;
+
+pub use context::FlowCx;
+
+use crate::diag::{Diagnostic, SourceMap};
+use crate::load::{self, SourceFile};
+use crate::model::Flow;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Default)]
+pub struct LintOptions {
+    /// Lint for this profile: flows that do not list it are reported (LL022).
+    pub profile: Option<String>,
+}
+
+/// The result of linting: all findings (sorted) and the flows that parsed.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub diagnostics: Vec<Diagnostic>,
+    pub flows: Vec<(Arc<str>, Flow)>,
+    pub sources: SourceMap,
+    pub files: usize,
+}
+
+impl Report {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == crate::diag::Severity::Error)
+    }
+}
+
+/// A file that parsed and matched the schema, ready for the rules.
+struct Parsed {
+    file: SourceFile,
+    value: serde_json::Value,
+    index: load::PointerIndex,
+    flow: Flow,
+}
+
+/// Lint files already in memory.
+pub fn lint_sources(files: Vec<SourceFile>, options: &LintOptions) -> Report {
+    let mut report = Report {
+        files: files.len(),
+        ..Report::default()
+    };
+    let mut parsed = Vec::new();
+    for file in files {
+        report.sources.add(&file.name, &file.text);
+        if let Some(p) = parse_one(file, &mut report.diagnostics) {
+            parsed.push(p);
+        }
+    }
+    let engine = crate::script::engine();
+    let cxs: Vec<FlowCx<'_>> = parsed
+        .iter()
+        .map(|p| FlowCx::new(&p.file, &p.index, &p.value, &p.flow, &engine, options))
+        .collect();
+    for rule in rules::RULES {
+        for cx in &cxs {
+            rule.check(cx, &mut report.diagnostics);
+        }
+        rule.check_set(&cxs, &mut report.diagnostics);
+    }
+    drop(cxs);
+    report.flows = parsed.into_iter().map(|p| (p.file.name, p.flow)).collect();
+    report.diagnostics.sort_by_key(|d| d.sort_key());
+    report.diagnostics.dedup();
+    report
+}
+
+/// LL001 and LL002: YAML, then schema, then the typed model.
+fn parse_one(file: SourceFile, out: &mut Vec<Diagnostic>) -> Option<Parsed> {
+    let parsed = match load::parse(&file.text) {
+        Ok(p) => p,
+        Err(e) => {
+            let mut d = Diagnostic::error(rules::yaml_syntax::CODE, &file.name, e.span, e.message);
+            d.help = e.help;
+            out.push(d);
+            return None;
+        }
+    };
+    let violations = load::validate(&parsed.value);
+    if !violations.is_empty() {
+        for v in violations {
+            out.push(rules::schema_violation::diagnostic(
+                &file.name,
+                &parsed.index,
+                v,
+            ));
+        }
+        return None;
+    }
+    match serde_json::from_value::<Flow>(parsed.value.clone()) {
+        Ok(flow) => Some(Parsed {
+            file,
+            value: parsed.value,
+            index: parsed.index,
+            flow,
+        }),
+        Err(e) => {
+            let code = rules::schema_violation::CODE;
+            out.push(Diagnostic::error(
+                code,
+                &file.name,
+                Some(crate::diag::Span::point(1, 1)),
+                e.to_string(),
+            ));
+            None
+        }
+    }
+}
+
+/// Lint files and directories on disk. I/O problems (missing path, unreadable file) are
+/// returned as errors; oversized or binary files are findings (LL001).
+pub fn lint_paths(
+    paths: &[std::path::PathBuf],
+    options: &LintOptions,
+) -> Result<Report, load::LoadError> {
+    let mut files = Vec::new();
+    let mut early = Vec::new();
+    for path in load::discover(paths)? {
+        match load::read(&path) {
+            Ok(f) => files.push(f),
+            Err(e) if e.is_content() => {
+                let name: Arc<str> = e.path().into();
+                early.push(Diagnostic::error(
+                    rules::yaml_syntax::CODE,
+                    &name,
+                    None,
+                    e.to_string(),
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let extra = early.len();
+    let mut report = lint_sources(files, options);
+    report.files += extra;
+    report.diagnostics.extend(early);
+    report.diagnostics.sort_by_key(|d| d.sort_key());
+    Ok(report)
+}

@@ -1,0 +1,258 @@
+//! LL017 pci-card-data: a card number, CVV or track field (by name, or a literal that passes
+//! the Luhn check) flows into something that is written down: a Sage Pro or other non-PayTrace
+//! call, a `map` or `script` output (run records are stored), an alert, a reason, a key.
+//! Card data may only travel into PayTrace operations' card fields.
+
+use super::{Rule, rule_code};
+use crate::diag::Diagnostic;
+use crate::lint::FlowCx;
+use crate::lint::tokens::{Token, scan};
+use crate::lint::walk::{Expr, Role, literals};
+use serde_json::Value;
+
+rule_code!(
+    "LL017",
+    "pci-card-data",
+    "card data would reach the ERP, a log, an alert or the store"
+);
+
+/// Field names that hold card data wherever they appear.
+const CARD_FIELDS: &[&str] = &[
+    "cc_number",
+    "card_number",
+    "cardnumber",
+    "ccnumber",
+    "pan",
+    "csc",
+    "cvv",
+    "cvv2",
+    "cvc",
+    "cid",
+    "track_data",
+    "track1",
+    "track2",
+    "track1_data",
+    "track2_data",
+    "swipe",
+    "encrypted_number",
+    "encrypted_csc",
+    "encrypted_swipe",
+    "account_number",
+    "pin",
+];
+/// Parents under which `number` is a card number.
+const CARD_PARENTS: &[&str] = &["credit_card", "card", "cc", "payment_card"];
+
+/// The card field a dotted path reads, if any.
+pub fn card_field(parts: &[String]) -> Option<String> {
+    for (i, part) in parts.iter().enumerate() {
+        let p = part.to_lowercase();
+        let under_card = i > 0 && CARD_PARENTS.contains(&parts[i - 1].to_lowercase().as_str());
+        if CARD_FIELDS.contains(&p.as_str()) || (p == "number" && under_card) {
+            return Some(parts[..=i].join("."));
+        }
+    }
+    None
+}
+
+/// Luhn check over 13 to 19 digits (spaces and dashes allowed between them).
+pub fn is_card_number(text: &str) -> bool {
+    let t = text.trim();
+    if !t
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
+    {
+        return false;
+    }
+    let digits: Vec<u32> = t.chars().filter_map(|c| c.to_digit(10)).collect();
+    if !(13..=19).contains(&digits.len()) {
+        return false;
+    }
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                if d * 2 > 9 { d * 2 - 9 } else { d * 2 }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+/// A card number inside free text (`"use 4111 1111 1111 1111 to test"`), if any.
+pub fn card_number_in(text: &str) -> Option<String> {
+    let mut run = String::new();
+    for ch in text.chars().chain(std::iter::once('x')) {
+        if ch.is_ascii_digit() || ((ch == ' ' || ch == '-') && !run.is_empty()) {
+            run.push(ch);
+            continue;
+        }
+        let candidate = run.trim_end_matches([' ', '-']);
+        if is_card_number(candidate) {
+            return Some(candidate.to_string());
+        }
+        run.clear();
+    }
+    None
+}
+
+/// First six and last four only, as PCI DSS allows for display.
+pub fn mask(text: &str) -> String {
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    let n = digits.len();
+    if n < 10 {
+        return "*".repeat(n);
+    }
+    format!("{}{}{}", &digits[..6], "*".repeat(n - 10), &digits[n - 4..])
+}
+
+/// Where an expression's value ends up, when that place keeps data.
+fn sink(cx: &FlowCx<'_>, expr: &Expr<'_>) -> Option<String> {
+    let step = expr.step.and_then(|n| cx.steps.get(n)).map(|at| at.step);
+    match expr.role {
+        Role::MapField => Some("a `map` output, which is kept in the run record".into()),
+        Role::Script => Some("a `script` output, which is kept in the run record".into()),
+        Role::AlertMessage => Some("an alert".into()),
+        Role::Reason => Some("a failure reason, which is logged and stored".into()),
+        Role::Key => Some("a key, which is stored".into()),
+        Role::CallInput => {
+            let call = step.and_then(|s| s.call.as_deref()).unwrap_or_default();
+            if !call.starts_with("paytrace.") {
+                return Some(format!("the input of `{call}`"));
+            }
+            let target = expr.target.as_deref().unwrap_or_default();
+            let op = crate::connectors::operation(call).map(|(_, op)| op)?;
+            (!is_card_input(&op.input, target))
+                .then(|| format!("`{target}` of `{call}`, which is not a card field"))
+        }
+        _ => None,
+    }
+}
+
+/// Whether the dotted input field `target` (or a parent of it) is marked `x-card-data`.
+fn is_card_input(schema: &Value, target: &str) -> bool {
+    let mut node = schema;
+    for part in target.split('.') {
+        match node.get("properties").and_then(|p| p.get(part)) {
+            Some(sub) => {
+                node = sub
+                    .get("items")
+                    .filter(|_| sub.get("properties").is_none())
+                    .unwrap_or(sub)
+            }
+            None => return false,
+        }
+        if node.get("x-card-data") == Some(&Value::Bool(true)) {
+            return true;
+        }
+    }
+    false
+}
+
+impl Rule for Check {
+    fn code(&self) -> crate::diag::Code {
+        CODE
+    }
+
+    fn check(&self, cx: &FlowCx<'_>, out: &mut Vec<Diagnostic>) {
+        let help = "keep card data in PayTrace: store the PayTrace customer id (token) or `last4(...)`/`mask(...)`";
+        for expr in &cx.exprs {
+            let Some(sink) = sink(cx, expr) else { continue };
+            for (tok, line, col) in scan(expr.src) {
+                let (what, len) = match &tok {
+                    Token::Path(parts) => match card_field(parts) {
+                        Some(f) => (format!("card field `{f}`"), f.len()),
+                        None => continue,
+                    },
+                    Token::Str(s) => match card_number_in(s) {
+                        Some(n) => (format!("card number `{}`", mask(&n)), s.chars().count() + 2),
+                        None => continue,
+                    },
+                    _ => continue,
+                };
+                // Reading card data only to mask it is fine.
+                if masked_in(expr.src) {
+                    continue;
+                }
+                let span = cx.expr_span(expr, line, col, len);
+                out.push(
+                    Diagnostic::error(CODE, cx.file, span, format!("{what} flows into {sink}"))
+                        .with_help(help),
+                );
+            }
+        }
+        for at in &cx.steps {
+            let call = at.step.call.as_deref().unwrap_or_default();
+            let sources = [
+                ("map", at.step.map.as_ref()),
+                ("with", at.step.with.as_ref().and_then(Value::as_object)),
+            ];
+            for (key, map) in sources {
+                let Some(map) = map else { continue };
+                if key == "with" && call.starts_with("paytrace.") {
+                    continue;
+                }
+                let mut lits = Vec::new();
+                for (k, v) in map {
+                    literals(
+                        v,
+                        format!("{}/{key}/{}", at.pointer, crate::load::escape(k)),
+                        k.clone(),
+                        &mut lits,
+                    );
+                }
+                for (pointer, _, value) in lits {
+                    let text = match value {
+                        Value::Number(n) => n.to_string(),
+                        _ => continue,
+                    };
+                    if is_card_number(&text) {
+                        out.push(
+                            cx.error(
+                                CODE,
+                                &pointer,
+                                format!("card number `{}` written into the flow", mask(&text)),
+                            )
+                            .with_help(help),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `mask(...)` or `last4(...)` wraps the whole expression.
+fn masked_in(src: &str) -> bool {
+    let t = src.trim();
+    (t.starts_with("mask(") || t.starts_with("last4(")) && t.ends_with(')')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn luhn_and_mask() {
+        assert!(is_card_number("4111111111111111"));
+        assert!(is_card_number("4111 1111 1111 1111"));
+        assert!(!is_card_number("4111111111111112"));
+        assert!(!is_card_number("12345"));
+        assert_eq!(mask("4111111111111111"), "411111******1111");
+    }
+
+    #[test]
+    fn card_fields_by_name() {
+        let p = |s: &str| s.split('.').map(String::from).collect::<Vec<_>>();
+        assert_eq!(
+            card_field(&p("event.credit_card.number")).as_deref(),
+            Some("event.credit_card.number")
+        );
+        assert_eq!(card_field(&p("event.csc")).as_deref(), Some("event.csc"));
+        assert_eq!(card_field(&p("event.invoice.number")), None);
+    }
+}

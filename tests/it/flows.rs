@@ -1,0 +1,27 @@
+//! Every shipped flow in `flows/` (and `templates/`, once there are some) lints clean.
+
+use ledgerlink::lint::{LintOptions, lint_paths};
+use std::path::PathBuf;
+
+#[test]
+fn shipped_flows_lint_clean() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for dir in ["flows", "templates"] {
+        let path = root.join(dir);
+        if !path.exists() {
+            continue;
+        }
+        for profile in [None, Some("dev"), Some("qa"), Some("prod")] {
+            let options = LintOptions {
+                profile: profile.map(String::from),
+            };
+            let report = lint_paths(std::slice::from_ref(&path), &options).unwrap();
+            let errors: Vec<_> = report
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == ledgerlink::diag::Severity::Error || profile.is_none())
+                .collect();
+            assert!(errors.is_empty(), "{dir} under {profile:?}: {errors:#?}");
+        }
+    }
+}

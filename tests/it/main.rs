@@ -1,0 +1,9 @@
+//! Integration tests, compiled into one binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;
+mod flows;
+mod lint_golden;
+mod malformed;
+mod schemas;
+mod tidy;

@@ -1,0 +1,64 @@
+//! The committed schemas match what the code generates; regenerate with
+//! `BLESS=1 cargo test schemas`.
+
+use std::path::Path;
+
+fn check(path: &Path, actual: &str) {
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, actual).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == actual,
+        "{} is stale: run `BLESS=1 cargo test schemas` and commit it",
+        path.display()
+    );
+}
+
+#[test]
+fn flow_schema_is_fresh() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    check(
+        &root.join("schemas/flow.schema.json"),
+        &ledgerlink::schemas::flow_schema_text(),
+    );
+}
+
+#[test]
+fn connector_schemas_are_fresh() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (name, _) in ledgerlink::connectors::REGISTRY {
+        let text = ledgerlink::schemas::connector_schema_text(name).unwrap();
+        check(&root.join(format!("schemas/connectors/{name}.json")), &text);
+    }
+}
+
+#[test]
+fn every_schema_field_has_a_description() {
+    let schema = ledgerlink::load::flow_schema();
+    let mut missing = Vec::new();
+    walk(&schema, "", &mut missing);
+    assert!(
+        missing.is_empty(),
+        "fields without a description (editors show none): {missing:#?}"
+    );
+}
+
+fn walk(v: &serde_json::Value, at: &str, missing: &mut Vec<String>) {
+    if let Some(props) = v.get("properties").and_then(|p| p.as_object()) {
+        for (name, sub) in props {
+            let has = sub.get("description").is_some()
+                || sub.get("$ref").is_some() && sub.get("description").is_some();
+            if !has {
+                missing.push(format!("{at}/{name}"));
+            }
+        }
+    }
+    if let Some(obj) = v.as_object() {
+        for (k, sub) in obj {
+            walk(sub, &format!("{at}/{k}"), missing);
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Architecture checks a test can make: every source file opens with a `//!` paragraph, lower
+//! layers do not import upper ones, every connector folder is registered.
+
+use std::path::{Path, PathBuf};
+
+fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            sources(&p, out);
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+fn engine() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("engine")
+}
+
+#[test]
+fn every_file_opens_with_a_module_doc() {
+    let mut files = Vec::new();
+    sources(&engine(), &mut files);
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        assert!(
+            text.starts_with("//!"),
+            "{} does not open with a `//!` paragraph",
+            f.display()
+        );
+    }
+}
+
+#[test]
+fn layers_point_down() {
+    // module -> modules it must not use
+    let rules: &[(&str, &[&str])] = &[
+        (
+            "diag",
+            &[
+                "model",
+                "load",
+                "lint",
+                "script",
+                "connectors",
+                "cli",
+                "schemas",
+            ],
+        ),
+        (
+            "model",
+            &["load", "lint", "script", "connectors", "cli", "schemas"],
+        ),
+        ("load", &["lint", "script", "connectors", "cli"]),
+        ("script", &["lint", "connectors", "cli"]),
+        ("connectors", &["lint", "cli"]),
+        ("lint", &["cli"]),
+    ];
+    for (module, banned) in rules {
+        let mut files = Vec::new();
+        sources(&engine().join(module), &mut files);
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            for b in *banned {
+                assert!(
+                    !text.contains(&format!("crate::{b}::"))
+                        && !text.contains(&format!("crate::{b};")),
+                    "{} uses crate::{b}, which is above it",
+                    f.display()
+                );
+            }
+            for ext in ["clap", "tokio", "axum"] {
+                if *module != "cli" {
+                    assert!(
+                        !text.contains(&format!("use {ext}"))
+                            && !text.contains(&format!("{ext}::")),
+                        "{} uses {ext}",
+                        f.display()
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_connector_folder_is_registered() {
+    for e in std::fs::read_dir(engine().join("connectors")).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            assert!(
+                ledgerlink::connectors::REGISTRY
+                    .iter()
+                    .any(|(n, _)| *n == name),
+                "connector folder `{name}` is not in REGISTRY"
+            );
+        }
+    }
+}
