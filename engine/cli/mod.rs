@@ -3,6 +3,7 @@
 
 mod bench;
 mod lint;
+mod run_once;
 mod schema;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +23,8 @@ pub struct Cli {
 enum Command {
     /// Check flow files: every finding with file:line:col, exit 1 on errors.
     Lint(lint::Args),
+    /// Run one event through one flow and print the step timeline.
+    RunOnce(run_once::Args),
     /// Print the JSON Schema of flow files, or of a connector's operations.
     Schema(schema::Args),
     /// Measure Ledgerlink on this machine (`bench lint`).
@@ -40,6 +43,7 @@ pub fn main() -> i32 {
     };
     let result = match cli.command {
         Command::Lint(a) => lint::run(a),
+        Command::RunOnce(a) => run_once::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Bench(a) => bench::run(a),
     };

@@ -3,12 +3,14 @@
 //! connector issue. Connectors never sleep, loop or retry: the runtime owns that.
 
 mod catalog;
+pub mod client;
 pub mod http;
 pub mod mock;
 pub mod paytrace;
 pub mod sagepro;
 
 pub use catalog::{Catalog, CatalogError, OUTCOMES, Operation};
+pub use client::{BoxFuture, CallContext, Clients, Connector, ConnectorError};
 
 use std::sync::OnceLock;
 

@@ -6,10 +6,12 @@
 //! parser (`yaml_serde`) is needed. See ARCHITECTURE.md.
 
 mod index;
+mod profile;
 mod schema;
 mod yaml;
 
 pub use index::{Node, PointerIndex, Style, escape};
+pub use profile::{ProfileError, find_profile, read_profile};
 pub use schema::{SchemaViolation, flow_schema, validate};
 pub use yaml::{MAX_DEPTH, Parsed, YamlError, parse};
 

@@ -2,9 +2,11 @@
 //! doc comment becomes a description in `schemas/flow.schema.json`, which editors show on hover.
 //! No I/O and no validation beyond shape: meaning is checked by `lint`, resolved by `plan`.
 
+mod profile;
 mod step;
 mod trigger;
 
+pub use profile::*;
 pub use step::*;
 pub use trigger::*;
 

@@ -2,8 +2,12 @@
 //! expression-depth and size limits, strict variables, no `eval`, no module loading from disk.
 //! The helper library for consultants (money, dates, lookups) is registered here too.
 
+pub mod helpers;
+pub mod value;
+
 use rhai::packages::{Package, StandardPackage};
 use rhai::{Engine, ParseError, ParseErrorType, Position, Scope};
+use std::sync::Arc;
 
 /// Limits for every engine; a runaway script fails its step, it never hangs the process.
 pub mod limits {
@@ -32,6 +36,19 @@ pub fn engine() -> Engine {
         .set_max_map_size(limits::MAX_MAP_SIZE)
         .set_optimization_level(rhai::OptimizationLevel::None);
     e.disable_symbol("eval");
+    // Scripts cannot print: nothing they see may reach a log unfiltered.
+    e.on_print(|_| {});
+    e.on_debug(|_, _, _| {});
+    e
+}
+
+/// A hardened engine with the helper library bound to one profile's tables, rates and clock.
+pub fn runtime_engine(env: &Arc<helpers::HelperEnv>) -> Engine {
+    let mut e = engine();
+    helpers::register(&mut e, env);
+    // Plans are compiled once and run many times: fold constants at compile time. (Lint keeps
+    // `None` so it never evaluates anything.)
+    e.set_optimization_level(rhai::OptimizationLevel::Simple);
     e
 }
 

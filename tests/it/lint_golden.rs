@@ -33,31 +33,16 @@ pub fn lint_dir(dir: &Path, options: &LintOptions) -> String {
 #[test]
 fn golden_cases() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lint");
-    let bless = std::env::var_os("BLESS").is_some();
-    let mut cases: Vec<_> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
+    let failures: Vec<String> = super::golden::case_dirs(&root)
+        .iter()
+        .filter_map(|case| {
+            let profile = std::fs::read_to_string(case.join("profile"))
+                .ok()
+                .map(|s| s.trim().to_string());
+            let actual = lint_dir(case, &LintOptions { profile });
+            super::golden::check(&case.join("expected.txt"), &actual)
+        })
         .collect();
-    cases.sort();
-    let mut failures = Vec::new();
-    for case in cases.iter().filter(|c| c.is_dir()) {
-        let profile = std::fs::read_to_string(case.join("profile"))
-            .ok()
-            .map(|s| s.trim().to_string());
-        let actual = lint_dir(case, &LintOptions { profile });
-        let expected_path = case.join("expected.txt");
-        if bless {
-            std::fs::write(&expected_path, &actual).unwrap();
-            continue;
-        }
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
-        if expected != actual {
-            failures.push(format!(
-                "--- {}\n--- expected\n{expected}\n--- actual\n{actual}",
-                case.display()
-            ));
-        }
-    }
     assert!(
         failures.is_empty(),
         "golden lint cases differ (BLESS=1 to accept):\n{}",
@@ -67,7 +52,7 @@ fn golden_cases() {
 
 #[test]
 fn every_rule_has_a_golden_case() {
-    if std::env::var_os("BLESS").is_some() {
+    if super::golden::blessing() {
         return; // expected files are being rewritten concurrently
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lint");

@@ -3,7 +3,9 @@
 
 mod cli;
 mod flows;
+mod golden;
 mod lint_golden;
 mod malformed;
+mod scenarios;
 mod schemas;
 mod tidy;

@@ -4,17 +4,12 @@
 use std::path::Path;
 
 fn check(path: &Path, actual: &str) {
-    if std::env::var_os("BLESS").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, actual).unwrap();
-        return;
+    if let Some(diff) = super::golden::check(path, actual) {
+        panic!(
+            "{} is stale: run `BLESS=1 cargo test schemas` and commit it\n{diff}",
+            path.display()
+        );
     }
-    let committed = std::fs::read_to_string(path).unwrap_or_default();
-    assert!(
-        committed == actual,
-        "{} is stale: run `BLESS=1 cargo test schemas` and commit it",
-        path.display()
-    );
 }
 
 #[test]

@@ -42,9 +42,7 @@ impl Rule for Check {
             let field_is_money = expr.target.as_deref().is_some_and(is_money_name);
             for (tok, line, col) in scan(expr.src) {
                 let (what, len) = match &tok {
-                    Token::Float(f) if field_is_money || expr.role == Role::Script => {
-                        (format!("float literal `{f}`"), f.len())
-                    }
+                    Token::Float(f) if field_is_money => (format!("float literal `{f}`"), f.len()),
                     Token::Call(c) if c == "to_float" || c == "parse_float" => {
                         (format!("`{c}()`"), c.len())
                     }

@@ -8,6 +8,7 @@ use crate::diag::Diagnostic;
 use crate::lint::FlowCx;
 use crate::lint::tokens::{Token, scan};
 use crate::lint::walk::{Expr, Role, literals};
+use crate::pci::{card_field, card_number_in, is_card_number, mask};
 use serde_json::Value;
 
 rule_code!(
@@ -15,100 +16,6 @@ rule_code!(
     "pci-card-data",
     "card data would reach the ERP, a log, an alert or the store"
 );
-
-/// Field names that hold card data wherever they appear.
-const CARD_FIELDS: &[&str] = &[
-    "cc_number",
-    "card_number",
-    "cardnumber",
-    "ccnumber",
-    "pan",
-    "csc",
-    "cvv",
-    "cvv2",
-    "cvc",
-    "cid",
-    "track_data",
-    "track1",
-    "track2",
-    "track1_data",
-    "track2_data",
-    "swipe",
-    "encrypted_number",
-    "encrypted_csc",
-    "encrypted_swipe",
-    "account_number",
-    "pin",
-];
-/// Parents under which `number` is a card number.
-const CARD_PARENTS: &[&str] = &["credit_card", "card", "cc", "payment_card"];
-
-/// The card field a dotted path reads, if any.
-pub fn card_field(parts: &[String]) -> Option<String> {
-    for (i, part) in parts.iter().enumerate() {
-        let p = part.to_lowercase();
-        let under_card = i > 0 && CARD_PARENTS.contains(&parts[i - 1].to_lowercase().as_str());
-        if CARD_FIELDS.contains(&p.as_str()) || (p == "number" && under_card) {
-            return Some(parts[..=i].join("."));
-        }
-    }
-    None
-}
-
-/// Luhn check over 13 to 19 digits (spaces and dashes allowed between them).
-pub fn is_card_number(text: &str) -> bool {
-    let t = text.trim();
-    if !t
-        .chars()
-        .all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
-    {
-        return false;
-    }
-    let digits: Vec<u32> = t.chars().filter_map(|c| c.to_digit(10)).collect();
-    if !(13..=19).contains(&digits.len()) {
-        return false;
-    }
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, &d)| {
-            if i % 2 == 1 {
-                if d * 2 > 9 { d * 2 - 9 } else { d * 2 }
-            } else {
-                d
-            }
-        })
-        .sum();
-    sum % 10 == 0
-}
-
-/// A card number inside free text (`"use 4111 1111 1111 1111 to test"`), if any.
-pub fn card_number_in(text: &str) -> Option<String> {
-    let mut run = String::new();
-    for ch in text.chars().chain(std::iter::once('x')) {
-        if ch.is_ascii_digit() || ((ch == ' ' || ch == '-') && !run.is_empty()) {
-            run.push(ch);
-            continue;
-        }
-        let candidate = run.trim_end_matches([' ', '-']);
-        if is_card_number(candidate) {
-            return Some(candidate.to_string());
-        }
-        run.clear();
-    }
-    None
-}
-
-/// First six and last four only, as PCI DSS allows for display.
-pub fn mask(text: &str) -> String {
-    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-    let n = digits.len();
-    if n < 10 {
-        return "*".repeat(n);
-    }
-    format!("{}{}{}", &digits[..6], "*".repeat(n - 10), &digits[n - 4..])
-}
 
 /// Where an expression's value ends up, when that place keeps data.
 fn sink(cx: &FlowCx<'_>, expr: &Expr<'_>) -> Option<String> {
@@ -162,7 +69,12 @@ impl Rule for Check {
         let help = "keep card data in PayTrace: store the PayTrace customer id (token) or `last4(...)`/`mask(...)`";
         for expr in &cx.exprs {
             let Some(sink) = sink(cx, expr) else { continue };
-            for (tok, line, col) in scan(expr.src) {
+            let tokens = scan(expr.src);
+            for (n, (tok, line, col)) in tokens.iter().enumerate() {
+                let (line, col) = (*line, *col);
+                // `mask(...)`, `last4(...)`, `is_luhn(...)` of a card field are safe.
+                let wrapped = n > 0
+                    && matches!(&tokens[n - 1].0, Token::Call(c) if c == "mask" || c == "last4" || c == "is_luhn");
                 let (what, len) = match &tok {
                     Token::Path(parts) => match card_field(parts) {
                         Some(f) => (format!("card field `{f}`"), f.len()),
@@ -175,7 +87,7 @@ impl Rule for Check {
                     _ => continue,
                 };
                 // Reading card data only to mask it is fine.
-                if masked_in(expr.src) {
+                if wrapped || masked_in(expr.src) {
                     continue;
                 }
                 let span = cx.expr_span(expr, line, col, len);
@@ -230,29 +142,4 @@ impl Rule for Check {
 fn masked_in(src: &str) -> bool {
     let t = src.trim();
     (t.starts_with("mask(") || t.starts_with("last4(")) && t.ends_with(')')
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn luhn_and_mask() {
-        assert!(is_card_number("4111111111111111"));
-        assert!(is_card_number("4111 1111 1111 1111"));
-        assert!(!is_card_number("4111111111111112"));
-        assert!(!is_card_number("12345"));
-        assert_eq!(mask("4111111111111111"), "411111******1111");
-    }
-
-    #[test]
-    fn card_fields_by_name() {
-        let p = |s: &str| s.split('.').map(String::from).collect::<Vec<_>>();
-        assert_eq!(
-            card_field(&p("event.credit_card.number")).as_deref(),
-            Some("event.credit_card.number")
-        );
-        assert_eq!(card_field(&p("event.csc")).as_deref(), Some("event.csc"));
-        assert_eq!(card_field(&p("event.invoice.number")), None);
-    }
 }

@@ -1,0 +1,125 @@
+//! `ledgerlink run-once --flow FILE --event FILE [--profile NAME] [--dry-run] [--replies FILE]`:
+//! run one event through one flow and print the step timeline. `--dry-run` performs reads but
+//! prints, instead of sending, every write with its exact JSON and idempotency key.
+
+use crate::connectors::Clients;
+use crate::connectors::mock::scripted::{Reply, Scripted};
+use crate::load::{find_profile, read};
+use crate::model::Profile;
+use crate::runtime::{Executor, RunStatus};
+use anyhow::{Context, bail};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The flow file.
+    #[arg(long)]
+    flow: PathBuf,
+    /// The event, a JSON file (`-` for stdin).
+    #[arg(long)]
+    event: PathBuf,
+    /// Profile to run under (`profiles/<NAME>.yaml`); default `dev` when that file exists.
+    #[arg(long)]
+    profile: Option<String>,
+    /// Directory holding the profiles.
+    #[arg(long, default_value = "profiles")]
+    profiles_dir: PathBuf,
+    /// Perform reads, print writes instead of sending them.
+    #[arg(long)]
+    dry_run: bool,
+    /// Scripted connector replies (YAML list of `{call, ok | error, ...}`) instead of real
+    /// connectors; every connector is answered from this file.
+    #[arg(long)]
+    replies: Option<PathBuf>,
+    /// Print the full run record as JSON after the timeline.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<i32> {
+    let profile = match &args.profile {
+        Some(name) => find_profile(&args.profiles_dir, name)?,
+        None if args.profiles_dir.join("dev.yaml").exists() => {
+            find_profile(&args.profiles_dir, "dev")?
+        }
+        None => Profile {
+            profile: "dev".into(),
+            ..Profile::default()
+        },
+    };
+    let source = read(&args.flow)?;
+    let event_text = if args.event.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())?
+    } else {
+        std::fs::read_to_string(&args.event)
+            .with_context(|| format!("cannot read `{}`", args.event.display()))?
+    };
+    let event: serde_json::Value = serde_json::from_str(&event_text)
+        .with_context(|| format!("`{}` is not JSON", args.event.display()))?;
+    let plan = match crate::plan::build(source, profile, crate::script::helpers::system_clock()) {
+        Ok(p) => p,
+        Err(crate::plan::PlanError::Invalid { file, diagnostics }) => {
+            let mut sources = crate::diag::SourceMap::default();
+            if let Ok(f) = read(&args.flow) {
+                sources.add(&f.name, &f.text);
+            }
+            eprint!(
+                "{}",
+                crate::diag::render(
+                    crate::diag::Format::Human { colour: false },
+                    &diagnostics,
+                    &sources,
+                    1
+                )
+            );
+            bail!("`{file}` does not lint clean; nothing was run");
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let clients = match &args.replies {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read `{}`", path.display()))?;
+            let parsed = crate::load::parse(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message))?;
+            let replies: Vec<Reply> = serde_json::from_value(parsed.value)
+                .with_context(|| format!("`{}` is not a list of replies", path.display()))?;
+            Scripted::new(replies).clients()
+        }
+        None => {
+            let mock = Scripted::default().echoing();
+            let client = Arc::new(crate::connectors::mock::scripted::ScriptedConnector {
+                connector: "mock".into(),
+                script: mock,
+            });
+            Clients::default().with("mock", client)
+        }
+    };
+    let mut executor = Executor::new(clients);
+    executor.dry_run = args.dry_run;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
+    let record = runtime.block_on(executor.run(&plan, &event));
+    print!("{}", record.timeline(true));
+    if args.dry_run {
+        println!("dry run: {} write(s) not sent", record.planned_writes.len());
+        for w in &record.planned_writes {
+            println!(
+                "--- {} ({}), idempotency key {}",
+                w.call,
+                w.step,
+                w.idempotency_key.as_deref().unwrap_or("-")
+            );
+            println!("{}", serde_json::to_string_pretty(&w.input)?);
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&record)?);
+    }
+    Ok(match record.status {
+        RunStatus::Completed | RunStatus::Skipped { .. } => 0,
+        RunStatus::Failed { .. } | RunStatus::DeadLettered { .. } => 1,
+    })
+}

@@ -1,0 +1,117 @@
+//! The runtime side of connectors: the `Connector` trait every client implements, the error
+//! classification the runtime routes and retries on, and `Clients` (name -> client). Connectors
+//! never sleep, loop or retry; they classify and return.
+
+use super::Operation;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the runtime tells a connector about a call.
+#[derive(Debug, Clone, Default)]
+pub struct CallContext {
+    pub flow: String,
+    pub step: String,
+    /// Sent as the `Idempotency-Key` header (or the connector's equivalent).
+    pub idempotency_key: Option<String>,
+    /// 1 for the first try.
+    pub attempt: u32,
+}
+
+/// How a call failed, as the runtime needs to know it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConnectorError {
+    #[error("declined: {message}")]
+    Declined { message: String, details: Value },
+    #[error("not found: {message}")]
+    NotFound { message: String },
+    /// The remote already has this record; `existing` is its copy when the remote returns it.
+    #[error("duplicate: {message}")]
+    Duplicate {
+        message: String,
+        existing: Option<Value>,
+    },
+    #[error("validation failed: {message}")]
+    Validation { message: String, details: Value },
+    #[error("conflict: {message}")]
+    Conflict { message: String },
+    /// Worth retrying (timeout, 5xx, 429); `retry_after` when the remote says how long to wait.
+    #[error("temporary failure: {message}")]
+    Retryable {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    #[error("failed: {message}")]
+    Permanent { message: String },
+    /// Configuration problem (bad credentials, unknown endpoint); retrying will not help.
+    #[error("misconfigured: {message}")]
+    Misconfigured { message: String },
+}
+
+impl ConnectorError {
+    /// The outcome name flows route on with `on:`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            ConnectorError::Declined { .. } => "declined",
+            ConnectorError::NotFound { .. } => "not_found",
+            ConnectorError::Duplicate { .. } => "duplicate",
+            ConnectorError::Validation { .. } => "validation",
+            ConnectorError::Conflict { .. } => "conflict",
+            ConnectorError::Retryable { .. }
+            | ConnectorError::Permanent { .. }
+            | ConnectorError::Misconfigured { .. } => "error",
+        }
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ConnectorError::Retryable { .. })
+    }
+
+    /// What a route sees as the step's output for this outcome.
+    pub fn output(&self) -> Value {
+        let mut out = serde_json::json!({ "outcome": self.outcome(), "message": self.to_string() });
+        match self {
+            ConnectorError::Declined { details, .. }
+            | ConnectorError::Validation { details, .. } => {
+                out["details"] = details.clone();
+            }
+            ConnectorError::Duplicate {
+                existing: Some(e), ..
+            } => out["existing"] = e.clone(),
+            _ => {}
+        }
+        out
+    }
+}
+
+/// A client for one connector.
+pub trait Connector: Send + Sync {
+    fn call<'a>(
+        &'a self,
+        operation: &'a Operation,
+        input: &'a Value,
+        context: &'a CallContext,
+    ) -> BoxFuture<'a, Result<Value, ConnectorError>>;
+}
+
+/// The clients a run may use, by connector name.
+#[derive(Clone, Default)]
+pub struct Clients {
+    clients: BTreeMap<String, Arc<dyn Connector>>,
+}
+
+impl Clients {
+    pub fn with(mut self, connector: &str, client: Arc<dyn Connector>) -> Self {
+        self.clients.insert(connector.to_string(), client);
+        self
+    }
+
+    pub fn get(&self, connector: &str) -> Option<&Arc<dyn Connector>> {
+        self.clients.get(connector)
+    }
+}

@@ -1,0 +1,44 @@
+//! Reading profiles (`profiles/<name>.yaml`) through the same span-aware loader as flows.
+
+use super::{LoadError, read};
+use crate::model::Profile;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("{file}:{line}:{col}: {message}")]
+    Syntax {
+        file: String,
+        line: usize,
+        col: usize,
+        message: String,
+    },
+    #[error("{file}: {message}")]
+    Invalid { file: String, message: String },
+}
+
+/// Read and check one profile file.
+pub fn read_profile(path: &Path) -> Result<Profile, ProfileError> {
+    let file = read(path)?;
+    let name = file.name.to_string();
+    let parsed = super::parse(&file.text).map_err(|e| {
+        let (line, col) = e.span.map_or((1, 1), |s| (s.line, s.col));
+        ProfileError::Syntax {
+            file: name.clone(),
+            line,
+            col,
+            message: e.message,
+        }
+    })?;
+    serde_json::from_value(parsed.value).map_err(|e| ProfileError::Invalid {
+        file: name,
+        message: e.to_string(),
+    })
+}
+
+/// The profile named `name` in `dir`, as `<dir>/<name>.yaml`.
+pub fn find_profile(dir: &Path, name: &str) -> Result<Profile, ProfileError> {
+    read_profile(&dir.join(format!("{name}.yaml")))
+}

@@ -1,0 +1,248 @@
+//! Card data (PAN, CVV, track data) recognition, masking and redaction. Used by lint (LL017)
+//! and by the runtime, which refuses to send card data anywhere but PayTrace card fields and
+//! redacts it from run records, logs and errors.
+
+use serde_json::Value;
+
+/// Field names that hold card data wherever they appear.
+pub const CARD_FIELDS: &[&str] = &[
+    "cc_number",
+    "card_number",
+    "cardnumber",
+    "ccnumber",
+    "pan",
+    "csc",
+    "cvv",
+    "cvv2",
+    "cvc",
+    "cid",
+    "track_data",
+    "track1",
+    "track2",
+    "track1_data",
+    "track2_data",
+    "swipe",
+    "encrypted_number",
+    "encrypted_csc",
+    "encrypted_swipe",
+    "account_number",
+    "pin",
+];
+/// Parents under which `number` is a card number.
+const CARD_PARENTS: &[&str] = &["credit_card", "card", "cc", "payment_card"];
+
+/// Whether the key `key` (under `parent`) holds card data. No allocation: runs on every
+/// output the runtime records.
+pub fn is_card_key(key: &str, parent: Option<&str>) -> bool {
+    CARD_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(key))
+        || (key.eq_ignore_ascii_case("number")
+            && parent.is_some_and(|p| CARD_PARENTS.iter().any(|c| c.eq_ignore_ascii_case(p))))
+}
+
+/// The card field a dotted path reads, if any.
+pub fn card_field(parts: &[String]) -> Option<String> {
+    for (i, part) in parts.iter().enumerate() {
+        let p = part.to_lowercase();
+        let under_card = i > 0 && CARD_PARENTS.contains(&parts[i - 1].to_lowercase().as_str());
+        if CARD_FIELDS.contains(&p.as_str()) || (p == "number" && under_card) {
+            return Some(parts[..=i].join("."));
+        }
+    }
+    None
+}
+
+/// Luhn check over 13 to 19 digits (spaces and dashes allowed between them).
+pub fn is_card_number(text: &str) -> bool {
+    let t = text.trim();
+    if !t
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
+    {
+        return false;
+    }
+    let digits: Vec<u32> = t.chars().filter_map(|c| c.to_digit(10)).collect();
+    if !(13..=19).contains(&digits.len()) {
+        return false;
+    }
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                if d * 2 > 9 { d * 2 - 9 } else { d * 2 }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+/// A card number inside free text (`"use 4111 1111 1111 1111 to test"`), if any.
+pub fn card_number_in(text: &str) -> Option<String> {
+    if text.bytes().filter(u8::is_ascii_digit).count() < 13 {
+        return None;
+    }
+    let mut run = String::new();
+    for ch in text.chars().chain(std::iter::once('x')) {
+        if ch.is_ascii_digit() || ((ch == ' ' || ch == '-') && !run.is_empty()) {
+            run.push(ch);
+            continue;
+        }
+        let candidate = run.trim_end_matches([' ', '-']);
+        if is_card_number(candidate) {
+            return Some(candidate.to_string());
+        }
+        run.clear();
+    }
+    None
+}
+
+/// First six and last four only, as PCI DSS allows for display.
+pub fn mask(text: &str) -> String {
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    let n = digits.len();
+    if n < 10 {
+        return "*".repeat(n);
+    }
+    format!("{}{}{}", &digits[..6], "*".repeat(n - 10), &digits[n - 4..])
+}
+
+/// Replace card data in `value` in place: card fields by name and card numbers found in any
+/// string become masked text. Returns how many values were redacted.
+pub fn redact(value: &mut Value) -> usize {
+    redact_at(value, None)
+}
+
+fn redact_at(value: &mut Value, parent: Option<&str>) -> usize {
+    match value {
+        Value::Object(map) => map
+            .iter_mut()
+            .map(|(k, v)| {
+                if is_card_key(k, parent) && !v.is_null() && !v.is_object() && !is_masked(v) {
+                    *v = Value::String(mask(&scalar_text(v)));
+                    1
+                } else {
+                    redact_at(v, Some(k))
+                }
+            })
+            .sum(),
+        Value::Array(items) => items.iter_mut().map(|v| redact_at(v, parent)).sum(),
+        Value::String(s) => match card_number_in(s) {
+            Some(n) => {
+                *s = s.replace(&n, &mask(&n));
+                1
+            }
+            None => 0,
+        },
+        Value::Number(n) if is_card_number(&n.to_string()) => {
+            *value = Value::String(mask(&n.to_string()));
+            1
+        }
+        _ => 0,
+    }
+}
+
+/// The JSON path of the first card data in `value`, if any (never the data itself).
+pub fn find(value: &Value) -> Option<String> {
+    find_at(value, None).map(|mut parts| {
+        parts.reverse();
+        let path = parts.join(".").replace(".[", "[");
+        if path.is_empty() {
+            "(value)".to_string()
+        } else {
+            path
+        }
+    })
+}
+
+fn find_at(value: &Value, parent: Option<&str>) -> Option<Vec<String>> {
+    match value {
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let hit = is_card_key(k, parent) && !v.is_null() && !v.is_object() && !is_masked(v);
+            let mut path = if hit {
+                Some(Vec::new())
+            } else {
+                find_at(v, Some(k))
+            }?;
+            path.push(k.clone());
+            Some(path)
+        }),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| {
+            let mut path = find_at(v, parent)?;
+            path.push(format!("[{i}]"));
+            Some(path)
+        }),
+        Value::String(s) => card_number_in(s).map(|_| Vec::new()),
+        Value::Number(n) => {
+            let t = n.to_string();
+            (t.len() >= 13 && is_card_number(&t)).then(Vec::new)
+        }
+        _ => None,
+    }
+}
+
+/// Already masked text (`411111******1111`, `***`): redacting again would change nothing real.
+fn is_masked(v: &Value) -> bool {
+    v.as_str()
+        .is_some_and(|s| s.contains('*') && card_number_in(s).is_none())
+}
+
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn luhn_and_mask() {
+        assert!(is_card_number("4111111111111111"));
+        assert!(is_card_number("4111 1111 1111 1111"));
+        assert!(!is_card_number("4111111111111112"));
+        assert!(!is_card_number("12345"));
+        assert_eq!(mask("4111111111111111"), "411111******1111");
+        assert_eq!(
+            card_number_in("use 4111 1111 1111 1111 now").as_deref(),
+            Some("4111 1111 1111 1111")
+        );
+    }
+
+    #[test]
+    fn card_fields_by_name() {
+        let p = |s: &str| s.split('.').map(String::from).collect::<Vec<_>>();
+        assert_eq!(
+            card_field(&p("event.credit_card.number")).as_deref(),
+            Some("event.credit_card.number")
+        );
+        assert_eq!(card_field(&p("event.csc")).as_deref(), Some("event.csc"));
+        assert_eq!(card_field(&p("event.invoice.number")), None);
+    }
+
+    #[test]
+    fn redacts_by_name_and_by_luhn() {
+        let mut v = json!({
+            "credit_card": { "number": "4111111111111111", "expiration_month": 12 },
+            "csc": "999",
+            "memo": "card 5454545454545454 used",
+            "amount": 10,
+            "invoice": { "number": "INV-1" }
+        });
+        assert_eq!(find(&v).as_deref(), Some("credit_card.number"));
+        assert_eq!(redact(&mut v), 3);
+        let text = v.to_string();
+        assert!(
+            !text.contains("4111111111111111") && !text.contains("5454545454545454"),
+            "{text}"
+        );
+        assert!(!text.contains("\"999\""), "{text}");
+        assert_eq!(v["invoice"]["number"], "INV-1");
+        assert_eq!(find(&v), None);
+    }
+}

@@ -1,0 +1,127 @@
+//! Compiling flow expressions to Rhai ASTs, once per plan. A `map` (or a `with:` mapping) is
+//! compiled together into ONE expression building the whole record, each field on its own
+//! lines so a runtime error's line still names the field it came from.
+
+use crate::diag::Span;
+use crate::load::{PointerIndex, escape};
+use rhai::{AST, Engine, Scope};
+use serde_json::Value;
+
+/// One compiled expression (or record template) and how to map its positions back to YAML.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub ast: AST,
+    /// (first line in the compiled source, line count, JSON pointer of the YAML string).
+    pieces: Vec<(usize, usize, String)>,
+}
+
+impl Compiled {
+    /// The YAML position of a (line, col) reported by Rhai for this compiled source.
+    pub fn locate(
+        &self,
+        index: &PointerIndex,
+        text: &str,
+        line: usize,
+        col: usize,
+    ) -> Option<Span> {
+        let (start, _, pointer) = self
+            .pieces
+            .iter()
+            .find(|(s, n, _)| line >= *s && line < s + n)?;
+        index.expr_position(text, pointer, line - start + 1, col.max(1))
+    }
+
+    /// The JSON pointer of the YAML value holding the source at `line`.
+    pub fn pointer_at(&self, line: usize) -> Option<&str> {
+        self.pieces
+            .iter()
+            .find(|(s, n, _)| line >= *s && line < s + n)
+            .map(|(_, _, p)| p.as_str())
+    }
+}
+
+/// Compile one expression (`block == false`) or script block.
+pub fn expression(
+    engine: &Engine,
+    scope: &Scope<'_>,
+    src: &str,
+    pointer: &str,
+    block: bool,
+) -> Result<Compiled, String> {
+    let ast = if block {
+        engine.compile_with_scope(scope, src)
+    } else {
+        engine.compile_expression_with_scope(scope, src)
+    }
+    .map_err(|e| e.to_string())?;
+    let lines = src.lines().count().max(1);
+    Ok(Compiled {
+        ast,
+        pieces: vec![(1, lines, pointer.to_string())],
+    })
+}
+
+/// Compile a record template (`map:` or `with:` mapping): strings are expressions, mappings
+/// and lists nest, other scalars are literals.
+pub fn template(
+    engine: &Engine,
+    scope: &Scope<'_>,
+    value: &Value,
+    pointer: &str,
+) -> Result<Compiled, String> {
+    let mut src = String::new();
+    let mut pieces = Vec::new();
+    write_value(value, pointer, &mut src, &mut pieces);
+    let ast = engine
+        .compile_expression_with_scope(scope, &src)
+        .map_err(|e| e.to_string())?;
+    Ok(Compiled { ast, pieces })
+}
+
+fn line_no(src: &str) -> usize {
+    src.matches('\n').count() + 1
+}
+
+fn write_value(
+    value: &Value,
+    pointer: &str,
+    src: &mut String,
+    pieces: &mut Vec<(usize, usize, String)>,
+) {
+    match value {
+        Value::String(expr) => {
+            src.push_str("(\n");
+            let start = line_no(src);
+            src.push_str(expr);
+            src.push_str("\n)");
+            pieces.push((start, expr.lines().count().max(1), pointer.to_string()));
+        }
+        Value::Object(map) => {
+            src.push_str("#{");
+            for (k, v) in map {
+                src.push_str(&format!("{:?}: ", k));
+                write_value(v, &format!("{pointer}/{}", escape(k)), src, pieces);
+                src.push_str(",\n");
+            }
+            src.push('}');
+        }
+        Value::Array(items) => {
+            src.push('[');
+            for (i, v) in items.iter().enumerate() {
+                write_value(v, &format!("{pointer}/{i}"), src, pieces);
+                src.push_str(",\n");
+            }
+            src.push(']');
+        }
+        Value::Number(n) => {
+            let text = n.to_string();
+            // Rhai (no_float) reads `12.5` as an exact decimal; exponents it cannot read.
+            match text.parse::<rust_decimal::Decimal>() {
+                Ok(d) if text.contains(['e', 'E']) => src.push_str(&d.to_string()),
+                _ => src.push_str(&text),
+            }
+        }
+        Value::Bool(b) => src.push_str(if *b { "true" } else { "false" }),
+        Value::Null => src.push_str("()"),
+    }
+}

@@ -1,0 +1,742 @@
+//! Step-by-step execution of a plan for one event.
+
+use super::record::{AlertRecord, PlannedWrite, RunRecord, RunStatus, StepRecord};
+use super::retry::{Jitter, Sleeper, TokioSleeper};
+use crate::connectors::{BoxFuture, CallContext, Clients, ConnectorError};
+use crate::pci;
+use crate::plan::{Compiled, ErrorPolicy, Kind, Next, Plan, PlanStep, RetryPolicy, Target};
+use crate::script::value::{to_dynamic, to_json};
+use rhai::{Dynamic, EvalAltResult, INT, Map, Scope};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Steps one run may execute (loops through `goto` included) before it is stopped.
+pub const MAX_STEPS_PER_RUN: usize = 10_000;
+
+/// Runs events through plans. Cheap to clone; shareable across tasks.
+#[derive(Clone)]
+pub struct Executor {
+    pub clients: Clients,
+    pub sleeper: Arc<dyn Sleeper>,
+    pub jitter: Arc<Jitter>,
+    /// Perform reads, but record writes instead of sending them.
+    pub dry_run: bool,
+}
+
+struct State {
+    event: Dynamic,
+    steps: Dynamic,
+    flow: Dynamic,
+    locals: Vec<(String, Dynamic)>,
+    last_output: Dynamic,
+    iteration: Option<usize>,
+    executed: usize,
+    record: RunRecord,
+}
+
+/// What a step decided.
+enum Flow {
+    Fallthrough,
+    Jump(Target),
+    Stop(RunStatus),
+}
+
+/// A step failure with a message fit for the operator (located, card data masked).
+struct Failure {
+    message: String,
+}
+
+impl Executor {
+    pub fn new(clients: Clients) -> Self {
+        Executor {
+            clients,
+            sleeper: Arc::new(TokioSleeper),
+            jitter: Arc::new(Jitter::from_time()),
+            dry_run: false,
+        }
+    }
+
+    /// Run `event` through `plan`. Never panics and never returns an error: every failure is a
+    /// status in the record.
+    pub async fn run(&self, plan: &Plan, event: &Value) -> RunRecord {
+        let started = Instant::now();
+        let flow = &plan.flow;
+        let mut flow_var = Map::new();
+        flow_var.insert("id".into(), Dynamic::from(flow.flow.clone()));
+        flow_var.insert(
+            "version".into(),
+            flow.version
+                .map_or(Dynamic::UNIT, |v| Dynamic::from_int(INT::from(v))),
+        );
+        let record = RunRecord {
+            flow: flow.flow.clone(),
+            version: flow.version,
+            plan: plan.hash.clone(),
+            status: RunStatus::Completed,
+            steps: Vec::new(),
+            alerts: Vec::new(),
+            planned_writes: Vec::new(),
+            micros: 0,
+        };
+        let event_dyn = match to_dynamic(event) {
+            Ok(d) => d.into_shared(),
+            Err(e) => {
+                let mut record = record;
+                record.status = RunStatus::Failed {
+                    step: "event".into(),
+                    reason: e,
+                };
+                return record;
+            }
+        };
+        let mut st = State {
+            event: event_dyn,
+            steps: Dynamic::from_map(Map::new()).into_shared(),
+            flow: Dynamic::from_map(flow_var),
+            locals: Vec::new(),
+            last_output: Dynamic::UNIT,
+            iteration: None,
+            executed: 0,
+            record,
+        };
+        let status = match self.passes_filter(plan, &st) {
+            Ok(true) => {
+                let entry = if plan.steps.is_empty() {
+                    Next::End
+                } else {
+                    Next::Step(0)
+                };
+                match self.run_chain(plan, &mut st, entry, None).await {
+                    Ok(_) => RunStatus::Completed,
+                    Err(s) => s,
+                }
+            }
+            Ok(false) => RunStatus::Skipped {
+                reason: "filter is false".into(),
+            },
+            Err(f) => RunStatus::Failed {
+                step: "filter".into(),
+                reason: f.message,
+            },
+        };
+        st.record.status = status;
+        st.record.micros = started.elapsed().as_micros() as u64;
+        st.record
+    }
+
+    fn passes_filter(&self, plan: &Plan, st: &State) -> Result<bool, Failure> {
+        let Some(f) = &plan.filter else {
+            return Ok(true);
+        };
+        let v = eval(plan, f, st)?;
+        v.as_bool().map_err(|t| Failure {
+            message: format!("`filter` must be true or false, got a `{t}`"),
+        })
+    }
+
+    /// Run steps from `pc` until the chain ends. Inside a `foreach` body (`body_of` is the
+    /// loop step), a jump to a step outside the body leaves the loop: `Ok(Some(target))`.
+    fn run_chain<'a>(
+        &'a self,
+        plan: &'a Plan,
+        st: &'a mut State,
+        mut pc: Next,
+        body_of: Option<usize>,
+    ) -> BoxFuture<'a, Result<Option<usize>, RunStatus>> {
+        Box::pin(async move {
+            loop {
+                let i = match pc {
+                    Next::Step(i) => i,
+                    Next::End | Next::EndOfBody => return Ok(None),
+                };
+                if let Some(owner) = body_of {
+                    if !inside(plan, i, owner) {
+                        return Ok(Some(i));
+                    }
+                }
+                let Some(step) = plan.steps.get(i) else {
+                    return Ok(None);
+                };
+                st.executed += 1;
+                if st.executed > MAX_STEPS_PER_RUN {
+                    return Err(RunStatus::Failed {
+                        step: step.id.clone(),
+                        reason: format!(
+                            "more than {MAX_STEPS_PER_RUN} steps in one run: a `goto` loop?"
+                        ),
+                    });
+                }
+                let flow = self.step(plan, step, st).await;
+                pc = match flow {
+                    Flow::Fallthrough => match step.goto {
+                        Some(t) => resolve(step, t)?,
+                        None => step.next,
+                    },
+                    Flow::Jump(t) => resolve(step, t)?,
+                    Flow::Stop(status) => return Err(status),
+                };
+            }
+        })
+    }
+
+    async fn step(&self, plan: &Plan, step: &PlanStep, st: &mut State) -> Flow {
+        let started = Instant::now();
+        let mut rec = StepRecord {
+            id: step.id.clone(),
+            kind: step.kind.name(),
+            outcome: "ok".into(),
+            input: None,
+            output: None,
+            idempotency_key: None,
+            attempts: 1,
+            error: None,
+            micros: 0,
+            iteration: st.iteration,
+        };
+        let flow = match self.execute(plan, step, st, &mut rec).await {
+            Ok(flow) => flow,
+            Err(f) => {
+                rec.outcome = "error".into();
+                rec.error = Some(f.message.clone());
+                set_output(st, &step.id, Dynamic::UNIT);
+                on_failure(plan, step, f.message)
+            }
+        };
+        rec.micros = started.elapsed().as_micros() as u64;
+        st.record.steps.push(rec);
+        flow
+    }
+
+    async fn execute(
+        &self,
+        plan: &Plan,
+        step: &PlanStep,
+        st: &mut State,
+        rec: &mut StepRecord,
+    ) -> Result<Flow, Failure> {
+        match &step.kind {
+            Kind::Map(c) | Kind::Script(c) => {
+                let out = eval(plan, c, st)?;
+                let json = to_json(&out).map_err(|m| located(plan, step, m))?;
+                if let Some(path) = pci::find(&json) {
+                    return Err(Failure {
+                        message: format!(
+                            "card data at `{path}` in the output of step `{}`; keep only tokens, `mask()` or `last4()`",
+                            step.id
+                        ),
+                    });
+                }
+                rec.output = Some(json);
+                set_output(st, &step.id, out);
+                Ok(Flow::Fallthrough)
+            }
+            Kind::Lookup {
+                table,
+                key,
+                default,
+            } => {
+                let k = eval(plan, key, st)?;
+                let key_text = if k.is_string() || k.is_int() {
+                    k.to_string()
+                } else {
+                    return Err(Failure {
+                        message: format!(
+                            "lookup key must be text or a whole number, got a `{}`",
+                            k.type_name()
+                        ),
+                    });
+                };
+                let found = plan
+                    .profile
+                    .tables
+                    .get(table)
+                    .and_then(|t| t.get(&key_text))
+                    .cloned();
+                let out = match (found, default) {
+                    (Some(v), _) => to_dynamic(&v).map_err(|m| Failure { message: m })?,
+                    (None, Some(d)) => eval(plan, d, st)?,
+                    (None, None) => {
+                        let mut msg = format!("no `{key_text}` in profile table `{table}`");
+                        mask_text(&mut msg);
+                        return Err(located(plan, step, msg));
+                    }
+                };
+                rec.output = to_json(&out).ok();
+                set_output(st, &step.id, out);
+                Ok(Flow::Fallthrough)
+            }
+            Kind::Switch(cases) => {
+                for (i, case) in cases.iter().enumerate() {
+                    let hit = match &case.when {
+                        None => true,
+                        Some(w) => eval(plan, w, st)?.as_bool().map_err(|t| Failure {
+                            message: format!(
+                                "`when` of case {} must be true or false, got a `{t}`",
+                                i + 1
+                            ),
+                        })?,
+                    };
+                    if hit {
+                        rec.outcome = format!("case {}", i + 1);
+                        let mut out = Map::new();
+                        out.insert("matched".into(), Dynamic::from_int(i as INT + 1));
+                        set_output(st, &step.id, Dynamic::from_map(out));
+                        return Ok(match (case.goto, case.body) {
+                            (Some(t), _) => Flow::Jump(t),
+                            (None, Some(b)) => Flow::Jump(Target::Step(b)),
+                            (None, None) => Flow::Fallthrough,
+                        });
+                    }
+                }
+                rec.outcome = "no case".into();
+                Ok(Flow::Fallthrough)
+            }
+            Kind::Foreach { items, var, body } => {
+                let list = eval(plan, items, st)?;
+                let Some(arr) = list.clone().try_cast::<rhai::Array>() else {
+                    return Err(Failure {
+                        message: format!(
+                            "`foreach` items must be a list, got a `{}`",
+                            list.type_name()
+                        ),
+                    });
+                };
+                let outer_iteration = st.iteration;
+                let mut outputs = rhai::Array::new();
+                for (i, item) in arr.into_iter().enumerate() {
+                    st.locals.push((var.clone(), item));
+                    st.locals
+                        .push(("index".into(), Dynamic::from_int(i as INT)));
+                    st.iteration = Some(i);
+                    st.last_output = Dynamic::UNIT;
+                    let owner = plan.steps.iter().position(|s| std::ptr::eq(s, step));
+                    let result = self.run_chain(plan, st, Next::Step(*body), owner).await;
+                    st.locals.truncate(st.locals.len() - 2);
+                    st.iteration = outer_iteration;
+                    match result {
+                        Err(status) => return Ok(Flow::Stop(status)),
+                        Ok(Some(target)) => {
+                            // A `goto` out of the body ends the loop there.
+                            rec.outcome = format!("left at iteration {i}");
+                            let out = Dynamic::from_array(outputs);
+                            rec.output = to_json(&out).ok();
+                            set_output(st, &step.id, out);
+                            return Ok(Flow::Jump(Target::Step(target)));
+                        }
+                        Ok(None) => {}
+                    }
+                    outputs.push(std::mem::take(&mut st.last_output));
+                }
+                rec.outcome = format!("{} iterations", outputs.len());
+                let out = Dynamic::from_array(outputs);
+                rec.output = to_json(&out).ok();
+                set_output(st, &step.id, out);
+                Ok(Flow::Fallthrough)
+            }
+            Kind::Fail(reason) => {
+                let r = text(plan, reason, st)?;
+                rec.output = Some(Value::String(r.clone()));
+                Ok(Flow::Stop(RunStatus::Failed {
+                    step: step.id.clone(),
+                    reason: r,
+                }))
+            }
+            Kind::DeadLetter(reason) => {
+                let r = text(plan, reason, st)?;
+                rec.output = Some(Value::String(r.clone()));
+                Ok(Flow::Stop(RunStatus::DeadLettered {
+                    step: step.id.clone(),
+                    reason: r,
+                }))
+            }
+            Kind::Alert {
+                message,
+                severity,
+                channel,
+            } => {
+                let m = text(plan, message, st)?;
+                let sev = format!("{severity:?}").to_lowercase();
+                st.record.alerts.push(AlertRecord {
+                    step: step.id.clone(),
+                    severity: sev,
+                    channel: channel.clone(),
+                    message: m.clone(),
+                });
+                rec.output = Some(Value::String(m.clone()));
+                set_output(st, &step.id, Dynamic::from(m));
+                Ok(Flow::Fallthrough)
+            }
+            Kind::Call { .. } => self.call(plan, step, st, rec).await,
+        }
+    }
+
+    async fn call(
+        &self,
+        plan: &Plan,
+        step: &PlanStep,
+        st: &mut State,
+        rec: &mut StepRecord,
+    ) -> Result<Flow, Failure> {
+        let Kind::Call {
+            connector,
+            operation,
+            with,
+            idempotency_key,
+            validator,
+        } = &step.kind
+        else {
+            return Ok(Flow::Fallthrough);
+        };
+        let call_name = format!("{connector}.{}", operation.name);
+        let mut input = match with {
+            Some(c) => to_json(&eval(plan, c, st)?).map_err(|m| located(plan, step, m))?,
+            None => Value::Object(serde_json::Map::new()),
+        };
+        drop_nulls(&mut input);
+        let mut shown = input.clone();
+        pci::redact(&mut shown);
+        rec.input = Some(shown.clone());
+        // Card data may travel only in PayTrace's own card fields.
+        let mut outside_card_fields = input.clone();
+        if connector == "paytrace" {
+            strip_card_fields(&mut outside_card_fields, &operation.input);
+        }
+        if let Some(path) = pci::find(&outside_card_fields) {
+            return Err(Failure {
+                message: format!(
+                    "card data at `{path}` would be sent to `{call_name}`; refused (only PayTrace card fields may carry card data)"
+                ),
+            });
+        }
+        if let Some(v) = validator {
+            let problems: Vec<String> = v
+                .iter_errors(&input)
+                .take(5)
+                .map(|e| {
+                    let at = e.instance_path().to_string();
+                    let mut m = format!(
+                        "{}: {}",
+                        if at.is_empty() {
+                            "input".to_string()
+                        } else {
+                            at
+                        },
+                        e
+                    );
+                    mask_text(&mut m);
+                    m
+                })
+                .collect();
+            if !problems.is_empty() {
+                return Err(Failure {
+                    message: format!(
+                        "input for `{call_name}` does not match its schema: {}",
+                        problems.join("; ")
+                    ),
+                });
+            }
+        }
+        let key = match idempotency_key {
+            Some(k) => {
+                let text = text(plan, k, st)?;
+                if text.trim().is_empty() {
+                    return Err(Failure {
+                        message: "`idempotency_key` is empty".into(),
+                    });
+                }
+                Some(text)
+            }
+            None => None,
+        };
+        rec.idempotency_key = key.clone();
+        if self.dry_run && operation.writes {
+            st.record.planned_writes.push(PlannedWrite {
+                step: step.id.clone(),
+                call: call_name.clone(),
+                input: shown,
+                idempotency_key: key,
+            });
+            rec.outcome = "dry_run".into();
+            let mut out = input;
+            if let Value::Object(m) = &mut out {
+                m.insert("dry_run".into(), Value::Bool(true));
+            }
+            set_output(st, &step.id, to_dynamic(&out).unwrap_or(Dynamic::UNIT));
+            rec.output = Some(out);
+            return Ok(Flow::Fallthrough);
+        }
+        let Some(client) = self.clients.get(connector) else {
+            return Err(Failure {
+                message: format!("no client for connector `{connector}` in this run"),
+            });
+        };
+        let policy = retry_policy(plan, step);
+        let mut attempt = 0;
+        let result = loop {
+            attempt += 1;
+            let ctx = CallContext {
+                flow: plan.flow.flow.clone(),
+                step: step.id.clone(),
+                idempotency_key: key.clone(),
+                attempt,
+            };
+            match client.call(operation, &input, &ctx).await {
+                Err(e) if e.is_retryable() && operation.idempotent && attempt < policy.attempts => {
+                    let mut delay = policy.delay(attempt);
+                    if policy.jitter {
+                        delay = self.jitter.apply(delay);
+                    }
+                    if let ConnectorError::Retryable {
+                        retry_after: Some(ra),
+                        ..
+                    } = &e
+                    {
+                        delay = delay.max(*ra).min(policy.max_delay.max(*ra));
+                    }
+                    self.sleeper.sleep(delay).await;
+                }
+                other => break other,
+            }
+        };
+        rec.attempts = attempt;
+        match result {
+            Ok(out) => {
+                let mut shown = out.clone();
+                pci::redact(&mut shown);
+                rec.output = Some(shown);
+                set_output(
+                    st,
+                    &step.id,
+                    to_dynamic(&out).map_err(|m| Failure { message: m })?,
+                );
+                Ok(match route(step, "ok") {
+                    Some(t) => Flow::Jump(t),
+                    None => Flow::Fallthrough,
+                })
+            }
+            Err(e) => {
+                let outcome = e.outcome();
+                rec.outcome = outcome.to_string();
+                let mut out = e.output();
+                pci::redact(&mut out);
+                rec.output = Some(out.clone());
+                set_output(st, &step.id, to_dynamic(&out).unwrap_or(Dynamic::UNIT));
+                let mut message = format!("`{call_name}` {e}");
+                if attempt > 1 {
+                    message.push_str(&format!(" (after {attempt} attempts)"));
+                }
+                mask_text(&mut message);
+                match route(step, outcome) {
+                    Some(Target::DeadLetter) => {
+                        return Ok(Flow::Stop(RunStatus::DeadLettered {
+                            step: step.id.clone(),
+                            reason: message,
+                        }));
+                    }
+                    Some(Target::Fail) => {
+                        return Ok(Flow::Stop(RunStatus::Failed {
+                            step: step.id.clone(),
+                            reason: message,
+                        }));
+                    }
+                    Some(t) => return Ok(Flow::Jump(t)),
+                    None => {}
+                }
+                if outcome == "duplicate" {
+                    // Already there: for a posting that is success, not failure.
+                    return Ok(Flow::Fallthrough);
+                }
+                if e.is_retryable() && !operation.idempotent {
+                    message.push_str(&format!("; not retried: `{call_name}` is not idempotent, so the remote may have acted; check it before replaying"));
+                }
+                rec.error = Some(message.clone());
+                Ok(on_failure(plan, step, message))
+            }
+        }
+    }
+}
+
+/// A field mapped to nothing (`()`, JSON `null`) is left out of a call's input, so optional
+/// fields can be mapped from values that may be absent.
+fn drop_nulls(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
+}
+
+/// Remove the fields the operation's input schema marks `x-card-data` (PayTrace card fields).
+fn strip_card_fields(v: &mut Value, schema: &Value) {
+    let (Value::Object(m), Some(props)) = (v, schema.get("properties")) else {
+        return;
+    };
+    m.retain(|k, _| props.get(k).and_then(|p| p.get("x-card-data")) != Some(&Value::Bool(true)));
+    for (k, x) in m.iter_mut() {
+        if let Some(sub) = props.get(k) {
+            strip_card_fields(x, sub);
+        }
+    }
+}
+
+/// Whether step `i` lies in the body of the `foreach` step `owner` (at any depth).
+fn inside(plan: &Plan, i: usize, owner: usize) -> bool {
+    let mut at = plan.steps.get(i).and_then(|s| s.within);
+    while let Some(w) = at {
+        if w == owner {
+            return true;
+        }
+        at = plan.steps.get(w).and_then(|s| s.within);
+    }
+    false
+}
+
+fn route(step: &PlanStep, outcome: &str) -> Option<Target> {
+    step.on.iter().find(|(o, _)| o == outcome).map(|(_, t)| *t)
+}
+
+fn retry_policy(plan: &Plan, step: &PlanStep) -> RetryPolicy {
+    step.retry
+        .or_else(|| step.on_error.as_ref().and_then(|p| p.retry))
+        .or(plan.on_error.retry)
+        .unwrap_or(RetryPolicy::DEFAULT)
+}
+
+/// Where a failed step sends the run: its `on_error.then`, else the flow's.
+fn on_failure(plan: &Plan, step: &PlanStep, reason: String) -> Flow {
+    let policy: &ErrorPolicy = step.on_error.as_ref().unwrap_or(&plan.on_error);
+    match policy.then {
+        Target::Continue => Flow::Fallthrough,
+        Target::DeadLetter => Flow::Stop(RunStatus::DeadLettered {
+            step: step.id.clone(),
+            reason,
+        }),
+        Target::Fail => Flow::Stop(RunStatus::Failed {
+            step: step.id.clone(),
+            reason,
+        }),
+        Target::Complete => Flow::Stop(RunStatus::Completed),
+        t @ Target::Step(_) => Flow::Jump(t),
+    }
+}
+
+fn resolve(step: &PlanStep, t: Target) -> Result<Next, RunStatus> {
+    match t {
+        Target::Step(j) => Ok(Next::Step(j)),
+        Target::Continue => Ok(step.next),
+        Target::Complete => Err(RunStatus::Completed),
+        Target::Fail => Err(RunStatus::Failed {
+            step: step.id.clone(),
+            reason: "routed to `fail`".into(),
+        }),
+        Target::DeadLetter => Err(RunStatus::DeadLettered {
+            step: step.id.clone(),
+            reason: "routed to `dead_letter`".into(),
+        }),
+    }
+}
+
+fn set_output(st: &mut State, id: &str, out: Dynamic) {
+    // Values inside `steps` must not be shared (Rhai's size checks refuse nested shared
+    // values), so copy only when a `foreach` needs the last output as well.
+    let (stored, last) = if st.iteration.is_some() {
+        (out.clone(), out)
+    } else {
+        (out, Dynamic::UNIT)
+    };
+    if let Some(mut m) = st.steps.write_lock::<Map>() {
+        m.insert(id.into(), stored);
+    }
+    st.last_output = last;
+}
+
+fn eval(plan: &Plan, c: &Compiled, st: &State) -> Result<Dynamic, Failure> {
+    let mut scope = Scope::new();
+    scope.push_dynamic("event", st.event.clone());
+    scope.push_dynamic("steps", st.steps.clone());
+    scope.push_dynamic("profile", plan.profile_values.clone());
+    scope.push_dynamic("flow", st.flow.clone());
+    for (name, v) in &st.locals {
+        scope.push_dynamic(name.clone(), v.clone());
+    }
+    // A panic inside the script engine must not take the worker down with it.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        plan.engine
+            .eval_ast_with_scope::<Dynamic>(&mut scope, &c.ast)
+    }));
+    match result {
+        Ok(r) => r.map_err(|e| script_failure(plan, c, &e)),
+        Err(_) => Err(Failure {
+            message: format!(
+                "the script engine failed internally evaluating `{}`",
+                plan.source.name
+            ),
+        }),
+    }
+}
+
+fn text(plan: &Plan, c: &Compiled, st: &State) -> Result<String, Failure> {
+    let v = eval(plan, c, st)?;
+    let mut s = if v.is::<rust_decimal::Decimal>() {
+        crate::script::helpers::format_money(v.cast::<rust_decimal::Decimal>())
+    } else {
+        v.to_string()
+    };
+    mask_text(&mut s);
+    Ok(s)
+}
+
+fn mask_text(s: &mut String) {
+    let mut v = Value::String(std::mem::take(s));
+    pci::redact(&mut v);
+    if let Value::String(t) = v {
+        *s = t;
+    }
+}
+
+fn located(plan: &Plan, step: &PlanStep, message: String) -> Failure {
+    let at = plan
+        .index
+        .span(&step.pointer)
+        .map(|s| format!("{}:{}:{}", plan.source.name, s.line, s.col))
+        .unwrap_or_default();
+    Failure {
+        message: format!("{message} ({at})"),
+    }
+}
+
+/// A Rhai error as the operator should read it: what, and where in the flow file.
+fn script_failure(plan: &Plan, c: &Compiled, e: &EvalAltResult) -> Failure {
+    let pos = e.position();
+    let at = match (pos.line(), pos.position()) {
+        (Some(l), col) => plan.locate(c, l, col.unwrap_or(1)),
+        _ => plan.source.name.to_string(),
+    };
+    let mut message = match e {
+        EvalAltResult::ErrorTooManyOperations(_) => {
+            "script stopped after too many operations (a runaway loop?)".to_string()
+        }
+        EvalAltResult::ErrorDataTooLarge(what, _) => {
+            format!("script stopped: {what} grew past its size limit")
+        }
+        EvalAltResult::ErrorStackOverflow(_) | EvalAltResult::ErrorTooManyModules(_) => {
+            "script stopped: calls nested too deeply".to_string()
+        }
+        EvalAltResult::ErrorRuntime(value, _) => value.to_string(),
+        other => {
+            let mut m = other.to_string();
+            if let Some(i) = m.rfind(" (line ") {
+                m.truncate(i);
+            }
+            m
+        }
+    };
+    mask_text(&mut message);
+    Failure {
+        message: format!("{message} at {at}"),
+    }
+}

@@ -1,0 +1,194 @@
+//! Dates and times. PayTrace reports local Pacific time without an offset
+//! (`4/10/2015 4:06:30 PM`) and dates as `MM/DD/YYYY`; Sage Pro takes plain `YYYY-MM-DD`.
+//! ISO 8601 timestamps must carry an offset: a time without a zone is ambiguous money-wise.
+
+use super::{HelperEnv, fail};
+use chrono::format::{Item, StrftimeItems};
+use chrono::{DateTime, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::{America::Los_Angeles, Tz};
+use rhai::{Engine, EvalAltResult};
+use std::sync::Arc;
+
+type R<T> = Result<T, Box<EvalAltResult>>;
+
+/// A parsed date or instant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Parsed {
+    Date(NaiveDate),
+    Instant(DateTime<FixedOffset>),
+}
+
+/// Read the formats flows meet: RFC 3339 / ISO 8601 with offset, PayTrace
+/// `M/D/YYYY h:mm:ss AM|PM` (Pacific), `MM/DD/YYYY`, `YYYY-MM-DD`.
+pub fn parse_time(text: &str) -> Result<Parsed, String> {
+    let t = text.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Ok(Parsed::Instant(dt));
+    }
+    if let Ok(dt) = DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f%z") {
+        return Ok(Parsed::Instant(dt));
+    }
+    for fmt in [
+        "%m/%d/%Y %I:%M:%S %p",
+        "%m/%d/%Y %I:%M %p",
+        "%m/%d/%Y %H:%M:%S",
+    ] {
+        if let Ok(local) = NaiveDateTime::parse_from_str(t, fmt) {
+            return pacific(local).map(Parsed::Instant);
+        }
+    }
+    for fmt in ["%m/%d/%Y", "%Y-%m-%d"] {
+        if let Ok(d) = NaiveDate::parse_from_str(t, fmt) {
+            return Ok(Parsed::Date(d));
+        }
+    }
+    if NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").is_ok() {
+        return Err(format!(
+            "timestamp `{t}` has no UTC offset; add one (`Z`, `-07:00`)"
+        ));
+    }
+    Err(format!(
+        "`{t}` is not a date or time this engine reads (ISO 8601 with offset, `M/D/YYYY h:mm:ss AM`, `MM/DD/YYYY`, `YYYY-MM-DD`)"
+    ))
+}
+
+/// Pacific local time to an instant. In the repeated DST hour the earlier instant is taken; a
+/// time in the skipped hour moves one hour forward.
+fn pacific(local: NaiveDateTime) -> Result<DateTime<FixedOffset>, String> {
+    let resolved = match Los_Angeles.from_local_datetime(&local) {
+        LocalResult::Single(t) => t,
+        LocalResult::Ambiguous(early, _) => early,
+        LocalResult::None => match Los_Angeles
+            .from_local_datetime(&(local + chrono::Duration::hours(1)))
+        {
+            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t,
+            LocalResult::None => return Err(format!("`{local}` does not exist in Pacific time")),
+        },
+    };
+    Ok(resolved.fixed_offset())
+}
+
+fn date_in(p: Parsed, tz: Option<Tz>) -> NaiveDate {
+    match (p, tz) {
+        (Parsed::Date(d), _) => d,
+        (Parsed::Instant(t), Some(tz)) => t.with_timezone(&tz).date_naive(),
+        (Parsed::Instant(t), None) => t.date_naive(),
+    }
+}
+
+fn parse(text: &str) -> R<Parsed> {
+    parse_time(text).or_else(fail)
+}
+
+fn tz(name: &str) -> R<Tz> {
+    name.parse::<Tz>()
+        .or_else(|_| fail(format!("unknown timezone `{name}`")))
+}
+
+fn format_with(p: Parsed, fmt: &str) -> R<String> {
+    let items: Vec<Item<'_>> = StrftimeItems::new(fmt).collect();
+    if items.iter().any(|i| matches!(i, Item::Error)) {
+        return fail(format!("format_date(): `{fmt}` is not a valid format"));
+    }
+    let out = match p {
+        Parsed::Date(d) => {
+            let mut s = String::new();
+            use std::fmt::Write;
+            if write!(s, "{}", d.format_with_items(items.iter())).is_err() {
+                return fail(format!(
+                    "format_date(): `{fmt}` needs a time, but the value is a date"
+                ));
+            }
+            s
+        }
+        Parsed::Instant(t) => t.format_with_items(items.iter()).to_string(),
+    };
+    Ok(out)
+}
+
+pub fn register(engine: &mut Engine, env: &Arc<HelperEnv>) {
+    engine.register_fn("pacific_date", |s: &str| -> R<String> {
+        Ok(date_in(parse(s)?, Some(Los_Angeles))
+            .format("%Y-%m-%d")
+            .to_string())
+    });
+    engine.register_fn("sage_date", |s: &str| -> R<String> {
+        Ok(date_in(parse(s)?, None).format("%Y-%m-%d").to_string())
+    });
+    engine.register_fn("paytrace_date", |s: &str| -> R<String> {
+        Ok(date_in(parse(s)?, Some(Los_Angeles))
+            .format("%m/%d/%Y")
+            .to_string())
+    });
+    engine.register_fn("to_iso", |s: &str| -> R<String> {
+        Ok(match parse(s)? {
+            Parsed::Date(d) => d.format("%Y-%m-%d").to_string(),
+            Parsed::Instant(t) => t.to_rfc3339(),
+        })
+    });
+    engine.register_fn("format_date", |s: &str, fmt: &str| -> R<String> {
+        format_with(parse(s)?, fmt)
+    });
+    let e = Arc::clone(env);
+    engine.register_fn("today", move |zone: &str| -> R<String> {
+        Ok((e.clock)()
+            .with_timezone(&tz(zone)?)
+            .format("%Y-%m-%d")
+            .to_string())
+    });
+    let e = Arc::clone(env);
+    engine.register_fn("now", move || -> String {
+        (e.clock)().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    });
+    engine.register_fn("days_between", |a: &str, b: &str| -> R<rhai::INT> {
+        let (a, b) = (date_in(parse(a)?, None), date_in(parse(b)?, None));
+        Ok((b - a).num_days())
+    });
+    let _: fn() -> DateTime<Utc> = Utc::now; // the clock type helpers agree on
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paytrace_local_time_is_pacific() {
+        let Parsed::Instant(t) = parse_time("4/10/2015 4:06:30 PM").unwrap() else {
+            panic!()
+        };
+        assert_eq!(t.to_rfc3339(), "2015-04-10T16:06:30-07:00");
+        // Late evening Pacific is already the next day in UTC; the ERP date stays Pacific.
+        let p = parse_time("12/31/2025 11:30:00 PM").unwrap();
+        assert_eq!(date_in(p, Some(Los_Angeles)).to_string(), "2025-12-31");
+        let p = parse_time("2026-01-01T05:00:00Z").unwrap();
+        assert_eq!(date_in(p, Some(Los_Angeles)).to_string(), "2025-12-31");
+    }
+
+    #[test]
+    fn dst_edges_resolve() {
+        // 2026-03-08 02:30 does not exist in Pacific time; 2026-11-01 01:30 happens twice.
+        let Parsed::Instant(t) = parse_time("3/8/2026 2:30:00 AM").unwrap() else {
+            panic!()
+        };
+        assert_eq!(t.to_rfc3339(), "2026-03-08T03:30:00-07:00");
+        let Parsed::Instant(t) = parse_time("11/1/2026 1:30:00 AM").unwrap() else {
+            panic!()
+        };
+        assert_eq!(t.to_rfc3339(), "2026-11-01T01:30:00-07:00");
+    }
+
+    #[test]
+    fn refuses_ambiguous_and_garbage() {
+        assert!(
+            parse_time("2026-01-01T05:00:00")
+                .unwrap_err()
+                .contains("no UTC offset")
+        );
+        assert!(parse_time("yesterday").is_err());
+        assert_eq!(
+            parse_time("04/10/2015").unwrap(),
+            Parsed::Date(NaiveDate::from_ymd_opt(2015, 4, 10).unwrap())
+        );
+        assert!(format_with(parse_time("04/10/2015").unwrap(), "%Q").is_err());
+    }
+}

@@ -1,0 +1,107 @@
+//! JSON <-> Rhai values. Numbers with a fraction become exact `Decimal`s from their text (the
+//! engine is built with `no_float`, so Rhai has no floating point at all); integers stay `INT`.
+
+use rhai::{Array, Dynamic, Map};
+use rust_decimal::Decimal;
+use serde_json::{Number, Value};
+use std::str::FromStr;
+
+/// Convert a JSON value for scripts. Fails only on numbers outside the decimal range.
+pub fn to_dynamic(value: &Value) -> Result<Dynamic, String> {
+    Ok(match value {
+        Value::Null => Dynamic::UNIT,
+        Value::Bool(b) => Dynamic::from_bool(*b),
+        Value::Number(n) => number(n)?,
+        Value::String(s) => Dynamic::from(s.clone()),
+        Value::Array(items) => {
+            let arr: Result<Array, String> = items.iter().map(to_dynamic).collect();
+            Dynamic::from_array(arr?)
+        }
+        Value::Object(map) => {
+            let mut m = Map::new();
+            for (k, v) in map {
+                m.insert(k.as_str().into(), to_dynamic(v)?);
+            }
+            Dynamic::from_map(m)
+        }
+    })
+}
+
+fn number(n: &Number) -> Result<Dynamic, String> {
+    if let Some(i) = n.as_i64() {
+        return Ok(Dynamic::from_int(i));
+    }
+    let text = n.to_string();
+    Decimal::from_str(&text)
+        .or_else(|_| Decimal::from_scientific(&text))
+        .map(Dynamic::from_decimal)
+        .map_err(|_| format!("number `{text}` is outside the decimal range"))
+}
+
+/// Convert a script result back to JSON. Decimals become JSON numbers with their exact digits.
+pub fn to_json(value: &Dynamic) -> Result<Value, String> {
+    if value.is_unit() {
+        return Ok(Value::Null);
+    }
+    if let Ok(b) = value.as_bool() {
+        return Ok(Value::Bool(b));
+    }
+    if let Ok(i) = value.as_int() {
+        return Ok(Value::Number(i.into()));
+    }
+    if let Ok(d) = value.as_decimal() {
+        return decimal_to_json(d);
+    }
+    if let Ok(s) = value.as_immutable_string_ref() {
+        return Ok(Value::String(s.as_str().to_string()));
+    }
+    if value.is_char() {
+        return Ok(Value::String(value.to_string()));
+    }
+    if value.is_array() {
+        let arr = value.read_lock::<Array>().ok_or("array is locked")?;
+        return arr
+            .iter()
+            .map(to_json)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array);
+    }
+    if value.is_map() {
+        let map = value.read_lock::<Map>().ok_or("map is locked")?;
+        let mut out = serde_json::Map::new();
+        for (k, v) in map.iter() {
+            out.insert(k.to_string(), to_json(v)?);
+        }
+        return Ok(Value::Object(out));
+    }
+    Err(format!(
+        "a `{}` cannot be sent or stored; convert it to a string",
+        value.type_name()
+    ))
+}
+
+/// A decimal as a JSON number keeping its exact digits (`12.50` stays `12.50`).
+pub fn decimal_to_json(d: Decimal) -> Result<Value, String> {
+    d.to_string()
+        .parse::<Number>()
+        .map(Value::Number)
+        .map_err(|e| format!("decimal `{d}` cannot be written as JSON: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_exact_decimals() {
+        let v: Value =
+            serde_json::from_str(r#"{"a": 0.1, "b": 12.50, "c": 3, "d": [true, null, "x"]}"#)
+                .unwrap();
+        let d = to_dynamic(&v).unwrap();
+        let back = to_json(&d).unwrap();
+        assert_eq!(
+            back.to_string(),
+            r#"{"a":0.1,"b":12.50,"c":3,"d":[true,null,"x"]}"#
+        );
+    }
+}
