@@ -204,5 +204,19 @@ fn overhead(c: &mut Criterion) {
     c.bench_function("parts/block_on_empty", |b| {
         b.iter(|| rt.block_on(async { black_box(1) }))
     });
+    // The executor around a trivial flow: what a run costs besides evaluating expressions.
+    let trivial = "flow: t\ntrigger:\n  manual: {}\nsteps:\n  - id: a\n    map: { A: '1' }\n";
+    let source = from_bytes("t.yaml", trivial.as_bytes().to_vec()).unwrap();
+    let plan = ledgerlink::plan::build(
+        source,
+        profile(),
+        ledgerlink::script::helpers::system_clock(),
+    )
+    .unwrap();
+    let executor = Executor::new(Clients::default());
+    let ev = event();
+    c.bench_function("parts/executor_trivial_one_step", |b| {
+        b.iter(|| black_box(rt.block_on(executor.run(&plan, &ev))))
+    });
 }
 criterion_group!(overhead_group, overhead);

@@ -73,6 +73,7 @@ pub struct OnError {
 #[serde(deny_unknown_fields)]
 pub struct Retry {
     /// Total attempts including the first one (1 to 20).
+    #[schemars(range(min = 1))]
     pub attempts: u32,
     /// First delay, as a duration such as `500ms`, `2s` or `1m` (at least 10ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -93,7 +93,7 @@ impl Executor {
         let mut st = State {
             event: event_dyn,
             steps: Dynamic::from_map(Map::new()).into_shared(),
-            flow: Dynamic::from_map(flow_var),
+            flow: Dynamic::from_map(flow_var).into_shared(),
             locals: Vec::new(),
             last_output: Dynamic::UNIT,
             iteration: None,

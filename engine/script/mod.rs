@@ -14,7 +14,7 @@ pub mod limits {
     pub const MAX_OPERATIONS: u64 = 100_000;
     pub const MAX_CALL_LEVELS: usize = 32;
     pub const MAX_EXPR_DEPTH: usize = 64;
-    pub const MAX_STRING_SIZE: usize = 64 * 1024;
+    pub const MAX_STRING_SIZE: usize = 1024 * 1024;
     pub const MAX_ARRAY_SIZE: usize = 10_000;
     pub const MAX_MAP_SIZE: usize = 10_000;
 }

@@ -79,7 +79,7 @@ impl Rule for Check {
                             "/trigger/webhook/max_body",
                             format!("`{size}` is not a size"),
                         )
-                        .with_help("write bytes or a unit: `262144`, `256KiB`, `1MiB`"),
+                        .with_help("write a size with a unit, as text: `256KiB`, `1MiB`, `1000B`"),
                     );
                 }
             }

@@ -22,6 +22,21 @@ pub enum Parsed {
 /// `M/D/YYYY h:mm:ss AM|PM` (Pacific), `MM/DD/YYYY`, `YYYY-MM-DD`.
 pub fn parse_time(text: &str) -> Result<Parsed, String> {
     let t = text.trim();
+    // PayTrace text (`4/10/2015 4:06:30 PM`, `04/10/2015`) is the common case: try it first.
+    if t.contains('/') {
+        for fmt in [
+            "%m/%d/%Y %I:%M:%S %p",
+            "%m/%d/%Y %I:%M %p",
+            "%m/%d/%Y %H:%M:%S",
+        ] {
+            if let Ok(local) = NaiveDateTime::parse_from_str(t, fmt) {
+                return pacific(local).map(Parsed::Instant);
+            }
+        }
+        if let Ok(d) = NaiveDate::parse_from_str(t, "%m/%d/%Y") {
+            return Ok(Parsed::Date(d));
+        }
+    }
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(Parsed::Instant(dt));
     }
