@@ -196,7 +196,7 @@ fn parts(c: &mut Criterion) {
     g.finish();
 }
 criterion_group!(parts_group, parts);
-criterion_main!(benches, parts_group, overhead_group);
+criterion_main!(benches, parts_group, overhead_group, expr_group);
 fn overhead(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -220,3 +220,49 @@ fn overhead(c: &mut Criterion) {
     });
 }
 criterion_group!(overhead_group, overhead);
+
+/// Single expressions, to see where a `map` spends its time.
+fn expressions(c: &mut Criterion) {
+    let source = from_bytes("bench.yaml", FLOW.as_bytes().to_vec()).unwrap();
+    let plan = ledgerlink::plan::build(
+        source,
+        profile(),
+        ledgerlink::script::helpers::system_clock(),
+    )
+    .unwrap();
+    let ev = ledgerlink::script::value::to_dynamic(&event())
+        .unwrap()
+        .into_shared();
+    let scope = ledgerlink::plan::base_scope();
+    let mut g = c.benchmark_group("expr");
+    for src in [
+        "1",
+        "event.invoice_id",
+        "money(event.amount)",
+        "pacific_date(event.created.at)",
+        "lookup_or(\"customers\", event.customer_id, event.customer_id)",
+        "status_map(event.status_code)",
+        "\"PT-\" + event.transaction_id",
+    ] {
+        let ast = plan
+            .engine
+            .compile_expression_with_scope(&scope, src)
+            .unwrap();
+        g.bench_function(src, |b| {
+            b.iter(|| {
+                let mut s = rhai::Scope::new();
+                s.push_dynamic("event", ev.clone());
+                s.push_dynamic("steps", rhai::Dynamic::UNIT);
+                s.push_dynamic("profile", rhai::Dynamic::UNIT);
+                s.push_dynamic("flow", rhai::Dynamic::UNIT);
+                black_box(
+                    plan.engine
+                        .eval_ast_with_scope::<rhai::Dynamic>(&mut s, &ast)
+                        .unwrap(),
+                )
+            })
+        });
+    }
+    g.finish();
+}
+criterion_group!(expr_group, expressions);

@@ -83,6 +83,35 @@ fn pacific(local: NaiveDateTime) -> Result<DateTime<FixedOffset>, String> {
     Ok(resolved.fixed_offset())
 }
 
+/// `YYYY-MM-DD` without going through a format string (this runs on every event).
+fn ymd(d: NaiveDate) -> String {
+    use chrono::Datelike;
+    format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+}
+
+/// Fast path for PayTrace local text (`4/10/2015 4:06:30 PM`, `04/10/2015`): its Pacific date
+/// is the date as written. `None` when the text is anything else (the full parser decides).
+fn paytrace_local_date(text: &str) -> Option<NaiveDate> {
+    let t = text.trim();
+    let (date, time) = t.split_once(' ').unwrap_or((t, ""));
+    let mut parts = date.split('/');
+    let m: u32 = parts.next()?.parse().ok()?;
+    let d: u32 = parts.next()?.parse().ok()?;
+    let y: i32 = parts.next()?.parse().ok()?;
+    if parts.next().is_some() || !(1000..=9999).contains(&y) {
+        return None;
+    }
+    let time = time.trim();
+    if !time.is_empty()
+        && chrono::NaiveTime::parse_from_str(time, "%I:%M:%S %p").is_err()
+        && chrono::NaiveTime::parse_from_str(time, "%I:%M %p").is_err()
+        && chrono::NaiveTime::parse_from_str(time, "%H:%M:%S").is_err()
+    {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(y, m, d)
+}
+
 fn date_in(p: Parsed, tz: Option<Tz>) -> NaiveDate {
     match (p, tz) {
         (Parsed::Date(d), _) => d,
@@ -123,9 +152,10 @@ fn format_with(p: Parsed, fmt: &str) -> R<String> {
 
 pub fn register(engine: &mut Engine, env: &Arc<HelperEnv>) {
     engine.register_fn("pacific_date", |s: &str| -> R<String> {
-        Ok(date_in(parse(s)?, Some(Los_Angeles))
-            .format("%Y-%m-%d")
-            .to_string())
+        if let Some(d) = paytrace_local_date(s) {
+            return Ok(ymd(d));
+        }
+        Ok(ymd(date_in(parse(s)?, Some(Los_Angeles))))
     });
     engine.register_fn("sage_date", |s: &str| -> R<String> {
         Ok(date_in(parse(s)?, None).format("%Y-%m-%d").to_string())

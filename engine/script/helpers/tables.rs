@@ -1,7 +1,7 @@
 //! Profile tables: `lookup`, `lookup_or`, `status_map`, and `convert` with the profile's rates.
 
 use super::{HelperEnv, fail};
-use rhai::{Dynamic, Engine, EvalAltResult, INT};
+use rhai::{Dynamic, Engine, EvalAltResult, INT, ImmutableString};
 use rust_decimal::{Decimal, RoundingStrategy};
 use std::sync::Arc;
 
@@ -55,21 +55,22 @@ pub fn register(engine: &mut Engine, env: &Arc<HelperEnv>) {
             Ok(find(&e, table, &key)?.unwrap_or(default))
         },
     );
-    let e = Arc::clone(env);
-    let status = move |code: String| -> R<String> {
-        if let Some(v) = e.tables.get("status_map").and_then(|t| t.get(&code)) {
-            return Ok(v.to_string());
+    // The profile's `status_map` table, if any, is looked at first; the defaults after.
+    let overrides = env.tables.get("status_map").cloned().unwrap_or_default();
+    let status = move |code: &str| -> R<ImmutableString> {
+        if let Some(v) = overrides.get(code) {
+            return Ok(v.to_string().into());
         }
-        match default_status(&code) {
-            Some(s) => Ok(s.to_string()),
+        match default_status(code) {
+            Some(s) => Ok(s.into()),
             None => fail(format!(
                 "status_map(): no Sage Pro status for PayTrace `{code}`; add it to the profile table `status_map`"
             )),
         }
     };
     let s2 = status.clone();
-    engine.register_fn("status_map", move |code: INT| status(code.to_string()));
-    engine.register_fn("status_map", move |code: &str| s2(code.to_string()));
+    engine.register_fn("status_map", move |code: INT| status(&code.to_string()));
+    engine.register_fn("status_map", move |code: &str| s2(code));
     let e = Arc::clone(env);
     let convert = move |amount: Decimal, from: &str, to: &str| -> R<Decimal> {
         let rate = |c: &str| -> R<Decimal> {
