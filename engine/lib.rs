@@ -10,5 +10,6 @@ pub mod connectors;
 pub mod lint;
 pub mod plan;
 pub mod runtime;
+pub mod sandbox;
 pub mod schemas;
 pub mod cli;

@@ -4,6 +4,7 @@
 mod bench;
 mod lint;
 mod run_once;
+mod sandbox;
 mod schema;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +26,8 @@ enum Command {
     Lint(lint::Args),
     /// Run one event through one flow and print the step timeline.
     RunOnce(run_once::Args),
+    /// Run the PayTrace and Sage Pro emulators on loopback.
+    Sandbox(sandbox::Args),
     /// Print the JSON Schema of flow files, or of a connector's operations.
     Schema(schema::Args),
     /// Measure Ledgerlink on this machine (`bench lint`).
@@ -44,6 +47,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Lint(a) => lint::run(a),
         Command::RunOnce(a) => run_once::run(a),
+        Command::Sandbox(a) => sandbox::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Bench(a) => bench::run(a),
     };

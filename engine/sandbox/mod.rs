@@ -1,0 +1,151 @@
+//! The sandbox: PayTrace v1 and Sage Pro facade emulators as real HTTP servers on loopback,
+//! for consultants building and demoing flows and for tests that need peers which fail the way
+//! real systems fail. `ledgerlink sandbox` runs them; `Sandbox::start` embeds them in a test or
+//! in the dev profile. Every route passes through the fault layer (`faults.rs`), configured by
+//! flags, a profile, or `PUT /_sandbox/faults` at run time. Documented in `docs/sandbox.md`.
+//!
+//! This module is, with `server/`, the only one that knows HTTP.
+
+pub mod clock;
+pub mod faults;
+pub mod paytrace;
+pub mod sagepro;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("sandbox store: {0}")]
+    Store(String),
+}
+
+/// How to run the sandbox.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// 0 picks a free port.
+    pub paytrace_port: u16,
+    pub sagepro_port: u16,
+    /// Seed for generated ids and the simulator; the same seed gives the same data.
+    pub seed: u64,
+    /// Where Sage Pro keeps its ledger (SQLite); `None` keeps it in memory.
+    pub sagepro_db: Option<PathBuf>,
+    /// Faults active from the start.
+    pub faults: Vec<faults::Fault>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            paytrace_port: 0,
+            sagepro_port: 0,
+            seed: 1,
+            sagepro_db: None,
+            faults: Vec::new(),
+        }
+    }
+}
+
+/// Running emulators; dropping it stops them.
+pub struct Sandbox {
+    pub paytrace: SocketAddr,
+    pub sagepro: SocketAddr,
+    pub paytrace_state: Arc<paytrace::State>,
+    pub sagepro_state: Arc<sagepro::State>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Sandbox {
+    /// Start both emulators on 127.0.0.1.
+    pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        let clock = clock::Clock::system();
+        let pt_faults = faults::Faults::new(
+            config
+                .faults
+                .iter()
+                .filter(|f| f.applies_to("paytrace"))
+                .cloned()
+                .collect(),
+        );
+        let sp_faults = faults::Faults::new(
+            config
+                .faults
+                .iter()
+                .filter(|f| f.applies_to("sagepro"))
+                .cloned()
+                .collect(),
+        );
+        let paytrace_state = Arc::new(paytrace::State::new(config.seed, clock.clone()));
+        let sagepro_state = Arc::new(
+            sagepro::State::open(config.sagepro_db.as_deref(), config.seed, clock.clone())
+                .map_err(SandboxError::Store)?,
+        );
+        let pt_app = faults::wrap(
+            paytrace::router(Arc::clone(&paytrace_state)),
+            pt_faults,
+            clock.clone(),
+        );
+        let sp_app = faults::wrap(
+            sagepro::router(Arc::clone(&sagepro_state)),
+            sp_faults,
+            clock,
+        );
+        let (paytrace, t1) = serve(config.paytrace_port, pt_app).await?;
+        let (sagepro, t2) = serve(config.sagepro_port, sp_app).await?;
+        Ok(Sandbox {
+            paytrace,
+            sagepro,
+            paytrace_state,
+            sagepro_state,
+            tasks: vec![t1, t2],
+        })
+    }
+
+    pub fn paytrace_url(&self) -> String {
+        format!("http://{}", self.paytrace)
+    }
+
+    pub fn sagepro_url(&self) -> String {
+        format!("http://{}", self.sagepro)
+    }
+
+    /// Run until the process is interrupted.
+    pub async fn wait(mut self) {
+        for t in std::mem::take(&mut self.tasks) {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+async fn serve(port: u16, app: axum::Router) -> Result<(SocketAddr, JoinHandle<()>), SandboxError> {
+    let addr = format!("127.0.0.1:{port}");
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|source| SandboxError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| SandboxError::Bind { addr, source })?;
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((local, task))
+}

@@ -1,0 +1,1 @@
+//! Contract tests for the PayTrace emulator over real HTTP.

@@ -1,0 +1,1 @@
+//! Contract tests for the Sage Pro facade emulator over real HTTP.
