@@ -1,4 +1,5 @@
-//! Scenario tests: each folder in `tests/scenarios/` holds `flow.yaml`, `event.json`, optional
+//! Scenario tests: each folder in `tests/scenarios/` holds `flow.yaml` (or `flow.ref`, the path
+//! of a shipped flow such as `flows/paytrace-refund-posting.yaml`), `event.json`, optional
 //! `replies.yaml` (scripted connector replies, failures included), optional `profile.yaml`
 //! (default: `tests/scenarios/profile.yaml`), an optional empty `dry_run` marker, and
 //! `expected.txt`: the timeline, every connector call (input, idempotency key, attempt), retry
@@ -21,7 +22,12 @@ pub fn fixed_clock() -> ledgerlink::script::helpers::Clock {
 
 fn run_case(dir: &Path) -> String {
     let root = dir.parent().unwrap();
-    let flow = from_bytes("flow.yaml", std::fs::read(dir.join("flow.yaml")).unwrap()).unwrap();
+    // `flow.ref` names a shipped flow (path from the repository root) to test it as it is.
+    let flow_path = match std::fs::read_to_string(dir.join("flow.ref")) {
+        Ok(r) => root.parent().unwrap().parent().unwrap().join(r.trim()),
+        Err(_) => dir.join("flow.yaml"),
+    };
+    let flow = from_bytes("flow.yaml", std::fs::read(flow_path).unwrap()).unwrap();
     let event: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("event.json")).unwrap()).unwrap();
     let profile_path = if dir.join("profile.yaml").exists() {
