@@ -57,9 +57,11 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         OutputFormat::Json => Format::Json,
         OutputFormat::Sarif => Format::Sarif,
     };
-    print!(
-        "{}",
-        render(format, &report.diagnostics, &report.sources, report.files)
-    );
+    super::out(&render(
+        format,
+        &report.diagnostics,
+        &report.sources,
+        report.files,
+    ));
     Ok(if report.has_errors() { 1 } else { 0 })
 }

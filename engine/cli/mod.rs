@@ -34,6 +34,16 @@ enum Command {
     Bench(bench::Args),
 }
 
+/// Write to stdout; a closed pipe (`ledgerlink schema | head`) ends output quietly instead of
+/// panicking like `print!`.
+pub(crate) fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+}
+
 /// Parse argv, run, return the exit code.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {

@@ -32,7 +32,7 @@ pub struct Args {
     /// connectors; every connector is answered from this file.
     #[arg(long)]
     replies: Option<PathBuf>,
-    /// Print the full run record as JSON after the timeline.
+    /// Print the full run record as JSON (instead of the timeline).
     #[arg(long)]
     json: bool,
 }
@@ -43,10 +43,16 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         None if args.profiles_dir.join("dev.yaml").exists() => {
             find_profile(&args.profiles_dir, "dev")?
         }
-        None => Profile {
-            profile: "dev".into(),
-            ..Profile::default()
-        },
+        None => {
+            eprintln!(
+                "note: no `{}` here; running with an empty `dev` profile (no tables, no rates). Use --profiles-dir DIR or --profile NAME.",
+                args.profiles_dir.join("dev.yaml").display()
+            );
+            Profile {
+                profile: "dev".into(),
+                ..Profile::default()
+            }
+        }
     };
     let source = read(&args.flow)?;
     let event_text = if args.event.as_os_str() == "-" {
@@ -77,6 +83,15 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
         Err(e) => return Err(e.into()),
     };
+    let listed = &plan.flow.profiles;
+    if !listed.is_empty() && !listed.contains(&plan.profile.profile) {
+        eprintln!(
+            "warning: flow `{}` lists profiles [{}], not `{}`; running it anyway",
+            plan.flow.flow,
+            listed.join(", "),
+            plan.profile.profile
+        );
+    }
     let clients = match &args.replies {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -85,6 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message))?;
             let replies: Vec<Reply> = serde_json::from_value(parsed.value)
                 .with_context(|| format!("`{}` is not a list of replies", path.display()))?;
+            check_replies(&replies, path)?;
             Scripted::new(replies).clients()
         }
         None => {
@@ -102,6 +118,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .enable_time()
         .build()?;
     let record = runtime.block_on(executor.run(&plan, &event));
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&record)?);
+        return Ok(exit_code(&record.status));
+    }
     print!("{}", record.timeline(true));
     if args.dry_run {
         println!("dry run: {} write(s) not sent", record.planned_writes.len());
@@ -115,11 +135,47 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             println!("{}", serde_json::to_string_pretty(&w.input)?);
         }
     }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&record)?);
-    }
-    Ok(match record.status {
+    Ok(exit_code(&record.status))
+}
+
+fn exit_code(status: &RunStatus) -> i32 {
+    match status {
         RunStatus::Completed | RunStatus::Skipped { .. } => 0,
         RunStatus::Failed { .. } | RunStatus::DeadLettered { .. } => 1,
-    })
+    }
+}
+
+/// A replies file with an unknown operation or failure kind is a usage error, not a run failure.
+fn check_replies(replies: &[Reply], path: &std::path::Path) -> anyhow::Result<()> {
+    const KINDS: &[&str] = &[
+        "declined",
+        "not_found",
+        "duplicate",
+        "validation",
+        "conflict",
+        "retryable",
+        "permanent",
+        "misconfigured",
+    ];
+    for (i, r) in replies.iter().enumerate() {
+        if crate::connectors::operation(&r.call).is_none() {
+            bail!(
+                "{}: reply {}: unknown operation `{}`",
+                path.display(),
+                i + 1,
+                r.call
+            );
+        }
+        if let Some(kind) = &r.error {
+            if !KINDS.contains(&kind.as_str()) {
+                bail!(
+                    "{}: reply {}: unknown error `{kind}` (one of: {})",
+                    path.display(),
+                    i + 1,
+                    KINDS.join(", ")
+                );
+            }
+        }
+    }
+    Ok(())
 }

@@ -27,6 +27,6 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             }
         },
     };
-    print!("{text}");
+    super::out(&text);
     Ok(0)
 }

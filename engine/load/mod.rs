@@ -30,11 +30,8 @@ pub struct SourceFile {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read `{path}`: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("cannot read `{path}`: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("`{path}` is {size} bytes; flow files are limited to {MAX_FILE_BYTES} bytes")]
     TooLarge { path: String, size: u64 },
     #[error("`{path}` is not UTF-8 text (invalid byte at offset {offset})")]
@@ -78,9 +75,9 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
-    let io = |source| LoadError::Io {
+    let io = |error| LoadError::Io {
         path: dir.display().to_string(),
-        source,
+        error,
     };
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(io)?
@@ -110,9 +107,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
 /// Read one file, refusing oversized and non-UTF-8 content before any parsing.
 pub fn read(path: &Path) -> Result<SourceFile, LoadError> {
     let name = path.display().to_string();
-    let io = |source| LoadError::Io {
+    let io = |error| LoadError::Io {
         path: name.clone(),
-        source,
+        error,
     };
     let size = std::fs::metadata(path).map_err(io)?.len();
     if size > MAX_FILE_BYTES {

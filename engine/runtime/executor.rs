@@ -336,6 +336,7 @@ impl Executor {
             }
             Kind::Fail(reason) => {
                 let r = text(plan, reason, st)?;
+                rec.outcome = "fail".into();
                 rec.output = Some(Value::String(r.clone()));
                 Ok(Flow::Stop(RunStatus::Failed {
                     step: step.id.clone(),
@@ -344,6 +345,7 @@ impl Executor {
             }
             Kind::DeadLetter(reason) => {
                 let r = text(plan, reason, st)?;
+                rec.outcome = "dead_letter".into();
                 rec.output = Some(Value::String(r.clone()));
                 Ok(Flow::Stop(RunStatus::DeadLettered {
                     step: step.id.clone(),

@@ -151,6 +151,16 @@ fn format_with(p: Parsed, fmt: &str) -> R<String> {
 }
 
 pub fn register(engine: &mut Engine, env: &Arc<HelperEnv>) {
+    // A map or number where a date belongs (`event.created` instead of `event.created.at`):
+    // say so, instead of Rhai's "function not found".
+    for name in ["pacific_date", "sage_date", "paytrace_date", "to_iso"] {
+        engine.register_fn(name, move |v: rhai::Dynamic| -> R<String> {
+            fail(format!(
+                "{name}(): expected a date or time as text, got a `{}`",
+                v.type_name()
+            ))
+        });
+    }
     engine.register_fn("pacific_date", |s: &str| -> R<String> {
         if let Some(d) = paytrace_local_date(s) {
             return Ok(ymd(d));
