@@ -1,6 +1,9 @@
 //! `ledgerlink sandbox [--paytrace-port N] [--sagepro-port N] [--seed N] [--db FILE]
-//! [--faults FILE]`: run the PayTrace and Sage Pro emulators on loopback until interrupted.
+//! [--faults FILE] [--simulate RATE [--simulate-count N]]`: run the PayTrace and Sage Pro
+//! emulators on loopback until interrupted, optionally feeding PayTrace a simulated day of
+//! activity (`sandbox/simulator.rs`) and printing each event.
 
+use crate::sandbox::simulator::{SimConfig, simulate};
 use crate::sandbox::{Sandbox, SandboxConfig, faults::Fault};
 use anyhow::Context;
 use std::path::PathBuf;
@@ -22,6 +25,12 @@ pub struct Args {
     /// Faults to start with: a JSON or YAML list (see docs/sandbox.md).
     #[arg(long)]
     faults: Option<PathBuf>,
+    /// Run the activity simulator at RATE events per second (0: as fast as possible).
+    #[arg(long, value_name = "RATE")]
+    simulate: Option<f64>,
+    /// Number of simulated events (with --simulate).
+    #[arg(long, value_name = "N", default_value_t = 200, requires = "simulate")]
+    simulate_count: usize,
 }
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
@@ -36,6 +45,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
         None => Vec::new(),
     };
+    if args.simulate.is_some_and(|r| !r.is_finite() || r < 0.0) {
+        anyhow::bail!("--simulate takes events per second, 0 or more");
+    }
     let config = SandboxConfig {
         paytrace_port: args.paytrace_port,
         sagepro_port: args.sagepro_port,
@@ -51,6 +63,21 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         println!("PayTrace emulator: {}", sandbox.paytrace_url());
         println!("Sage Pro emulator: {}", sandbox.sagepro_url());
         println!("Ctrl-C to stop.");
+        if let Some(rate) = args.simulate {
+            let sim = SimConfig {
+                seed: args.seed,
+                count: args.simulate_count,
+                rate: Some(rate),
+            };
+            let (pt, sp) = (sandbox.paytrace_url(), sandbox.sagepro_url());
+            tokio::spawn(async move {
+                let done = simulate(&pt, &sp, &sim, |e| println!("simulator: {e}")).await;
+                match done {
+                    Ok(events) => println!("simulator: done, {} events", events.len()),
+                    Err(e) => eprintln!("simulator: {e}"),
+                }
+            });
+        }
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = sandbox.wait() => {}

@@ -14,7 +14,8 @@ use std::time::Instant;
 /// Steps one run may execute (loops through `goto` included) before it is stopped.
 pub const MAX_STEPS_PER_RUN: usize = 10_000;
 
-/// Runs events through plans. Cheap to clone; shareable across tasks.
+/// Runs events through plans. Cheap to clone; shareable across tasks (a run is a `Send`
+/// future, checked by a test below).
 #[derive(Clone)]
 pub struct Executor {
     pub clients: Clients,
@@ -25,9 +26,10 @@ pub struct Executor {
 }
 
 struct State {
-    event: Dynamic,
     steps: Dynamic,
-    flow: Dynamic,
+    /// One scope per run holding the read-only inputs (`event`, `steps`, `profile`, `flow`);
+    /// loop variables and a script's own `let`s are pushed on top and rewound after each eval.
+    scope: std::sync::Mutex<Scope<'static>>,
     locals: Vec<(String, Dynamic)>,
     last_output: Dynamic,
     iteration: Option<usize>,
@@ -90,10 +92,16 @@ impl Executor {
                 return record;
             }
         };
+        let steps = Dynamic::from_map(Map::new()).into_shared();
+        let mut scope = Scope::new();
+        scope.push_constant_dynamic("event", event_dyn);
+        scope.push_constant_dynamic("steps", steps.clone());
+        scope.push_constant_dynamic("profile", plan.profile_values.clone());
+        let flow_dyn = Dynamic::from_map(flow_var).into_shared();
+        scope.push_constant_dynamic("flow", flow_dyn);
         let mut st = State {
-            event: event_dyn,
-            steps: Dynamic::from_map(Map::new()).into_shared(),
-            flow: Dynamic::from_map(flow_var).into_shared(),
+            scope: std::sync::Mutex::new(scope),
+            steps,
             locals: Vec::new(),
             last_output: Dynamic::UNIT,
             iteration: None,
@@ -657,11 +665,12 @@ fn set_output(st: &mut State, id: &str, out: Dynamic) {
 }
 
 fn eval(plan: &Plan, c: &Compiled, st: &State) -> Result<Dynamic, Failure> {
-    let mut scope = Scope::new();
-    scope.push_dynamic("event", st.event.clone());
-    scope.push_dynamic("steps", st.steps.clone());
-    scope.push_dynamic("profile", plan.profile_values.clone());
-    scope.push_dynamic("flow", st.flow.clone());
+    let Ok(mut scope) = st.scope.lock() else {
+        return Err(Failure {
+            message: "internal error: the run's scope is poisoned".into(),
+        });
+    };
+    let base = scope.len();
     for (name, v) in &st.locals {
         scope.push_dynamic(name.clone(), v.clone());
     }
@@ -670,6 +679,7 @@ fn eval(plan: &Plan, c: &Compiled, st: &State) -> Result<Dynamic, Failure> {
         plan.engine
             .eval_ast_with_scope::<Dynamic>(&mut scope, &c.ast)
     }));
+    scope.rewind(base);
     match result {
         Ok(r) => r.map_err(|e| script_failure(plan, c, &e)),
         Err(_) => Err(Failure {
@@ -740,5 +750,31 @@ fn script_failure(plan: &Plan, c: &Compiled, e: &EvalAltResult) -> Failure {
     mask_text(&mut message);
     Failure {
         message: format!("{message} at {at}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn a_run_can_move_between_threads() {
+        let source = crate::load::from_bytes(
+            "t.yaml",
+            b"flow: t\ntrigger:\n  manual: {}\nsteps:\n  - id: a\n    map: { A: '1' }\n".to_vec(),
+        )
+        .unwrap();
+        let plan = crate::plan::build(
+            source,
+            crate::model::Profile::default(),
+            crate::script::helpers::system_clock(),
+        )
+        .unwrap();
+        let executor = Executor::new(Clients::default());
+        let event = serde_json::json!({});
+        let fut = executor.run(&plan, &event);
+        assert_send(&fut);
     }
 }

@@ -10,6 +10,10 @@ pub mod clock;
 pub mod faults;
 pub mod paytrace;
 pub mod sagepro;
+mod sim_event;
+mod sim_http;
+mod sim_ops;
+pub mod simulator;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

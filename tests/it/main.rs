@@ -9,6 +9,7 @@ mod malformed;
 mod sandbox_faults;
 mod sandbox_paytrace;
 mod sandbox_sagepro;
+mod sandbox_simulator;
 mod scenarios;
 mod schemas;
 mod tidy;
