@@ -108,14 +108,32 @@ fn hand_written(e: &Value, customers: &std::collections::BTreeMap<String, Value>
     })
 }
 
-fn bench(c: &mut Criterion) {
-    let source = from_bytes("bench.yaml", FLOW.as_bytes().to_vec()).unwrap();
-    let plan = ledgerlink::plan::build(
+/// A plan for `flow` under the bench profile.
+fn plan_for(flow: &str) -> ledgerlink::plan::Plan {
+    let source = from_bytes("bench.yaml", flow.as_bytes().to_vec()).unwrap();
+    ledgerlink::plan::build(
         source,
         profile(),
         ledgerlink::script::helpers::system_clock(),
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// Evaluate one compiled expression with `event` in scope, as the executor does.
+fn eval_with(
+    plan: &ledgerlink::plan::Plan,
+    ast: &rhai::AST,
+    event: &rhai::Dynamic,
+) -> rhai::Dynamic {
+    let mut scope = ledgerlink::plan::base_scope();
+    scope.set_value("event", event.clone());
+    plan.engine
+        .eval_ast_with_scope::<rhai::Dynamic>(&mut scope, ast)
+        .unwrap()
+}
+
+fn bench(c: &mut Criterion) {
+    let plan = plan_for(FLOW);
     let executor = Executor::new(Clients::default());
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -142,13 +160,7 @@ fn bench(c: &mut Criterion) {
 criterion_group!(benches, bench);
 
 fn parts(c: &mut Criterion) {
-    let source = from_bytes("bench.yaml", FLOW.as_bytes().to_vec()).unwrap();
-    let plan = ledgerlink::plan::build(
-        source,
-        profile(),
-        ledgerlink::script::helpers::system_clock(),
-    )
-    .unwrap();
+    let plan = plan_for(FLOW);
     let ev = event();
     let mut g = c.benchmark_group("parts");
     g.bench_function("to_dynamic_event", |b| {
@@ -163,28 +175,9 @@ fn parts(c: &mut Criterion) {
             _ => continue,
         };
         g.bench_function(format!("eval_step_{i}"), |b| {
-            b.iter(|| {
-                let mut scope = rhai::Scope::new();
-                scope.push_dynamic("event", dynev.clone());
-                scope.push_dynamic("steps", rhai::Dynamic::UNIT);
-                scope.push_dynamic("profile", rhai::Dynamic::UNIT);
-                scope.push_dynamic("flow", rhai::Dynamic::UNIT);
-                black_box(
-                    plan.engine
-                        .eval_ast_with_scope::<rhai::Dynamic>(&mut scope, &c.ast)
-                        .unwrap(),
-                )
-            })
+            b.iter(|| black_box(eval_with(&plan, &c.ast, &dynev)))
         });
-        let mut scope = rhai::Scope::new();
-        scope.push_dynamic("event", dynev.clone());
-        scope.push_dynamic("steps", rhai::Dynamic::UNIT);
-        scope.push_dynamic("profile", rhai::Dynamic::UNIT);
-        scope.push_dynamic("flow", rhai::Dynamic::UNIT);
-        let out = plan
-            .engine
-            .eval_ast_with_scope::<rhai::Dynamic>(&mut scope, &c.ast)
-            .unwrap();
+        let out = eval_with(&plan, &c.ast, &dynev);
         g.bench_function(format!("to_json_{i}"), |b| {
             b.iter(|| black_box(ledgerlink::script::value::to_json(&out).unwrap()))
         });
@@ -206,13 +199,7 @@ fn overhead(c: &mut Criterion) {
     });
     // The executor around a trivial flow: what a run costs besides evaluating expressions.
     let trivial = "flow: t\ntrigger:\n  manual: {}\nsteps:\n  - id: a\n    map: { A: '1' }\n";
-    let source = from_bytes("t.yaml", trivial.as_bytes().to_vec()).unwrap();
-    let plan = ledgerlink::plan::build(
-        source,
-        profile(),
-        ledgerlink::script::helpers::system_clock(),
-    )
-    .unwrap();
+    let plan = plan_for(trivial);
     let executor = Executor::new(Clients::default());
     let ev = event();
     c.bench_function("parts/executor_trivial_one_step", |b| {
@@ -223,13 +210,7 @@ criterion_group!(overhead_group, overhead);
 
 /// Single expressions, to see where a `map` spends its time.
 fn expressions(c: &mut Criterion) {
-    let source = from_bytes("bench.yaml", FLOW.as_bytes().to_vec()).unwrap();
-    let plan = ledgerlink::plan::build(
-        source,
-        profile(),
-        ledgerlink::script::helpers::system_clock(),
-    )
-    .unwrap();
+    let plan = plan_for(FLOW);
     let ev = ledgerlink::script::value::to_dynamic(&event())
         .unwrap()
         .into_shared();
@@ -248,20 +229,7 @@ fn expressions(c: &mut Criterion) {
             .engine
             .compile_expression_with_scope(&scope, src)
             .unwrap();
-        g.bench_function(src, |b| {
-            b.iter(|| {
-                let mut s = rhai::Scope::new();
-                s.push_dynamic("event", ev.clone());
-                s.push_dynamic("steps", rhai::Dynamic::UNIT);
-                s.push_dynamic("profile", rhai::Dynamic::UNIT);
-                s.push_dynamic("flow", rhai::Dynamic::UNIT);
-                black_box(
-                    plan.engine
-                        .eval_ast_with_scope::<rhai::Dynamic>(&mut s, &ast)
-                        .unwrap(),
-                )
-            })
-        });
+        g.bench_function(src, |b| b.iter(|| black_box(eval_with(&plan, &ast, &ev))));
     }
     g.finish();
 }

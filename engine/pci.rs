@@ -41,14 +41,9 @@ pub fn is_card_key(key: &str, parent: Option<&str>) -> bool {
 
 /// The card field a dotted path reads, if any.
 pub fn card_field(parts: &[String]) -> Option<String> {
-    for (i, part) in parts.iter().enumerate() {
-        let p = part.to_lowercase();
-        let under_card = i > 0 && CARD_PARENTS.contains(&parts[i - 1].to_lowercase().as_str());
-        if CARD_FIELDS.contains(&p.as_str()) || (p == "number" && under_card) {
-            return Some(parts[..=i].join("."));
-        }
-    }
-    None
+    let i = (0..parts.len())
+        .find(|&i| is_card_key(&parts[i], i.checked_sub(1).map(|p| parts[p].as_str())))?;
+    Some(parts[..=i].join("."))
 }
 
 /// Luhn check over 13 to 19 digits (spaces and dashes allowed between them).

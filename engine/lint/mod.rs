@@ -24,7 +24,8 @@ pub struct LintOptions {
 #[derive(Debug, Default)]
 pub struct Report {
     pub diagnostics: Vec<Diagnostic>,
-    pub flows: Vec<(Arc<str>, Flow)>,
+    /// Each flow that parsed, with its file name and position index (plans reuse it).
+    pub flows: Vec<(Arc<str>, Flow, load::PointerIndex)>,
     pub sources: SourceMap,
     pub files: usize,
 }
@@ -70,7 +71,10 @@ pub fn lint_sources(files: Vec<SourceFile>, options: &LintOptions) -> Report {
         rule.check_set(&cxs, &mut report.diagnostics);
     }
     drop(cxs);
-    report.flows = parsed.into_iter().map(|p| (p.file.name, p.flow)).collect();
+    report.flows = parsed
+        .into_iter()
+        .map(|p| (p.file.name, p.flow, p.index))
+        .collect();
     report.diagnostics.sort_by_key(|d| d.sort_key());
     report.diagnostics.dedup();
     report

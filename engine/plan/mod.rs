@@ -76,7 +76,7 @@ impl RetryPolicy {
     fn from_model(r: &Retry) -> RetryPolicy {
         let d = |s: &Option<String>, default| {
             s.as_deref()
-                .and_then(|t| humantime::parse_duration(t.trim()).ok())
+                .and_then(crate::lint::rules::invalid_duration::parse)
                 .unwrap_or(default)
         };
         RetryPolicy {
@@ -145,14 +145,13 @@ pub fn build(source: SourceFile, profile: Profile, clock: Clock) -> Result<Plan,
     if !errors.is_empty() {
         return Err(invalid());
     }
-    let Some((_, flow)) = report.flows.into_iter().next() else {
+    let Some((_, flow, index)) = report.flows.into_iter().next() else {
         return Err(invalid());
     };
-    let parsed = crate::load::parse(&source.text).map_err(|_| invalid())?;
     let env = helper_env(&profile, clock)?;
     let engine = crate::script::runtime_engine(&Arc::new(env));
     let hash = content_hash(&source.text);
-    steps::compile(flow, source, parsed.index, engine, profile, hash)
+    steps::compile(flow, source, index, engine, profile, hash)
 }
 
 fn helper_env(profile: &Profile, clock: Clock) -> Result<HelperEnv, PlanError> {
