@@ -1,10 +1,16 @@
-//! The published JSON documents: `schemas/flow.schema.json` (from the model types) and
+//! The published JSON documents: `schemas/flow.schema.json` and `schemas/profile.schema.json`
+//! (from the model types) and
 //! `schemas/connectors/<name>.json` (from each connector's catalog). Tests compare the
 //! committed files with these so they never go stale.
 
 /// Pretty JSON of the flow schema, as committed.
 pub fn flow_schema_text() -> String {
     pretty(&crate::load::flow_schema())
+}
+
+/// Pretty JSON of the profile schema, as committed.
+pub fn profile_schema_text() -> String {
+    pretty(&crate::load::profile_schema())
 }
 
 /// Pretty JSON of a connector's catalog, as committed.

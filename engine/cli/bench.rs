@@ -1,6 +1,7 @@
 //! `ledgerlink bench lint [--flows N]`: lint N generated flow files (in memory, through the
 //! real loader, schema validation and every rule) and report the time, against a baseline
 //! measured in the same run (parsing the same YAML only), so the ratio shows what lint adds.
+//! `ledgerlink bench sandbox` measures the emulators (`bench_sandbox.rs`).
 
 use crate::lint::{LintOptions, lint_sources};
 use crate::load::{SourceFile, from_bytes};
@@ -8,8 +9,8 @@ use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// What to measure (only `lint` today).
-    #[arg(value_parser = ["lint"])]
+    /// What to measure: `lint` (200 flow files) or `sandbox` (emulator requests per second).
+    #[arg(value_parser = ["lint", "sandbox"])]
     what: String,
     /// Number of generated flow files.
     #[arg(long, default_value_t = 200)]
@@ -17,9 +18,21 @@ pub struct Args {
     /// Repetitions; the median is reported.
     #[arg(long, default_value_t = 5)]
     runs: usize,
+    /// Requests per emulator (`bench sandbox`).
+    #[arg(long, default_value_t = 10_000)]
+    requests: usize,
+    /// Concurrent connections (`bench sandbox`).
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
 }
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
+    if args.what == "sandbox" {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        return runtime.block_on(super::bench_sandbox::run(args.requests, args.concurrency));
+    }
     let files = generate(args.flows)?;
     let bytes: usize = files.iter().map(|f| f.text.len()).sum();
     let mut lint_times = Vec::new();

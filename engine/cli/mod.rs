@@ -2,6 +2,7 @@
 //! exit code (0 ok, 1 findings or failed run, 2 usage or I/O).
 
 mod bench;
+mod bench_sandbox;
 mod lint;
 mod run_once;
 mod sandbox;
@@ -30,7 +31,7 @@ enum Command {
     Sandbox(sandbox::Args),
     /// Print the JSON Schema of flow files, or of a connector's operations.
     Schema(schema::Args),
-    /// Measure Ledgerlink on this machine (`bench lint`).
+    /// Measure Ledgerlink on this machine (`bench lint`, `bench sandbox`).
     Bench(bench::Args),
 }
 

@@ -1,30 +1,50 @@
-//! `ledgerlink sandbox [--paytrace-port N] [--sagepro-port N] [--seed N] [--db FILE]
-//! [--faults FILE] [--simulate RATE [--simulate-count N]]`: run the PayTrace and Sage Pro
-//! emulators on loopback until interrupted, optionally feeding PayTrace a simulated day of
-//! activity (`sandbox/simulator.rs`) and printing each event.
+//! `ledgerlink sandbox [--profile NAME] [--paytrace-port N] [--sagepro-port N] [--seed N]
+//! [--db FILE] [--faults FILE] [--notify URL --notify-secret REF] [--simulate RATE
+//! [--simulate-count N]]`: run the PayTrace and Sage Pro emulators on loopback until
+//! interrupted. Settings come from the profile's `sandbox:` section, then flags override them.
+//! Optionally feeds PayTrace a simulated day of activity (`sandbox/simulator.rs`) and announces
+//! new transactions to a webhook receiver (`sandbox/notifier.rs`), printing each event.
 
+use crate::load::find_profile;
+use crate::sandbox::notifier::NotifierConfig;
 use crate::sandbox::simulator::{SimConfig, simulate};
 use crate::sandbox::{Sandbox, SandboxConfig, faults::Fault};
 use anyhow::Context;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// Ports used when neither the profile nor a flag names one.
+const DEFAULT_PAYTRACE_PORT: u16 = 8081;
+const DEFAULT_SAGEPRO_PORT: u16 = 8082;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// PayTrace emulator port (0 picks a free one).
-    #[arg(long, default_value_t = 8081)]
-    paytrace_port: u16,
-    /// Sage Pro emulator port (0 picks a free one).
-    #[arg(long, default_value_t = 8082)]
-    sagepro_port: u16,
-    /// Seed for generated ids and seeded data.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    /// Take settings from this profile's `sandbox:` section (`profiles/<NAME>.yaml`).
+    #[arg(long)]
+    profile: Option<String>,
+    /// Directory holding the profiles.
+    #[arg(long, default_value = "profiles")]
+    profiles_dir: PathBuf,
+    /// PayTrace emulator port (0 picks a free one; default 8081).
+    #[arg(long)]
+    paytrace_port: Option<u16>,
+    /// Sage Pro emulator port (0 picks a free one; default 8082).
+    #[arg(long)]
+    sagepro_port: Option<u16>,
+    /// Seed for generated ids and seeded data (default 1).
+    #[arg(long)]
+    seed: Option<u64>,
     /// SQLite file for the Sage Pro ledger (default: in memory).
     #[arg(long)]
     db: Option<PathBuf>,
-    /// Faults to start with: a JSON or YAML list (see docs/sandbox.md).
+    /// Faults to start with: a JSON or YAML list (see docs/sandbox.md); added to the profile's.
     #[arg(long)]
     faults: Option<PathBuf>,
+    /// Announce each new PayTrace transaction, signed, to this URL (the demo notifier).
+    #[arg(long, value_name = "URL", requires = "notify_secret")]
+    notify: Option<String>,
+    /// Signing secret for --notify, as a reference: `${env:NAME}` or `${file:PATH}`.
+    #[arg(long, value_name = "REF")]
+    notify_secret: Option<String>,
     /// Run the activity simulator at RATE events per second (0: as fast as possible).
     #[arg(long, value_name = "RATE")]
     simulate: Option<f64>,
@@ -33,28 +53,61 @@ pub struct Args {
     simulate_count: usize,
 }
 
-pub fn run(args: Args) -> anyhow::Result<i32> {
-    let faults: Vec<Fault> = match &args.faults {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read `{}`", p.display()))?;
-            let parsed = crate::load::parse(&text)
-                .map_err(|e| anyhow::anyhow!("{}: {}", p.display(), e.message))?;
-            serde_json::from_value(parsed.value)
-                .with_context(|| format!("`{}` is not a list of faults", p.display()))?
+/// The configuration the flags and profile describe.
+fn config(args: &Args) -> anyhow::Result<SandboxConfig> {
+    let mut config = match &args.profile {
+        Some(name) => {
+            let profile = find_profile(&args.profiles_dir, name)?;
+            match &profile.sandbox {
+                Some(s) => SandboxConfig::from_profile(s, &args.profiles_dir)?,
+                None => SandboxConfig::default(),
+            }
         }
-        None => Vec::new(),
+        None => SandboxConfig::default(),
     };
+    let from_profile = args.profile.is_some();
+    config.paytrace_port = args.paytrace_port.unwrap_or(if from_profile {
+        config.paytrace_port
+    } else {
+        DEFAULT_PAYTRACE_PORT
+    });
+    config.sagepro_port = args.sagepro_port.unwrap_or(if from_profile {
+        config.sagepro_port
+    } else {
+        DEFAULT_SAGEPRO_PORT
+    });
+    if let Some(seed) = args.seed {
+        config.seed = seed;
+    }
+    if let Some(db) = &args.db {
+        config.sagepro_db = Some(db.clone());
+    }
+    if let Some(path) = &args.faults {
+        config.faults.extend(read_faults(path)?);
+    }
+    if let (Some(url), Some(reference)) = (&args.notify, &args.notify_secret) {
+        let secret = crate::load::secrets::resolve("--notify-secret", reference, Path::new("."))?;
+        config.notify = Some(NotifierConfig::new(url, &secret));
+    }
+    Ok(config)
+}
+
+fn read_faults(path: &Path) -> anyhow::Result<Vec<Fault>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    let parsed = crate::load::parse(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message))?;
+    serde_json::from_value(parsed.value)
+        .with_context(|| format!("`{}` is not a list of faults", path.display()))
+}
+
+pub fn run(args: Args) -> anyhow::Result<i32> {
     if args.simulate.is_some_and(|r| !r.is_finite() || r < 0.0) {
         anyhow::bail!("--simulate takes events per second, 0 or more");
     }
-    let config = SandboxConfig {
-        paytrace_port: args.paytrace_port,
-        sagepro_port: args.sagepro_port,
-        seed: args.seed,
-        sagepro_db: args.db,
-        faults,
-    };
+    let config = config(&args)?;
+    let seed = config.seed;
+    let notify_url = config.notify.as_ref().map(|n| n.url.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -62,10 +115,28 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         let sandbox = Sandbox::start(config).await?;
         println!("PayTrace emulator: {}", sandbox.paytrace_url());
         println!("Sage Pro emulator: {}", sandbox.sagepro_url());
+        if let Some(url) = notify_url {
+            println!("Notifier: new PayTrace transactions are POSTed, signed, to {url}");
+            let mut deliveries = sandbox.notifications();
+            tokio::spawn(async move {
+                while let Ok(d) = deliveries.recv().await {
+                    let status = d.status.map_or("no answer".to_string(), |s| s.to_string());
+                    let verdict = if d.delivered {
+                        "delivered"
+                    } else {
+                        "NOT delivered"
+                    };
+                    println!(
+                        "notifier: transaction {} {verdict} ({status}, {} attempt(s))",
+                        d.transaction_id, d.attempts
+                    );
+                }
+            });
+        }
         println!("Ctrl-C to stop.");
         if let Some(rate) = args.simulate {
             let sim = SimConfig {
-                seed: args.seed,
+                seed,
                 count: args.simulate_count,
                 rate: Some(rate),
             };

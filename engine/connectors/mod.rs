@@ -8,6 +8,7 @@ pub mod http;
 pub mod mock;
 pub mod paytrace;
 pub mod sagepro;
+pub mod transport;
 
 pub use catalog::{Catalog, CatalogError, OUTCOMES, Operation};
 pub use client::{BoxFuture, CallContext, Clients, Connector, ConnectorError};

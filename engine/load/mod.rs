@@ -8,11 +8,12 @@
 mod index;
 mod profile;
 mod schema;
+pub mod secrets;
 mod yaml;
 
 pub use index::{Node, PointerIndex, Style, escape};
 pub use profile::{ProfileError, find_profile, read_profile};
-pub use schema::{SchemaViolation, flow_schema, validate};
+pub use schema::{SchemaViolation, flow_schema, profile_schema, validate};
 pub use yaml::{MAX_DEPTH, Parsed, YamlError, parse};
 
 use std::path::{Path, PathBuf};

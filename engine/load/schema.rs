@@ -13,6 +13,14 @@ pub fn flow_schema() -> Value {
     schema
 }
 
+/// The JSON Schema of a profile file, for editors (`schemas/profile.schema.json`).
+pub fn profile_schema() -> Value {
+    let mut schema =
+        serde_json::to_value(schemars::schema_for!(crate::model::Profile)).unwrap_or(Value::Null);
+    strip_null(&mut schema);
+    schema
+}
+
 /// Optional fields are written by leaving them out, never as `null`: drop the `null` branch
 /// schemars adds for `Option<T>`, so errors name the real type instead of an `anyOf`.
 fn strip_null(v: &mut Value) {

@@ -34,6 +34,48 @@ pub struct Profile {
     /// connector's configuration.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub connectors: Map<String, Value>,
+    /// How `ledgerlink sandbox --profile NAME` (and the dev profile's embedded sandbox) runs
+    /// the emulators: ports, seed, faults active from the start, the demo notifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<SandboxSettings>,
+}
+
+/// Sandbox settings of a profile (see `docs/sandbox.md`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSettings {
+    /// PayTrace emulator port (0 picks a free one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paytrace_port: Option<u16>,
+    /// Sage Pro emulator port (0 picks a free one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sagepro_port: Option<u16>,
+    /// Seed for generated ids and simulated activity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// SQLite file for the Sage Pro ledger; absent keeps it in memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sagepro_db: Option<String>,
+    /// Fault rules active from the start, as in `PUT /_sandbox/faults`: `{target, method,
+    /// path, kind: {type, ...}, after, count}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<Value>,
+    /// The demo notifier: POST each new PayTrace transaction, signed, to `url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<NotifySettings>,
+}
+
+/// Where the sandbox notifier sends signed transaction events.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySettings {
+    /// Receiver URL, such as `http://127.0.0.1:8080/hooks/paytrace/transactions`.
+    pub url: String,
+    /// Signing secret, always a reference: `${env:NAME}` or `${file:PATH}`.
+    pub secret: String,
+    /// Signature header (default `X-PayTrace-Signature`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
 }
 
 /// Currency settings.

@@ -8,6 +8,7 @@
 
 pub mod clock;
 pub mod faults;
+pub mod notifier;
 pub mod paytrace;
 pub mod sagepro;
 mod sim_event;
@@ -30,6 +31,8 @@ pub enum SandboxError {
     },
     #[error("sandbox store: {0}")]
     Store(String),
+    #[error("sandbox settings: {0}")]
+    Settings(String),
 }
 
 /// How to run the sandbox.
@@ -44,6 +47,46 @@ pub struct SandboxConfig {
     pub sagepro_db: Option<PathBuf>,
     /// Faults active from the start.
     pub faults: Vec<faults::Fault>,
+    /// The demo notifier (signed webhook events for new PayTrace transactions).
+    pub notify: Option<notifier::NotifierConfig>,
+}
+
+impl SandboxConfig {
+    /// The settings of a profile's `sandbox:` section; secret references are resolved and
+    /// relative paths read from `base` (the profile's directory).
+    pub fn from_profile(
+        settings: &crate::model::SandboxSettings,
+        base: &std::path::Path,
+    ) -> Result<SandboxConfig, SandboxError> {
+        let defaults = SandboxConfig::default();
+        let mut faults = Vec::new();
+        for (i, value) in settings.faults.iter().enumerate() {
+            let fault = serde_json::from_value(value.clone())
+                .map_err(|e| SandboxError::Settings(format!("sandbox.faults[{i}]: {e}")))?;
+            faults.push(fault);
+        }
+        let notify = match &settings.notify {
+            Some(n) => {
+                let secret =
+                    crate::load::secrets::resolve("sandbox.notify.secret", &n.secret, base)
+                        .map_err(|e| SandboxError::Settings(e.to_string()))?;
+                let mut config = notifier::NotifierConfig::new(&n.url, &secret);
+                if let Some(h) = &n.header {
+                    config.header = h.clone();
+                }
+                Some(config)
+            }
+            None => None,
+        };
+        Ok(SandboxConfig {
+            paytrace_port: settings.paytrace_port.unwrap_or(defaults.paytrace_port),
+            sagepro_port: settings.sagepro_port.unwrap_or(defaults.sagepro_port),
+            seed: settings.seed.unwrap_or(defaults.seed),
+            sagepro_db: settings.sagepro_db.as_ref().map(|p| base.join(p)),
+            faults,
+            notify,
+        })
+    }
 }
 
 impl Default for SandboxConfig {
@@ -54,6 +97,7 @@ impl Default for SandboxConfig {
             seed: 1,
             sagepro_db: None,
             faults: Vec::new(),
+            notify: None,
         }
     }
 }
@@ -64,6 +108,7 @@ pub struct Sandbox {
     pub sagepro: SocketAddr,
     pub paytrace_state: Arc<paytrace::State>,
     pub sagepro_state: Arc<sagepro::State>,
+    notifications: tokio::sync::broadcast::Sender<notifier::Delivery>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -104,12 +149,24 @@ impl Sandbox {
         );
         let (paytrace, t1) = serve(config.paytrace_port, pt_app).await?;
         let (sagepro, t2) = serve(config.sagepro_port, sp_app).await?;
+        let mut tasks = vec![t1, t2];
+        let (notifications, _) = tokio::sync::broadcast::channel(256);
+        if let Some(notify) = config.notify {
+            let sender = notifications.clone();
+            let task = notifier::spawn(Arc::clone(&paytrace_state), notify, move |d| {
+                // Nobody listening is fine: the notifier works the same.
+                let _ = sender.send(d);
+            })
+            .map_err(SandboxError::Settings)?;
+            tasks.push(task);
+        }
         Ok(Sandbox {
             paytrace,
             sagepro,
             paytrace_state,
             sagepro_state,
-            tasks: vec![t1, t2],
+            notifications,
+            tasks,
         })
     }
 
@@ -119,6 +176,11 @@ impl Sandbox {
 
     pub fn sagepro_url(&self) -> String {
         format!("http://{}", self.sagepro)
+    }
+
+    /// Each notifier delivery from now on (nothing when no notifier is configured).
+    pub fn notifications(&self) -> tokio::sync::broadcast::Receiver<notifier::Delivery> {
+        self.notifications.subscribe()
     }
 
     /// Run until the process is interrupted.

@@ -1,14 +1,12 @@
-//! The activity simulator's tiny HTTP/1.1 client: one request per connection
-//! (`Connection: close`) over `tokio::net::TcpStream` (readiness plus `try_read`/`try_write`,
-//! since tokio's `io-util` is not enabled), JSON or form bodies, a bounded wait, and
-//! just enough response parsing (status line, `Content-Length` or chunked body, JSON) to drive
-//! the emulators through their real HTTP path without adding a client dependency.
+//! The HTTP client the simulator and the notifier use to reach the emulators (and the
+//! notifier's target): a thin wrapper over one shared `reqwest` client with a bounded wait, JSON
+//! or form bodies and JSON answers, so they drive the emulators through their real HTTP path.
 
 use serde_json::Value;
+use std::sync::OnceLock;
 use std::time::Duration;
-use tokio::net::TcpStream;
 
-/// How long one request may take before the simulator gives up on it (a `hang` fault).
+/// How long one request may take before the caller gives up on it (a `hang` fault).
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A parsed answer: HTTP status and the JSON body (`Null` when the body is not JSON).
@@ -18,20 +16,32 @@ pub struct Answer {
     pub body: Value,
 }
 
+/// One client for the process: connections to the emulators are pooled across calls.
+fn client() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        crate::connectors::transport::builder()
+            .timeout(TIMEOUT)
+            .build()
+            .unwrap_or_default()
+    })
+}
+
 /// Where to send requests: `http://host:port` or `host:port`.
 #[derive(Debug, Clone)]
 pub struct Peer {
-    addr: String,
+    base: String,
 }
 
 impl Peer {
     pub fn new(base_url: &str) -> Peer {
-        let addr = base_url
-            .trim()
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_string();
-        Peer { addr }
+        let trimmed = base_url.trim().trim_end_matches('/');
+        let base = if trimmed.contains("://") {
+            trimmed.to_string()
+        } else {
+            format!("http://{trimmed}")
+        };
+        Peer { base }
     }
 
     /// `POST path` with a JSON body.
@@ -42,24 +52,36 @@ impl Peer {
         body: &Value,
     ) -> Result<Answer, String> {
         let text = serde_json::to_string(body).map_err(|e| e.to_string())?;
-        self.send("POST", path, token, Some(("application/json", &text)))
+        self.send("POST", path, token, Some(("application/json", text)), &[])
             .await
     }
 
     /// `POST path` with a form body.
     pub async fn post_form(&self, path: &str, form: &str) -> Result<Answer, String> {
+        let body = Some(("application/x-www-form-urlencoded", form.to_string()));
+        self.send("POST", path, None, body, &[]).await
+    }
+
+    /// `POST path` with a raw JSON text and extra headers (the notifier's signed events).
+    pub async fn post_signed(
+        &self,
+        path: &str,
+        text: String,
+        headers: &[(&str, String)],
+    ) -> Result<Answer, String> {
         self.send(
             "POST",
             path,
             None,
-            Some(("application/x-www-form-urlencoded", form)),
+            Some(("application/json", text)),
+            headers,
         )
         .await
     }
 
     /// `GET path`.
     pub async fn get(&self, path: &str, token: Option<&str>) -> Result<Answer, String> {
-        self.send("GET", path, token, None).await
+        self.send("GET", path, token, None, &[]).await
     }
 
     async fn send(
@@ -67,113 +89,35 @@ impl Peer {
         method: &str,
         path: &str,
         token: Option<&str>,
-        body: Option<(&str, &str)>,
+        body: Option<(&str, String)>,
+        headers: &[(&str, String)],
     ) -> Result<Answer, String> {
         let what = format!("{method} {path}");
-        match tokio::time::timeout(TIMEOUT, self.exchange(method, path, token, body)).await {
-            Ok(Ok(raw)) => parse(&raw).map_err(|e| format!("{what}: {e}")),
-            Ok(Err(e)) => Err(format!("{what}: {e}")),
-            Err(_) => Err(format!("{what}: no answer within {}s", TIMEOUT.as_secs())),
-        }
-    }
-
-    async fn exchange(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<(&str, &str)>,
-    ) -> std::io::Result<Vec<u8>> {
-        let stream = TcpStream::connect(&self.addr).await?;
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAccept: application/json\r\n",
-            self.addr
-        );
+        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+        let mut request = client()
+            .request(method, format!("{}{path}", self.base))
+            .header("Accept", "application/json");
         if let Some(t) = token {
-            head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+            request = request.bearer_auth(t);
         }
-        let payload = match body {
-            Some((kind, text)) => {
-                head.push_str(&format!(
-                    "Content-Type: {kind}\r\nContent-Length: {}\r\n",
-                    text.len()
-                ));
-                text
-            }
-            None => "",
-        };
-        head.push_str("\r\n");
-        head.push_str(payload);
-        let mut out = head.as_bytes();
-        while !out.is_empty() {
-            stream.writable().await?;
-            match stream.try_write(out) {
-                Ok(n) => out = &out[n..],
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
-            }
+        for (name, value) in headers {
+            request = request.header(*name, value);
         }
-        let mut raw = Vec::new();
-        let mut buf = [0u8; 8192];
-        loop {
-            stream.readable().await?;
-            match stream.try_read(&mut buf) {
-                Ok(0) => return Ok(raw),
-                Ok(n) => raw.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
-            }
+        if let Some((kind, text)) = body {
+            request = request.header("Content-Type", kind).body(text);
         }
+        let response = request.send().await.map_err(|e| describe(&what, &e))?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.map_err(|e| describe(&what, &e))?;
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok(Answer { status, body })
     }
 }
 
-/// Split a raw response into status and JSON body.
-fn parse(raw: &[u8]) -> Result<Answer, String> {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or("connection closed before a full response")?;
-    let head = String::from_utf8_lossy(&raw[..split]);
-    let rest = &raw[split + 4..];
-    let status = head
-        .lines()
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse::<u16>().ok())
-        .ok_or("malformed status line")?;
-    let header = |name: &str| {
-        head.lines().skip(1).find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_ascii_lowercase())
-        })
-    };
-    let body = if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
-        dechunk(rest)
-    } else if let Some(n) = header("content-length").and_then(|v| v.parse::<usize>().ok()) {
-        rest[..n.min(rest.len())].to_vec()
+fn describe(what: &str, e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        format!("{what}: no answer within {}s", TIMEOUT.as_secs())
     } else {
-        rest.to_vec()
-    };
-    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    Ok(Answer { status, body })
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(eol) = data.windows(2).position(|w| w == b"\r\n") {
-        let size_text = String::from_utf8_lossy(&data[..eol]);
-        let size_hex = size_text.split(';').next().unwrap_or("").trim();
-        let Ok(size) = usize::from_str_radix(size_hex, 16) else {
-            break;
-        };
-        data = &data[eol + 2..];
-        if size == 0 || size > data.len() {
-            break;
-        }
-        out.extend_from_slice(&data[..size]);
-        data = data.get(size + 2..).unwrap_or(&[]);
+        format!("{what}: {e}")
     }
-    out
 }

@@ -7,6 +7,7 @@ mod golden;
 mod lint_golden;
 mod malformed;
 mod sandbox_faults;
+mod sandbox_notifier;
 mod sandbox_paytrace;
 mod sandbox_sagepro;
 mod sandbox_simulator;

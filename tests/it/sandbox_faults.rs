@@ -18,7 +18,7 @@ fn fault(path: &str, kind: FaultKind, count: Option<u32>) -> Fault {
 #[tokio::test]
 async fn faults_fire_in_order_and_expire() {
     let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
-    let http = reqwest::Client::new();
+    let http = ledgerlink::connectors::transport::client();
     let url = format!("{}/api/health", sb.sagepro_url());
     let set = format!("{}/_sandbox/faults", sb.sagepro_url());
     let faults = vec![
@@ -56,7 +56,7 @@ async fn futures_codes(http: &reqwest::Client, url: &str, n: usize) -> Vec<u16> 
 #[tokio::test]
 async fn hang_and_commit_then_drop_time_out_the_client() {
     let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
-    let http = reqwest::Client::builder()
+    let http = ledgerlink::connectors::transport::builder()
         .timeout(Duration::from_millis(300))
         .build()
         .unwrap();

@@ -19,7 +19,7 @@ struct Pt {
 impl Pt {
     async fn start() -> Pt {
         let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
-        let http = reqwest::Client::new();
+        let http = ledgerlink::connectors::transport::client();
         let mut pt = Pt {
             sb,
             http,
@@ -673,7 +673,7 @@ async fn commit_then_drop_sale_is_found_by_export() {
         json!({"path": "/v1/transactions/sale", "kind": {"type": "commit_then_drop"}, "count": 1}),
     )
     .await;
-    let impatient = reqwest::Client::builder()
+    let impatient = ledgerlink::connectors::transport::builder()
         .timeout(Duration::from_millis(300))
         .build()
         .unwrap();

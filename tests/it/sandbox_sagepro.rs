@@ -29,7 +29,7 @@ async fn token(http: &Client, url: &str) -> String {
 
 async fn start() -> Api {
     let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
-    let http = Client::new();
+    let http = ledgerlink::connectors::transport::client();
     let url = sb.sagepro_url();
     let token = token(&http, &url).await;
     Api {
@@ -629,7 +629,7 @@ async fn file_ledger_survives_a_restart() {
     };
     {
         let sb = Sandbox::start(config.clone()).await.unwrap();
-        let http = Client::new();
+        let http = ledgerlink::connectors::transport::client();
         let token = token(&http, &sb.sagepro_url()).await;
         let r = http
             .post(format!("{}/api/payments", sb.sagepro_url()))
@@ -641,7 +641,7 @@ async fn file_ledger_survives_a_restart() {
         assert_eq!(r.status(), 201);
     }
     let sb = Sandbox::start(config).await.unwrap();
-    let http = Client::new();
+    let http = ledgerlink::connectors::transport::client();
     let token = token(&http, &sb.sagepro_url()).await;
     let v: Value = http
         .get(format!("{}/api/invoices/INV-10021", sb.sagepro_url()))

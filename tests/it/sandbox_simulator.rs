@@ -93,7 +93,7 @@ async fn a_day_has_every_kind_of_event() {
 #[tokio::test]
 async fn generated_sales_are_in_the_paytrace_export() {
     let (sb, events) = run(11, 40).await;
-    let http = reqwest::Client::new();
+    let http = ledgerlink::connectors::transport::client();
     let base = sb.paytrace_url();
     let token: Value = http
         .post(format!("{base}/oauth/token"))

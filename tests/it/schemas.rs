@@ -22,6 +22,33 @@ fn flow_schema_is_fresh() {
 }
 
 #[test]
+fn profile_schema_is_fresh() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    check(
+        &root.join("schemas/profile.schema.json"),
+        &ledgerlink::schemas::profile_schema_text(),
+    );
+}
+
+#[test]
+fn shipped_profiles_match_their_schema() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let schema = ledgerlink::load::profile_schema();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    for name in ["dev", "qa", "prod"] {
+        let path = root.join(format!("profiles/{name}.yaml"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("# yaml-language-server: $schema=../schemas/profile.schema.json"));
+        let value = ledgerlink::load::parse(&text).unwrap().value;
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{name}: {errors:?}");
+    }
+}
+
+#[test]
 fn connector_schemas_are_fresh() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for (name, _) in ledgerlink::connectors::REGISTRY {
@@ -32,9 +59,9 @@ fn connector_schemas_are_fresh() {
 
 #[test]
 fn every_schema_field_has_a_description() {
-    let schema = ledgerlink::load::flow_schema();
     let mut missing = Vec::new();
-    walk(&schema, "", &mut missing);
+    walk(&ledgerlink::load::flow_schema(), "", &mut missing);
+    walk(&ledgerlink::load::profile_schema(), "profile", &mut missing);
     assert!(
         missing.is_empty(),
         "fields without a description (editors show none): {missing:#?}"

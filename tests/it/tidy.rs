@@ -45,6 +45,7 @@ fn layers_point_down() {
         "lint",
         "plan",
         "runtime",
+        "triggers",
         "sandbox",
         "schemas",
         "cli",

@@ -61,6 +61,17 @@ impl State {
         inner
     }
 
+    /// Export records of the transactions with an id above `after`, oldest first: what the
+    /// notifier announces. Masked card numbers only.
+    pub fn transactions_after(&self, after: u64) -> Vec<(u64, serde_json::Value)> {
+        let inner = self.lock();
+        inner
+            .txns
+            .range(after.saturating_add(1)..)
+            .map(|(id, t)| (*id, export::record(t, false)))
+            .collect()
+    }
+
     /// The current settings.
     pub fn config(&self) -> Config {
         self.lock().cfg.clone()
