@@ -16,10 +16,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         Some(name) => match crate::schemas::connector_schema_text(name) {
             Some(t) => t,
             None => {
-                let names: Vec<&str> = crate::connectors::REGISTRY
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .collect();
+                let names: Vec<&str> = crate::connectors::REGISTRY.iter().map(|r| r.name).collect();
                 bail!(
                     "unknown connector `{name}` (connectors: {})",
                     names.join(", ")

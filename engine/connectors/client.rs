@@ -97,6 +97,12 @@ pub trait Connector: Send + Sync {
         input: &'a Value,
         context: &'a CallContext,
     ) -> BoxFuture<'a, Result<Value, ConnectorError>>;
+
+    /// Health check for `ledgerlink check`: reachable and authenticated, writing nothing.
+    /// Returns a short description of what was checked.
+    fn check(&self) -> BoxFuture<'_, Result<String, ConnectorError>> {
+        Box::pin(async { Ok("no check for this connector".to_string()) })
+    }
 }
 
 /// The clients a run may use, by connector name.
@@ -113,5 +119,10 @@ impl Clients {
 
     pub fn get(&self, connector: &str) -> Option<&Arc<dyn Connector>> {
         self.clients.get(connector)
+    }
+
+    /// Every client with its connector name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Arc<dyn Connector>)> {
+        self.clients.iter().map(|(k, v)| (k.as_str(), v))
     }
 }

@@ -1,6 +1,8 @@
-//! Connectors: one folder each, registered by one line in `REGISTRY`. Today each folder holds
-//! its operation catalog (`catalog.yaml`, read through `ops.rs`); clients come with the HTTP
-//! connector issue. Connectors never sleep, loop or retry: the runtime owns that.
+//! Connectors: one folder each, registered by one line in `REGISTRY`. Each folder holds its
+//! operation catalog (`catalog.yaml`, read through `ops.rs`) and, for real services, its
+//! settings (`config.rs`), HTTP client (`client.rs`) and answer classification (`errors.rs`).
+//! `setup.rs` builds clients from a profile; `transport.rs` is the shared HTTP plumbing.
+//! Connectors never sleep, loop or retry: the runtime owns that.
 
 mod catalog;
 pub mod client;
@@ -8,6 +10,7 @@ pub mod http;
 pub mod mock;
 pub mod paytrace;
 pub mod sagepro;
+pub mod setup;
 pub mod transport;
 
 pub use catalog::{Catalog, CatalogError, OUTCOMES, Operation};
@@ -15,12 +18,40 @@ pub use client::{BoxFuture, CallContext, Clients, Connector, ConnectorError};
 
 use std::sync::OnceLock;
 
-/// Every connector: name and its embedded catalog. Adding a connector adds one line here.
-pub const REGISTRY: &[(&str, &str)] = &[
-    ("paytrace", paytrace::ops::CATALOG),
-    ("sagepro", sagepro::ops::CATALOG),
-    ("http", http::ops::CATALOG),
-    ("mock", mock::ops::CATALOG),
+/// One registered connector: its name, embedded catalog and client builder (`None` for the
+/// mock, which tests script directly).
+pub struct Registration {
+    pub name: &'static str,
+    pub catalog: &'static str,
+    pub build: Option<setup::Builder>,
+}
+
+const fn register(
+    name: &'static str,
+    catalog: &'static str,
+    build: Option<setup::Builder>,
+) -> Registration {
+    Registration {
+        name,
+        catalog,
+        build,
+    }
+}
+
+/// Every connector. Adding a connector adds one line here.
+pub const REGISTRY: &[Registration] = &[
+    register(
+        "paytrace",
+        paytrace::ops::CATALOG,
+        Some(paytrace::client::PayTrace::build),
+    ),
+    register(
+        "sagepro",
+        sagepro::ops::CATALOG,
+        Some(sagepro::client::SagePro::build),
+    ),
+    register("http", http::ops::CATALOG, Some(http::client::Http::build)),
+    register("mock", mock::ops::CATALOG, None),
 ];
 
 /// All catalogs, parsed once. A catalog that does not parse is a build defect caught by tests;
@@ -30,7 +61,7 @@ pub fn catalogs() -> &'static [Catalog] {
     ALL.get_or_init(|| {
         REGISTRY
             .iter()
-            .filter_map(|(name, text)| Catalog::from_yaml(name, text).ok())
+            .filter_map(|r| Catalog::from_yaml(r.name, r.catalog).ok())
             .collect()
     })
 }
@@ -52,9 +83,10 @@ mod tests {
 
     #[test]
     fn every_registered_catalog_parses_and_is_named_after_its_folder() {
-        for (name, text) in REGISTRY {
+        for r in REGISTRY {
+            let (name, text) = (r.name, r.catalog);
             let cat = Catalog::from_yaml(name, text).unwrap();
-            assert_eq!(&cat.connector, name);
+            assert_eq!(cat.connector, name);
             for op in &cat.operations {
                 for o in &op.outcomes {
                     assert!(

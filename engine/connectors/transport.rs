@@ -20,3 +20,134 @@ pub fn builder() -> reqwest::ClientBuilder {
 pub fn client() -> reqwest::Client {
     builder().build().unwrap_or_default()
 }
+
+/// One HTTP answer as connectors classify it: status, the `Retry-After` delay if any, and the
+/// body parsed as JSON (`Null` when empty or not JSON, such as a load balancer's HTML 503).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub retry_after: Option<std::time::Duration>,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: serde_json::Value,
+}
+
+/// Why no answer came. `Unsent` is safe to retry blindly; `Unknown` means the request may have
+/// reached the server and done its work (a timeout or a dropped connection after sending).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoAnswer {
+    Unsent(String),
+    Unknown(String),
+}
+
+impl NoAnswer {
+    pub fn message(&self) -> &str {
+        match self {
+            NoAnswer::Unsent(m) | NoAnswer::Unknown(m) => m,
+        }
+    }
+}
+
+/// Send `request` and read the answer. Messages name the method and path, never the body.
+pub async fn send(request: reqwest::RequestBuilder, what: &str) -> Result<Answer, NoAnswer> {
+    let response = request.send().await.map_err(|e| no_answer(what, &e))?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let retry_after = headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(std::time::Duration::from_secs);
+    let bytes = response.bytes().await.map_err(|e| no_answer(what, &e))?;
+    let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    Ok(Answer {
+        status,
+        retry_after,
+        headers,
+        body,
+    })
+}
+
+fn no_answer(what: &str, e: &reqwest::Error) -> NoAnswer {
+    if e.is_connect() {
+        NoAnswer::Unsent(format!("{what}: cannot connect"))
+    } else if e.is_timeout() {
+        NoAnswer::Unknown(format!("{what}: no answer before the timeout"))
+    } else {
+        NoAnswer::Unknown(format!("{what}: the connection failed before an answer"))
+    }
+}
+
+/// Fill `{Field}` placeholders of a catalog path from `input` (percent-encoded), returning the
+/// path and the input without the fields used.
+pub fn fill_path(
+    template: &str,
+    input: &serde_json::Value,
+) -> Result<(String, serde_json::Map<String, serde_json::Value>), String> {
+    let mut rest = input.as_object().cloned().unwrap_or_default();
+    let mut path = String::new();
+    let mut chars = template.split('{');
+    path.push_str(chars.next().unwrap_or(""));
+    for part in chars {
+        let (name, tail) = part
+            .split_once('}')
+            .ok_or_else(|| format!("unclosed `{{` in path `{template}`"))?;
+        let value = match rest.remove(name) {
+            Some(serde_json::Value::String(s)) => s,
+            Some(serde_json::Value::Number(n)) => n.to_string(),
+            _ => return Err(format!("input field `{name}` is required for the path")),
+        };
+        path.push_str(&encode(value.trim()));
+        path.push_str(tail);
+    }
+    Ok((path, rest))
+}
+
+/// The remaining input as a query string (`?a=1&b=x`), for GET operations.
+pub fn query(fields: &serde_json::Map<String, serde_json::Value>) -> String {
+    let pairs: Vec<String> = fields
+        .iter()
+        .filter_map(|(k, v)| {
+            let text = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                _ => return None,
+            };
+            Some(format!("{}={}", encode(k), encode(&text)))
+        })
+        .collect();
+    if pairs.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", pairs.join("&"))
+    }
+}
+
+/// Percent-encode everything but unreserved characters (RFC 3986).
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn paths_are_filled_and_the_rest_becomes_the_query() {
+        let input = json!({"InvoiceID": " INV 1/2 ", "pageSize": 50, "active": true});
+        let (path, rest) = fill_path("/api/invoices/{InvoiceID}", &input).unwrap();
+        assert_eq!(path, "/api/invoices/INV%201%2F2");
+        assert_eq!(query(&rest), "?pageSize=50&active=true");
+        assert!(fill_path("/api/x/{Id}", &json!({})).is_err());
+        assert_eq!(query(&serde_json::Map::new()), "");
+    }
+}

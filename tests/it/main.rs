@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod connectors_paytrace;
+mod connectors_sagepro;
 mod flows;
 mod golden;
 mod lint_golden;

@@ -94,7 +94,7 @@ fn every_connector_folder_is_registered() {
             assert!(
                 ledgerlink::connectors::REGISTRY
                     .iter()
-                    .any(|(n, _)| *n == name),
+                    .any(|r| r.name == name),
                 "connector folder `{name}` is not in REGISTRY"
             );
         }

@@ -163,7 +163,7 @@ impl Scripted {
     /// Clients for every registered connector, all answered by this script.
     pub fn clients(&self) -> crate::connectors::Clients {
         let mut clients = crate::connectors::Clients::default();
-        for (name, _) in crate::connectors::REGISTRY {
+        for name in crate::connectors::REGISTRY.iter().map(|r| r.name) {
             let c = ScriptedConnector {
                 connector: name.to_string(),
                 script: self.clone(),

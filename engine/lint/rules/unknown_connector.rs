@@ -50,7 +50,7 @@ impl Rule for Check {
                 continue;
             };
             if catalog(connector).is_none() {
-                let names = REGISTRY.iter().map(|(n, _)| *n);
+                let names = REGISTRY.iter().map(|r| r.name);
                 let mut d = cx.error(CODE, &pointer, format!("unknown connector `{connector}`"));
                 d = match closest(connector, names) {
                     Some(c) => d.with_help(format!("did you mean `{c}`?")),
@@ -58,7 +58,7 @@ impl Rule for Check {
                         "connectors: {}",
                         REGISTRY
                             .iter()
-                            .map(|(n, _)| *n)
+                            .map(|r| r.name)
                             .collect::<Vec<_>>()
                             .join(", ")
                     )),

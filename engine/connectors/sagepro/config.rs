@@ -1,0 +1,81 @@
+//! Settings of the `sagepro` connector (profile `connectors.sagepro`), validated without any
+//! network: the facade's base URL, client id and secret (secret always a reference), and the
+//! per-call timeout.
+
+use crate::connectors::setup::{self, ConfigError};
+use serde::Deserialize;
+use serde_json::Value;
+use std::path::Path;
+use std::time::Duration;
+
+const NAME: &str = "sagepro";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Written {
+    base_url: String,
+    client_id: String,
+    client_secret: String,
+    #[serde(default)]
+    timeout: Option<String>,
+}
+
+/// Resolved settings.
+#[derive(Clone)]
+pub struct Config {
+    pub base_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Per-call timeout (default 20 s).
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("base_url", &self.base_url)
+            .field("client_id", &self.client_id)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    pub fn from_settings(value: &Value, base: &Path) -> Result<Config, ConfigError> {
+        let w: Written = setup::parse(NAME, value)?;
+        Ok(Config {
+            base_url: setup::base_url(NAME, &w.base_url)?,
+            client_id: setup::plain_or_secret(NAME, "client_id", &w.client_id, base)?,
+            client_secret: setup::secret(NAME, "client_secret", &w.client_secret, base)?,
+            timeout: setup::duration(
+                NAME,
+                "timeout",
+                w.timeout.as_deref(),
+                Duration::from_secs(20),
+            )?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn settings_are_checked() {
+        let dir = std::env::temp_dir();
+        let ok = json!({"base_url": "http://127.0.0.1:8082", "client_id": "c", "client_secret": "${env:PATH}"});
+        let c = Config::from_settings(&ok, &dir).unwrap();
+        assert_eq!(c.timeout, Duration::from_secs(20));
+        assert!(!format!("{c:?}").contains(&c.client_secret));
+        let inline = json!({"base_url": "http://127.0.0.1:8082", "client_id": "c", "client_secret": "s3cret"});
+        let e = Config::from_settings(&inline, &dir)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("connectors.sagepro.client_secret") && !e.contains("s3cret"),
+            "{e}"
+        );
+    }
+}

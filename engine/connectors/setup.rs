@@ -1,0 +1,123 @@
+//! Building connector clients from a profile's `connectors:` section. Each connector's
+//! `config.rs` parses its own settings (serde, `deny_unknown_fields`); the helpers here resolve
+//! secret references, durations and base URLs the same way for all, so every error names the
+//! connector and the setting, and never a secret's value.
+
+use super::{Clients, Connector, REGISTRY};
+use crate::load::secrets::{self, SecretError};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Builds one connector's client from its settings; `base` is the profile's directory.
+pub type Builder = fn(&Value, &Path) -> Result<Arc<dyn Connector>, ConfigError>;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("connectors.{connector}: {message}")]
+    Invalid { connector: String, message: String },
+    #[error("{0}")]
+    Secret(#[from] SecretError),
+}
+
+fn invalid(connector: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        connector: connector.into(),
+        message: message.into(),
+    }
+}
+
+/// Deserialize a connector's settings, naming the connector in the error.
+pub fn parse<T: DeserializeOwned>(connector: &str, value: &Value) -> Result<T, ConfigError> {
+    serde_json::from_value(value.clone()).map_err(|e| invalid(connector, e.to_string()))
+}
+
+/// A secret setting: must be `${env:NAME}` or `${file:PATH}`.
+pub fn secret(
+    connector: &str,
+    field: &str,
+    reference: &str,
+    base: &Path,
+) -> Result<String, ConfigError> {
+    Ok(secrets::resolve(
+        &format!("connectors.{connector}.{field}"),
+        reference,
+        base,
+    )?)
+}
+
+/// A setting that may be written plainly or as a reference (a user name, an id).
+pub fn plain_or_secret(
+    connector: &str,
+    field: &str,
+    text: &str,
+    base: &Path,
+) -> Result<String, ConfigError> {
+    if secrets::is_reference(text) {
+        secret(connector, field, text, base)
+    } else {
+        Ok(text.to_string())
+    }
+}
+
+/// A duration such as `30s` or `2m`; `default` when absent.
+pub fn duration(
+    connector: &str,
+    field: &str,
+    text: Option<&str>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match text {
+        None => Ok(default),
+        Some(t) => humantime::parse_duration(t.trim()).map_err(|e| {
+            invalid(
+                connector,
+                format!("`{field}`: `{t}` is not a duration ({e})"),
+            )
+        }),
+    }
+}
+
+/// A base URL: `http://` or `https://`, no trailing slash.
+pub fn base_url(connector: &str, text: &str) -> Result<String, ConfigError> {
+    let t = text.trim().trim_end_matches('/');
+    if !(t.starts_with("http://") || t.starts_with("https://")) || t.len() < 10 {
+        return Err(invalid(
+            connector,
+            format!("`base_url` must start with http:// or https://, got `{text}`"),
+        ));
+    }
+    Ok(t.to_string())
+}
+
+/// A reqwest client with the connector's timeout and pooling.
+pub fn http_client(connector: &str, timeout: Duration) -> Result<reqwest::Client, ConfigError> {
+    super::transport::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .user_agent(concat!("ledgerlink/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| invalid(connector, format!("cannot build the HTTP client: {e}")))
+}
+
+/// The clients a profile configures: one per entry of its `connectors:` section.
+pub fn build_clients(profile: &crate::model::Profile, base: &Path) -> Result<Clients, ConfigError> {
+    let mut clients = Clients::default();
+    for (name, settings) in &profile.connectors {
+        let registered = REGISTRY.iter().find(|r| r.name == name).ok_or_else(|| {
+            let known: Vec<&str> = REGISTRY.iter().map(|r| r.name).collect();
+            invalid(
+                name,
+                format!("unknown connector; known: {}", known.join(", ")),
+            )
+        })?;
+        let build = registered
+            .build
+            .ok_or_else(|| invalid(name, "this connector has no network client to configure"))?;
+        clients = clients.with(name, build(settings, base)?);
+    }
+    Ok(clients)
+}
