@@ -91,7 +91,7 @@ pub fn fill_path(
         let (name, tail) = part
             .split_once('}')
             .ok_or_else(|| format!("unclosed `{{` in path `{template}`"))?;
-        let value = match rest.remove(name) {
+        let value = match rest.shift_remove(name) {
             Some(serde_json::Value::String(s)) => s,
             Some(serde_json::Value::Number(n)) => n.to_string(),
             _ => return Err(format!("input field `{name}` is required for the path")),
