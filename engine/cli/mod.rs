@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_sandbox;
+mod check;
 mod lint;
 mod run_once;
 mod sandbox;
@@ -25,6 +26,8 @@ pub struct Cli {
 enum Command {
     /// Check flow files: every finding with file:line:col, exit 1 on errors.
     Lint(lint::Args),
+    /// Check that the profile's connectors are reachable and accept their credentials.
+    Check(check::Args),
     /// Run one event through one flow and print the step timeline.
     RunOnce(run_once::Args),
     /// Run the PayTrace and Sage Pro emulators on loopback.
@@ -57,6 +60,7 @@ pub fn main() -> i32 {
     };
     let result = match cli.command {
         Command::Lint(a) => lint::run(a),
+        Command::Check(a) => check::run(a),
         Command::RunOnce(a) => run_once::run(a),
         Command::Sandbox(a) => sandbox::run(a),
         Command::Schema(a) => schema::run(a),

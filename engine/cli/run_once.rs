@@ -1,8 +1,8 @@
 //! `ledgerlink run-once --flow FILE --event FILE [--profile NAME] [--dry-run] [--replies FILE]`:
-//! run one event through one flow and print the step timeline. `--dry-run` performs reads but
+//! run one event through one flow and print the step timeline. Connectors are the profile's
+//! (`connectors:`, real HTTP), or answered from `--replies`. `--dry-run` performs reads but
 //! prints, instead of sending, every write with its exact JSON and idempotency key.
 
-use crate::connectors::Clients;
 use crate::connectors::mock::scripted::{Reply, Scripted};
 use crate::load::{find_profile, read};
 use crate::model::Profile;
@@ -109,13 +109,16 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 connector: "mock".into(),
                 script: mock,
             });
-            Clients::default().with("mock", client)
+            let configured =
+                crate::connectors::setup::build_clients(&plan.profile, &args.profiles_dir)
+                    .with_context(|| format!("profile `{}`", plan.profile.profile))?;
+            configured.with("mock", client)
         }
     };
     let mut executor = Executor::new(clients);
     executor.dry_run = args.dry_run;
     let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
+        .enable_all()
         .build()?;
     let record = runtime.block_on(executor.run(&plan, &event));
     if args.json {

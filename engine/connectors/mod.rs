@@ -6,6 +6,7 @@
 
 mod catalog;
 pub mod client;
+pub mod docs;
 pub mod http;
 pub mod mock;
 pub mod paytrace;

@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod connector_docs;
+mod connectors_http;
 mod connectors_paytrace;
 mod connectors_sagepro;
 mod flows;

@@ -14,6 +14,23 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The profile section, for `docs/connectors/http.md`.
+pub const SETTINGS_DOC: &str = r#"In the profile under `connectors.http` (all optional):
+
+```yaml
+connectors:
+  http:
+    timeout: 15s
+    headers:                      # sent on every call; values may be secret references
+      Authorization: ${env:SHOP_API_TOKEN}
+```
+
+2xx answers are `ok` with `{status, headers, body}`; 404 `not_found`; 400 and 422 `validation`;
+409 and 412 `conflict`; 408, 429 and 5xx are retried with the server's Retry-After. When no
+answer comes, GET and PUT are retried; other methods may have done their work and end as
+permanent errors for a person to check. The runtime's idempotency key is sent as
+`Idempotency-Key`."#;
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Written {
@@ -55,6 +72,10 @@ impl Http {
 }
 
 impl Connector for Http {
+    fn check(&self) -> BoxFuture<'_, Result<String, ConnectorError>> {
+        Box::pin(async { Ok("generic: each call names its own URL, nothing to check".into()) })
+    }
+
     fn call<'a>(
         &'a self,
         operation: &'a Operation,

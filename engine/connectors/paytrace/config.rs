@@ -10,6 +10,34 @@ use std::time::Duration;
 
 const NAME: &str = "paytrace";
 
+/// The profile section, for `docs/connectors/paytrace.md`.
+pub const SETTINGS_DOC: &str = r#"In the profile under `connectors.paytrace`:
+
+```yaml
+connectors:
+  paytrace:
+    base_url: https://api.paytrace.com        # sandbox: https://api.sandbox.paytrace.com
+    username: ${env:PAYTRACE_USERNAME}        # the API user (plain text or a reference)
+    password: ${env:PAYTRACE_PASSWORD}        # always a reference: ${env:NAME} or ${file:PATH}
+    integrator_id: ${env:PAYTRACE_INTEGRATOR_ID}   # added to every request body
+    timeout: 30s                              # per call
+    lookup_window: 30m                        # clock-skew allowance when finding a lost charge
+```
+
+The connector fetches an OAuth token (password grant) on first use, shares it between runs,
+renews it a minute before it expires and once more when PayTrace answers `invalid_token`. Answers
+are read from the body whatever the HTTP status: `success`, then `response_code`.
+
+**Lost responses.** PayTrace v1 has no idempotency key. When a sale, authorization or keyed
+refund was sent and no answer came (timeout, dropped connection), the connector searches
+`transactions/export/by_date_range` for the `invoice_id` and amount, created no earlier than the
+request (less `lookup_window`): found, the original result is returned with `recovered: true`;
+not found, the call is retryable. Give every charge a unique `invoice_id` to make this reliable;
+a charge without one whose answer is lost ends as a permanent error for a person to check.
+Voids and captures are confirmed by the transaction's status. ACH and refunds of a transaction
+cannot be searched for and end as permanent errors, never resent. `ledgerlink check` fetches a
+token without charging anything."#;
+
 /// As written in the profile.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,7 +86,10 @@ impl Config {
             base_url: setup::base_url(NAME, &w.base_url)?,
             username: setup::plain_or_secret(NAME, "username", &w.username, base)?,
             password: setup::secret(NAME, "password", &w.password, base)?,
-            integrator_id: w.integrator_id,
+            integrator_id: w
+                .integrator_id
+                .map(|t| setup::plain_or_secret(NAME, "integrator_id", &t, base))
+                .transpose()?,
             timeout: setup::duration(
                 NAME,
                 "timeout",

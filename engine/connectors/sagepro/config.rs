@@ -10,6 +10,27 @@ use std::time::Duration;
 
 const NAME: &str = "sagepro";
 
+/// The profile section, for `docs/connectors/sagepro.md`.
+pub const SETTINGS_DOC: &str = r#"In the profile under `connectors.sagepro`:
+
+```yaml
+connectors:
+  sagepro:
+    base_url: https://sagepro.example.internal   # the REST facade
+    client_id: ${env:SAGEPRO_CLIENT_ID}          # plain text or a reference
+    client_secret: ${env:SAGEPRO_CLIENT_SECRET}  # always a reference
+    timeout: 20s                                 # per call
+```
+
+The connector trades the client credentials for a bearer token (`/api/auth/token`), renews it a
+fifth of its lifetime early and once more on 401. Every POST carries an `Idempotency-Key`: the
+runtime's key for the step, or a digest of flow, step, operation and input, so a retry always
+repeats the key and the facade answers with the original record instead of posting twice. A 409
+on `PaymentReference` is settled by reading the stored payment: identical, it is the answer;
+different, the outcome is `duplicate` with the stored copy in `existing`. `{Field}` in a path is
+filled from the input; GET inputs become the query string. `ledgerlink check` reads one GL
+account."#;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Written {

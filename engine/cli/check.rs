@@ -1,0 +1,70 @@
+//! `ledgerlink check [--profile NAME]`: build every connector the profile configures (secret
+//! references resolved) and check each one is reachable and accepts its credentials, without
+//! writing anything. Exit 0 when all pass, 1 when one fails, 2 when the profile is unusable.
+
+use crate::connectors::setup::build_clients;
+use crate::load::find_profile;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How long one connector's check may take.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Profile whose connectors to check (`profiles/<NAME>.yaml`).
+    #[arg(long, default_value = "dev")]
+    profile: String,
+    /// Directory holding the profiles.
+    #[arg(long, default_value = "profiles")]
+    profiles_dir: PathBuf,
+}
+
+pub fn run(args: Args) -> anyhow::Result<i32> {
+    let profile = find_profile(&args.profiles_dir, &args.profile)?;
+    let clients = match build_clients(&profile, &args.profiles_dir) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: profile `{}`: {e}", args.profile);
+            return Ok(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut failed = 0;
+    let mut checked = 0;
+    runtime.block_on(async {
+        for (name, client) in clients.iter() {
+            checked += 1;
+            let result = tokio::time::timeout(CHECK_TIMEOUT, client.check()).await;
+            match result {
+                Ok(Ok(what)) => println!("ok      {name:<10} {what}"),
+                Ok(Err(e)) => {
+                    failed += 1;
+                    println!("FAILED  {name:<10} {} ({})", e, kind(&e));
+                }
+                Err(_) => {
+                    failed += 1;
+                    println!(
+                        "FAILED  {name:<10} no answer within {}s",
+                        CHECK_TIMEOUT.as_secs()
+                    );
+                }
+            }
+        }
+    });
+    if checked == 0 {
+        println!("profile `{}` configures no connectors", args.profile);
+    }
+    Ok(if failed == 0 { 0 } else { 1 })
+}
+
+fn kind(e: &crate::connectors::ConnectorError) -> &'static str {
+    use crate::connectors::ConnectorError as E;
+    match e {
+        E::Retryable { .. } => "unreachable or busy: is it running?",
+        E::Misconfigured { .. } => "check the credentials and base_url",
+        _ => "unexpected answer",
+    }
+}
