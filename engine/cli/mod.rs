@@ -5,6 +5,7 @@ mod bench;
 mod bench_sandbox;
 mod check;
 mod lint;
+mod logging;
 mod run_once;
 mod sandbox;
 mod schema;
@@ -20,6 +21,13 @@ use clap::{Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log filter: `warn` (default, or $LEDGERLINK_LOG), `info`, `debug` (connector calls,
+    /// redacted), or per target such as `ledgerlink=debug,reqwest=warn`. Logs go to stderr.
+    #[arg(long, global = true, value_name = "FILTER")]
+    log: Option<String>,
+    /// Log line format.
+    #[arg(long, global = true, value_enum, default_value = "human")]
+    log_format: logging::Format,
 }
 
 #[derive(Debug, Subcommand)]
@@ -58,6 +66,10 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    if let Err(e) = logging::init(cli.log.as_deref(), cli.log_format) {
+        eprintln!("error: {e:#}");
+        return 2;
+    }
     let result = match cli.command {
         Command::Lint(a) => lint::run(a),
         Command::Check(a) => check::run(a),

@@ -10,6 +10,7 @@ pub mod docs;
 pub mod http;
 pub mod mock;
 pub mod paytrace;
+pub mod redact;
 pub mod sagepro;
 pub mod setup;
 pub mod transport;

@@ -48,8 +48,30 @@ impl NoAnswer {
 }
 
 /// Send `request` and read the answer. Messages name the method and path, never the body.
-pub async fn send(request: reqwest::RequestBuilder, what: &str) -> Result<Answer, NoAnswer> {
-    let response = request.send().await.map_err(|e| no_answer(what, &e))?;
+/// At debug level the request body (`logged`, when given) and the answer are logged, redacted
+/// (`redact::for_log`).
+pub async fn send(
+    request: reqwest::RequestBuilder,
+    what: &str,
+    logged: Option<&serde_json::Value>,
+) -> Result<Answer, NoAnswer> {
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        let body = logged.map(super::redact::for_log).unwrap_or_default();
+        tracing::debug!(call = what, body = %body, "connector request");
+    }
+    let started = std::time::Instant::now();
+    let response = match request.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            let e = no_answer(what, &e);
+            tracing::debug!(
+                call = what,
+                error = e.message(),
+                "connector call got no answer"
+            );
+            return Err(e);
+        }
+    };
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let retry_after = headers
@@ -59,6 +81,15 @@ pub async fn send(request: reqwest::RequestBuilder, what: &str) -> Result<Answer
         .map(std::time::Duration::from_secs);
     let bytes = response.bytes().await.map_err(|e| no_answer(what, &e))?;
     let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        tracing::debug!(
+            call = what,
+            status,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            body = %super::redact::for_log(&body),
+            "connector answer"
+        );
+    }
     Ok(Answer {
         status,
         retry_after,

@@ -3,6 +3,7 @@
 
 mod cli;
 mod connector_docs;
+mod connector_logs;
 mod connectors_http;
 mod connectors_paytrace;
 mod connectors_sagepro;

@@ -132,43 +132,39 @@ impl Connector for Http {
                 request = request.json(body);
             }
             let host = url.split('/').nth(2).unwrap_or("");
-            let answer = match transport::send(request, &format!("http {method} {host}")).await {
-                Ok(a) => a,
-                Err(NoAnswer::Unknown(m)) if !matches!(method.as_str(), "GET" | "PUT" | "HEAD") => {
-                    return Err(ConnectorError::Permanent {
-                        message: format!(
-                            "{m}; the {method} may have been processed: check before replaying"
-                        ),
-                    });
-                }
-                Err(e) => {
-                    return Err(ConnectorError::Retryable {
-                        message: e.message().to_string(),
-                        retry_after: None,
-                    });
-                }
-            };
+            let answer =
+                match transport::send(request, &format!("http {method} {host}"), input.get("body"))
+                    .await
+                {
+                    Ok(a) => a,
+                    Err(NoAnswer::Unknown(m))
+                        if !matches!(method.as_str(), "GET" | "PUT" | "HEAD") =>
+                    {
+                        return Err(ConnectorError::Permanent {
+                            message: format!(
+                                "{m}; the {method} may have been processed: check before replaying"
+                            ),
+                        });
+                    }
+                    Err(e) => {
+                        return Err(ConnectorError::Retryable {
+                            message: e.message().to_string(),
+                            retry_after: None,
+                        });
+                    }
+                };
             let headers: Map<String, Value> = answer
                 .headers
                 .iter()
                 .filter_map(|(k, v)| Some((k.as_str().to_string(), json!(v.to_str().ok()?))))
                 .collect();
             let out = json!({"status": answer.status, "headers": headers, "body": answer.body});
-            let message = format!("{method} {host} answered {}", answer.status);
-            match answer.status {
-                200..=299 => Ok(out),
-                404 => Err(ConnectorError::NotFound { message }),
-                400 | 422 => Err(ConnectorError::Validation {
-                    message,
-                    details: answer.body,
-                }),
-                409 | 412 => Err(ConnectorError::Conflict { message }),
-                408 | 429 | 500..=599 => Err(ConnectorError::Retryable {
-                    message,
-                    retry_after: answer.retry_after,
-                }),
-                _ => Err(ConnectorError::Permanent { message }),
-            }
+            super::errors::classify(
+                &format!("{method} {host}"),
+                answer.status,
+                answer.retry_after,
+                out,
+            )
         })
     }
 }

@@ -5,4 +5,5 @@
 //! `connectors.http`): `timeout`, `headers` (values may be secret references).
 
 pub mod client;
+pub mod errors;
 pub mod ops;

@@ -61,7 +61,7 @@ impl PayTrace {
             .post(format!("{}/oauth/token", self.cfg.base_url))
             .header("Content-Type", "application/x-www-form-urlencoded")
             .body(form);
-        let answer = transport::send(request, "paytrace POST /oauth/token")
+        let answer = transport::send(request, "paytrace POST /oauth/token", None)
             .await
             .map_err(|e| ConnectorError::Retryable {
                 message: e.message().to_string(),
@@ -100,7 +100,7 @@ impl PayTrace {
             Some(b) => self.http.post(url).bearer_auth(token).json(b),
             None => self.http.get(url),
         };
-        transport::send(request, &what).await
+        transport::send(request, &what, body).await
     }
 
     /// Call an operation with re-authentication on `invalid_token`; `NoAnswer` is returned to

@@ -60,7 +60,7 @@ impl SagePro {
             .post(format!("{}/api/auth/token", self.cfg.base_url))
             .header("Content-Type", "application/x-www-form-urlencoded")
             .body(form);
-        let answer = transport::send(request, "sagepro POST /api/auth/token")
+        let answer = transport::send(request, "sagepro POST /api/auth/token", None)
             .await
             .map_err(|e| ConnectorError::Retryable {
                 message: e.message().to_string(),
@@ -117,7 +117,7 @@ impl SagePro {
             if let Some(k) = idempotency_key {
                 request = request.header("Idempotency-Key", k);
             }
-            let answer = match transport::send(request, &what).await {
+            let answer = match transport::send(request, &what, body).await {
                 Ok(a) => a,
                 Err(e) => return Ok(Err(e)),
             };
