@@ -41,8 +41,16 @@ pub enum ConnectorError {
     #[error("conflict: {message}")]
     Conflict { message: String },
     /// Worth retrying (timeout, 5xx, 429); `retry_after` when the remote says how long to wait.
+    /// The remote may have acted: the runtime resends only idempotent operations.
     #[error("temporary failure: {message}")]
     Retryable {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// Worth retrying, and the connector knows the remote did not act (refused before doing
+    /// anything, or a lookup found nothing), so even a non-idempotent operation may be resent.
+    #[error("temporary failure: {message}")]
+    NotSent {
         message: String,
         retry_after: Option<Duration>,
     },
@@ -63,13 +71,31 @@ impl ConnectorError {
             ConnectorError::Validation { .. } => "validation",
             ConnectorError::Conflict { .. } => "conflict",
             ConnectorError::Retryable { .. }
+            | ConnectorError::NotSent { .. }
             | ConnectorError::Permanent { .. }
             | ConnectorError::Misconfigured { .. } => "error",
         }
     }
 
     pub fn is_retryable(&self) -> bool {
-        matches!(self, ConnectorError::Retryable { .. })
+        matches!(
+            self,
+            ConnectorError::Retryable { .. } | ConnectorError::NotSent { .. }
+        )
+    }
+
+    /// Whether resending cannot make the remote act twice, whatever the operation.
+    pub fn is_safe_to_resend(&self) -> bool {
+        matches!(self, ConnectorError::NotSent { .. })
+    }
+
+    /// The delay the remote asked for, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ConnectorError::Retryable { retry_after, .. }
+            | ConnectorError::NotSent { retry_after, .. } => *retry_after,
+            _ => None,
+        }
     }
 
     /// What a route sees as the step's output for this outcome.

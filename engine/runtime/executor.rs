@@ -2,7 +2,7 @@
 
 use super::record::{AlertRecord, PlannedWrite, RunRecord, RunStatus, StepRecord};
 use super::retry::{Jitter, Sleeper, TokioSleeper};
-use crate::connectors::{BoxFuture, CallContext, Clients, ConnectorError};
+use crate::connectors::{BoxFuture, CallContext, Clients};
 use crate::pci;
 use crate::plan::{Compiled, ErrorPolicy, Kind, Next, Plan, PlanStep, RetryPolicy, Target};
 use crate::script::value::{to_dynamic, to_json};
@@ -492,17 +492,17 @@ impl Executor {
                 attempt,
             };
             match client.call(operation, &input, &ctx).await {
-                Err(e) if e.is_retryable() && operation.idempotent && attempt < policy.attempts => {
+                Err(e)
+                    if e.is_retryable()
+                        && (operation.idempotent || e.is_safe_to_resend())
+                        && attempt < policy.attempts =>
+                {
                     let mut delay = policy.delay(attempt);
                     if policy.jitter {
                         delay = self.jitter.apply(delay);
                     }
-                    if let ConnectorError::Retryable {
-                        retry_after: Some(ra),
-                        ..
-                    } = &e
-                    {
-                        delay = delay.max(*ra).min(policy.max_delay.max(*ra));
+                    if let Some(ra) = e.retry_after() {
+                        delay = delay.max(ra).min(policy.max_delay.max(ra));
                     }
                     self.sleeper.sleep(delay).await;
                 }
@@ -557,7 +557,7 @@ impl Executor {
                     // Already there: for a posting that is success, not failure.
                     return Ok(Flow::Fallthrough);
                 }
-                if e.is_retryable() && !operation.idempotent {
+                if e.is_retryable() && !operation.idempotent && !e.is_safe_to_resend() {
                     message.push_str(&format!("; not retried: `{call_name}` is not idempotent, so the remote may have acted; check it before replaying"));
                 }
                 rec.error = Some(message.clone());

@@ -387,12 +387,12 @@ async fn bursts_and_timeouts_are_retryable_with_the_servers_delay() {
     pt.fault(json!({"path": "/v1/customer/export", "kind": {"type": "hang"}, "count": 1}))
         .await;
     let q = json!({"start_date": today(), "end_date": today()});
-    match pt.call("transactions_by_date_range", q.clone()).await {
-        Err(ConnectorError::Retryable { retry_after, .. }) => {
-            assert_eq!(retry_after, Some(Duration::from_secs(7)))
-        }
-        other => panic!("{other:?}"),
-    }
+    let e = pt
+        .call("transactions_by_date_range", q.clone())
+        .await
+        .unwrap_err();
+    assert!(e.is_retryable() && e.is_safe_to_resend(), "{e:?}");
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
     pt.ok("transactions_by_date_range", q.clone()).await;
     assert!(
         pt.call("batches_export", q.clone())

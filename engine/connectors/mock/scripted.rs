@@ -20,6 +20,7 @@ pub struct Reply {
     #[serde(default)]
     pub ok: Option<Value>,
     /// Failure: `declined`, `not_found`, `duplicate`, `validation`, `conflict`, `retryable`,
+    /// `not_sent` (retryable and known not to have acted),
     /// `permanent`, `misconfigured`.
     #[serde(default)]
     pub error: Option<String>,
@@ -123,6 +124,10 @@ impl Scripted {
             Some("validation") => Err(ConnectorError::Validation { message, details }),
             Some("conflict") => Err(ConnectorError::Conflict { message }),
             Some("retryable") => Err(ConnectorError::Retryable {
+                message,
+                retry_after: r.retry_after_ms.map(Duration::from_millis),
+            }),
+            Some("not_sent") => Err(ConnectorError::NotSent {
                 message,
                 retry_after: r.retry_after_ms.map(Duration::from_millis),
             }),

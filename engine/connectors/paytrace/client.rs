@@ -152,7 +152,7 @@ impl Connector for PayTrace {
             let sent_at = chrono::Utc::now();
             match self.call_raw(operation, input).await? {
                 Ok(answer) => errors::classify(&answer),
-                Err(NoAnswer::Unsent(message)) => Err(ConnectorError::Retryable {
+                Err(NoAnswer::Unsent(message)) => Err(ConnectorError::NotSent {
                     message,
                     retry_after: None,
                 }),

@@ -78,10 +78,21 @@ fn by_status(answer: &Answer) -> ConnectorError {
     }
 }
 
+/// 429 and 503 are refusals before any work (rate limit, maintenance): safe to resend even a
+/// charge. Other 5xx may come after PayTrace acted.
 fn retryable(answer: &Answer, what: &str) -> ConnectorError {
-    ConnectorError::Retryable {
-        message: format!("PayTrace answered {} ({what})", answer.status),
-        retry_after: answer.retry_after,
+    let message = format!("PayTrace answered {} ({what})", answer.status);
+    let retry_after = answer.retry_after;
+    if matches!(answer.status, 429 | 503) {
+        ConnectorError::NotSent {
+            message,
+            retry_after,
+        }
+    } else {
+        ConnectorError::Retryable {
+            message,
+            retry_after,
+        }
     }
 }
 
@@ -248,10 +259,15 @@ mod tests {
         let e = classify(&answer(429, Value::Null, Some(7))).unwrap_err();
         assert_eq!(
             e,
-            ConnectorError::Retryable {
+            ConnectorError::NotSent {
                 message: "PayTrace answered 429 (no PayTrace body)".into(),
                 retry_after: Some(Duration::from_secs(7))
             }
+        );
+        assert!(
+            !classify(&answer(500, Value::Null, None))
+                .unwrap_err()
+                .is_safe_to_resend()
         );
         assert!(is_invalid_token(&answer(
             401,

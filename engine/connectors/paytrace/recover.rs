@@ -80,7 +80,7 @@ async fn by_invoice(
         .filter(|r| created(r).is_some_and(|c| c >= earliest))
         .collect();
     match matches.as_slice() {
-        [] => Err(ConnectorError::Retryable {
+        [] => Err(ConnectorError::NotSent {
             message: format!("{lost}; PayTrace has no such charge, so it is safe to send again"),
             retry_after: None,
         }),
