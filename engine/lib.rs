@@ -9,6 +9,7 @@ pub mod script;
 pub mod connectors;
 pub mod lint;
 pub mod plan;
+pub mod store;
 pub mod runtime;
 pub mod triggers;
 pub mod sandbox;

@@ -4,11 +4,16 @@
 mod bench;
 mod bench_sandbox;
 mod check;
+mod dlq;
 mod lint;
 mod logging;
+mod run;
 mod run_once;
+mod runs;
 mod sandbox;
 mod schema;
+mod send;
+mod setup;
 
 use clap::{Parser, Subcommand};
 
@@ -36,6 +41,14 @@ enum Command {
     Lint(lint::Args),
     /// Check that the profile's connectors are reachable and accept their credentials.
     Check(check::Args),
+    /// Run the engine: execute queued runs durably until stopped.
+    Run(run::Args),
+    /// Put events in a flow's inbox for `ledgerlink run`.
+    Send(send::Args),
+    /// Runs in the store: list, or show one with its journal.
+    Runs(runs::Args),
+    /// The dead-letter queue: list, show, replay, discard.
+    Dlq(dlq::Args),
     /// Run one event through one flow and print the step timeline.
     RunOnce(run_once::Args),
     /// Run the PayTrace and Sage Pro emulators on loopback.
@@ -73,6 +86,10 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Lint(a) => lint::run(a),
         Command::Check(a) => check::run(a),
+        Command::Run(a) => run::run(a),
+        Command::Send(a) => send::run(a),
+        Command::Runs(a) => runs::run(a),
+        Command::Dlq(a) => dlq::run(a),
         Command::RunOnce(a) => run_once::run(a),
         Command::Sandbox(a) => sandbox::run(a),
         Command::Schema(a) => schema::run(a),

@@ -144,7 +144,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
 fn exit_code(status: &RunStatus) -> i32 {
     match status {
         RunStatus::Completed | RunStatus::Skipped { .. } => 0,
-        RunStatus::Failed { .. } | RunStatus::DeadLettered { .. } => 1,
+        RunStatus::Failed { .. } | RunStatus::DeadLettered { .. } | RunStatus::Waiting { .. } => 1,
     }
 }
 

@@ -98,6 +98,28 @@ impl ConnectorError {
         }
     }
 
+    /// Rebuild a failure from what the journal kept (`outcome`, and `output()` as written), so
+    /// a resumed run routes a recorded failure exactly as the first time.
+    pub fn from_recorded(outcome: &str, output: &Value) -> ConnectorError {
+        let full = output.get("message").and_then(Value::as_str).unwrap_or("");
+        let message = full
+            .split_once(": ")
+            .map_or(full, |(_, rest)| rest)
+            .to_string();
+        let details = output.get("details").cloned().unwrap_or(Value::Null);
+        match outcome {
+            "declined" => ConnectorError::Declined { message, details },
+            "not_found" => ConnectorError::NotFound { message },
+            "duplicate" => ConnectorError::Duplicate {
+                message,
+                existing: output.get("existing").cloned(),
+            },
+            "validation" => ConnectorError::Validation { message, details },
+            "conflict" => ConnectorError::Conflict { message },
+            _ => ConnectorError::Permanent { message },
+        }
+    }
+
     /// What a route sees as the step's output for this outcome.
     pub fn output(&self) -> Value {
         let mut out = serde_json::json!({ "outcome": self.outcome(), "message": self.to_string() });
@@ -123,6 +145,19 @@ pub trait Connector: Send + Sync {
         input: &'a Value,
         context: &'a CallContext,
     ) -> BoxFuture<'a, Result<Value, ConnectorError>>;
+
+    /// After a crash, a call of this operation may have been in flight since `started_ms`.
+    /// `Ok(Some(result))`: it happened, here is its result; `Ok(None)`: sending it again is
+    /// safe (the default: the runtime resends with the same idempotency key).
+    fn reconcile<'a>(
+        &'a self,
+        _operation: &'a Operation,
+        _input: &'a Value,
+        _context: &'a CallContext,
+        _started_ms: i64,
+    ) -> BoxFuture<'a, Result<Option<Value>, ConnectorError>> {
+        Box::pin(async { Ok(None) })
+    }
 
     /// Health check for `ledgerlink check`: reachable and authenticated, writing nothing.
     /// Returns a short description of what was checked.

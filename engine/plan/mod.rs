@@ -114,6 +114,8 @@ pub struct Plan {
     pub profile_values: Dynamic,
     pub filter: Option<Compiled>,
     pub ordering_key: Option<Compiled>,
+    /// The trigger's `event_id` expression (webhook, poll): deduplicates events.
+    pub event_id: Option<Compiled>,
     pub steps: Vec<PlanStep>,
     pub on_error: ErrorPolicy,
 }

@@ -373,6 +373,11 @@ pub(super) fn compile(
     };
     let filter = top(&flow.filter, "/filter")?;
     let ordering_key = top(&flow.ordering_key, "/ordering_key")?;
+    let event_id = match (&flow.trigger.webhook, &flow.trigger.poll) {
+        (Some(w), _) => top(&Some(w.event_id.clone()), "/trigger/webhook/event_id")?,
+        (None, Some(p)) => top(&p.event_id.clone(), "/trigger/poll/event_id")?,
+        _ => None,
+    };
     let on_error = error_policy(&flow.on_error, &ids).unwrap_or(ErrorPolicy {
         retry: None,
         then: Target::DeadLetter,
@@ -391,6 +396,7 @@ pub(super) fn compile(
         profile_values,
         filter,
         ordering_key,
+        event_id,
         steps,
         on_error,
     })

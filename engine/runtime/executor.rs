@@ -1,11 +1,15 @@
-//! Step-by-step execution of a plan for one event.
+//! Step-by-step execution of a plan for one event. In-memory (`run`: retries sleep in place)
+//! or durable (`run_durable`: every call journaled, retries become a `Waiting` status the
+//! worker stores as a row, a resumed run reuses each recorded outcome).
 
+use super::journal::RunJournal;
 use super::record::{AlertRecord, PlannedWrite, RunRecord, RunStatus, StepRecord};
 use super::retry::{Jitter, Sleeper, TokioSleeper};
-use crate::connectors::{BoxFuture, CallContext, Clients};
+use crate::connectors::{BoxFuture, CallContext, Clients, ConnectorError};
 use crate::pci;
 use crate::plan::{Compiled, ErrorPolicy, Kind, Next, Plan, PlanStep, RetryPolicy, Target};
 use crate::script::value::{to_dynamic, to_json};
+use crate::store::JournalEntry;
 use rhai::{Dynamic, EvalAltResult, INT, Map, Scope};
 use serde_json::Value;
 use std::sync::Arc;
@@ -35,6 +39,10 @@ struct State {
     iteration: Option<usize>,
     executed: usize,
     record: RunRecord,
+    /// Durable runs: where calls are journaled.
+    journal: Option<Arc<RunJournal>>,
+    /// How many calls this run has made so far (the journal's `seq`).
+    calls: i64,
 }
 
 /// What a step decided.
@@ -62,6 +70,27 @@ impl Executor {
     /// Run `event` through `plan`. Never panics and never returns an error: every failure is a
     /// status in the record.
     pub async fn run(&self, plan: &Plan, event: &Value) -> RunRecord {
+        self.run_with(plan, event, None).await
+    }
+
+    /// Run durably: each call is journaled before it is sent and when it ends; a retryable
+    /// failure ends the run as `Waiting` instead of sleeping; calls already in the journal are
+    /// not made again.
+    pub async fn run_durable(
+        &self,
+        plan: &Plan,
+        event: &Value,
+        journal: Arc<RunJournal>,
+    ) -> RunRecord {
+        self.run_with(plan, event, Some(journal)).await
+    }
+
+    async fn run_with(
+        &self,
+        plan: &Plan,
+        event: &Value,
+        journal: Option<Arc<RunJournal>>,
+    ) -> RunRecord {
         let started = Instant::now();
         let flow = &plan.flow;
         let mut flow_var = Map::new();
@@ -107,6 +136,8 @@ impl Executor {
             iteration: None,
             executed: 0,
             record,
+            journal,
+            calls: 0,
         };
         let status = match self.passes_filter(plan, &st) {
             Ok(true) => {
@@ -204,6 +235,16 @@ impl Executor {
         };
         let flow = match self.execute(plan, step, st, &mut rec).await {
             Ok(flow) => flow,
+            Err(f) if f.message.starts_with(STORE_FAILURE) => {
+                // Not the flow's fault: try the run again shortly, from its journal.
+                rec.outcome = "error".into();
+                rec.error = Some(f.message.clone());
+                Flow::Stop(RunStatus::Waiting {
+                    step: step.id.clone(),
+                    reason: f.message,
+                    retry_in_ms: 1000,
+                })
+            }
             Err(f) => {
                 rec.outcome = "error".into();
                 rec.error = Some(f.message.clone());
@@ -482,34 +523,127 @@ impl Executor {
             });
         };
         let policy = retry_policy(plan, step);
-        let mut attempt = 0;
-        let result = loop {
-            attempt += 1;
-            let ctx = CallContext {
-                flow: plan.flow.flow.clone(),
-                step: step.id.clone(),
-                idempotency_key: key.clone(),
-                attempt,
-            };
-            match client.call(operation, &input, &ctx).await {
-                Err(e)
-                    if e.is_retryable()
-                        && (operation.idempotent || e.is_safe_to_resend())
-                        && attempt < policy.attempts =>
-                {
-                    let mut delay = policy.delay(attempt);
-                    if policy.jitter {
-                        delay = self.jitter.apply(delay);
-                    }
-                    if let Some(ra) = e.retry_after() {
-                        delay = delay.max(ra).min(policy.max_delay.max(ra));
-                    }
-                    self.sleeper.sleep(delay).await;
-                }
-                other => break other,
-            }
+        let seq = st.calls;
+        st.calls += 1;
+        let journal = st.journal.clone();
+        let mut entry = JournalEntry {
+            run: journal.as_ref().map_or(0, |j| j.run),
+            seq,
+            step: step.id.clone(),
+            call: call_name.clone(),
+            attempt: 0,
+            outcome: None,
+            input: shown.clone(),
+            output: Value::Null,
+            idempotency_key: key.clone(),
+            started_ms: crate::store::now_ms(),
+            updated_ms: 0,
         };
-        rec.attempts = attempt;
+        // What the journal already knows about this call (durable runs only).
+        let mut recorded: Option<Result<Value, ConnectorError>> = None;
+        let mut in_flight_since = None;
+        if let Some(j) = &journal {
+            if let Some(e) = j.recorded(seq).filter(|e| e.step == step.id) {
+                entry.attempt = e.attempt;
+                entry.started_ms = e.started_ms;
+                match e.outcome.as_deref() {
+                    None => in_flight_since = Some(e.started_ms),
+                    Some("retry") => {}
+                    Some("ok") => recorded = Some(Ok(e.output.clone())),
+                    Some(other) => {
+                        recorded = Some(Err(ConnectorError::from_recorded(other, &e.output)))
+                    }
+                }
+            }
+            if recorded.is_none() {
+                if let Some(k) = &key {
+                    if let Some(v) = j.idempotent_result(k).map_err(store_failure)? {
+                        recorded = Some(Ok(v));
+                    }
+                }
+            }
+        }
+        let fresh = recorded.is_none();
+        let mut attempt = u32::try_from(entry.attempt).unwrap_or(0);
+        let result = match recorded {
+            Some(r) => r,
+            None => loop {
+                attempt += 1;
+                let ctx = CallContext {
+                    flow: plan.flow.flow.clone(),
+                    step: step.id.clone(),
+                    idempotency_key: key.clone(),
+                    attempt,
+                };
+                if let Some(since) = in_flight_since.take() {
+                    // The process stopped while this call was in flight: ask the connector
+                    // whether it happened before sending anything.
+                    match client.reconcile(operation, &input, &ctx, since).await {
+                        Ok(Some(v)) => break Ok(v),
+                        Ok(None) => {}
+                        Err(e) => break Err(e),
+                    }
+                }
+                if let Some(j) = &journal {
+                    entry.attempt = i64::from(attempt);
+                    entry.outcome = None;
+                    entry.updated_ms = crate::store::now_ms();
+                    j.write(&entry).map_err(store_failure)?;
+                }
+                match client.call(operation, &input, &ctx).await {
+                    Err(e)
+                        if e.is_retryable()
+                            && (operation.idempotent || e.is_safe_to_resend())
+                            && attempt < policy.attempts =>
+                    {
+                        let mut delay = policy.delay(attempt);
+                        if policy.jitter {
+                            delay = self.jitter.apply(delay);
+                        }
+                        if let Some(ra) = e.retry_after() {
+                            delay = delay.max(ra).min(policy.max_delay.max(ra));
+                        }
+                        if let Some(j) = &journal {
+                            // A durable retry is a row: record the attempt and stop here.
+                            entry.outcome = Some("retry".into());
+                            entry.output = e.output();
+                            entry.updated_ms = crate::store::now_ms();
+                            j.write(&entry).map_err(store_failure)?;
+                            rec.attempts = attempt;
+                            rec.outcome = "retry".into();
+                            let mut reason = format!("`{call_name}` {e}");
+                            mask_text(&mut reason);
+                            rec.error = Some(reason.clone());
+                            return Ok(Flow::Stop(RunStatus::Waiting {
+                                step: step.id.clone(),
+                                reason,
+                                retry_in_ms: delay.as_millis() as u64,
+                            }));
+                        }
+                        self.sleeper.sleep(delay).await;
+                    }
+                    other => break other,
+                }
+            },
+        };
+        if fresh {
+            if let Some(j) = &journal {
+                entry.outcome = Some(match &result {
+                    Ok(_) => "ok".to_string(),
+                    Err(e) => e.outcome().to_string(),
+                });
+                entry.output = match &result {
+                    Ok(v) => v.clone(),
+                    Err(e) => e.output(),
+                };
+                entry.updated_ms = crate::store::now_ms();
+                j.write(&entry).map_err(store_failure)?;
+                if let (Ok(v), Some(k)) = (&result, &key) {
+                    j.remember(k, v).map_err(store_failure)?;
+                }
+            }
+        }
+        rec.attempts = attempt.max(1);
         match result {
             Ok(out) => {
                 let mut shown = out.clone();
@@ -566,6 +700,17 @@ impl Executor {
         }
     }
 }
+
+/// The store failed while a durable run was journaling: the run stops with this message; the
+/// worker leaves it for a retry.
+fn store_failure(e: crate::store::StoreError) -> Failure {
+    Failure {
+        message: format!("{STORE_FAILURE}{e}"),
+    }
+}
+
+/// Prefix of failures caused by the store, not by the flow.
+pub const STORE_FAILURE: &str = "the run's journal could not be written: ";
 
 /// A field mapped to nothing (`()`, JSON `null`) is left out of a call's input, so optional
 /// fields can be mapped from values that may be absent.

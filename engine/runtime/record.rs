@@ -20,6 +20,12 @@ pub enum RunStatus {
         step: String,
         reason: String,
     },
+    /// A durable run stopped to retry `step` later (the wait is a row in the store).
+    Waiting {
+        step: String,
+        reason: String,
+        retry_in_ms: u64,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -115,6 +121,11 @@ impl RunRecord {
             RunStatus::DeadLettered { step, reason } => {
                 format!("dead-lettered at `{step}`: {reason}")
             }
+            RunStatus::Waiting {
+                step,
+                reason,
+                retry_in_ms,
+            } => format!("waiting to retry `{step}` in {retry_in_ms} ms: {reason}"),
         };
         let time = if with_times {
             format!(" in {} us", self.micros)

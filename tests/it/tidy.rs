@@ -44,6 +44,7 @@ fn layers_point_down() {
         "connectors",
         "lint",
         "plan",
+        "store",
         "runtime",
         "triggers",
         "sandbox",

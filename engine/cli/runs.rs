@@ -1,0 +1,146 @@
+//! `ledgerlink runs list [--flow F] [--state S] [--limit N]` and `ledgerlink runs show ID
+//! [--json]`: what the store knows about runs, down to every journaled call of one run.
+
+use super::setup::Where;
+use crate::store::{RunFilter, RunState, StateStore};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum What {
+    /// Runs, newest first.
+    List {
+        #[arg(long)]
+        flow: Option<String>,
+        /// queued, running, waiting, completed, skipped, failed, dead_lettered, discarded.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[command(flatten)]
+        at: Where,
+    },
+    /// One run: its event, every call with attempts and outcome, its dead letter.
+    Show {
+        id: i64,
+        /// The whole record as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        at: Where,
+    },
+}
+
+impl Args {
+    /// `runs show ID` (used by `dlq show`).
+    pub(super) fn show(id: i64, at: Where) -> Args {
+        Args {
+            what: What::Show {
+                id,
+                json: false,
+                at,
+            },
+        }
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<i32> {
+    match args.what {
+        What::List {
+            flow,
+            state,
+            limit,
+            at,
+        } => {
+            let state = match state {
+                Some(s) => Some(RunState::parse(&s).ok_or_else(|| {
+                    let all: Vec<&str> = RunState::ALL.iter().map(|s| s.as_str()).collect();
+                    anyhow::anyhow!("unknown state `{s}` (one of: {})", all.join(", "))
+                })?),
+                None => None,
+            };
+            let store = at.open_store()?;
+            let rows = store.runs(&RunFilter { flow, state, limit })?;
+            println!(
+                "{:>8}  {:<14} {:<28} {:>8}  step / reason",
+                "run", "state", "flow", "attempts"
+            );
+            for r in rows {
+                let why = match (&r.step, &r.reason) {
+                    (Some(s), Some(w)) => format!("{s}: {w}"),
+                    (None, Some(w)) => w.clone(),
+                    _ => String::new(),
+                };
+                println!(
+                    "{:>8}  {:<14} {:<28} {:>8}  {}",
+                    r.id,
+                    r.state.as_str(),
+                    r.flow,
+                    r.attempts,
+                    shorten(&why, 100)
+                );
+            }
+            Ok(0)
+        }
+        What::Show { id, json, at } => {
+            let store = at.open_store()?;
+            let Some(d) = store.run(id)? else {
+                eprintln!("error: no run {id} in {}", at.store_path().display());
+                return Ok(1);
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+                return Ok(0);
+            }
+            let r = &d.run;
+            println!(
+                "run {} of flow `{}` (revision {})",
+                r.id, r.flow, r.revision
+            );
+            println!("  state: {}  attempts: {}", r.state.as_str(), r.attempts);
+            if let Some(reason) = &r.reason {
+                println!("  {}: {reason}", r.step.as_deref().unwrap_or("reason"));
+            }
+            println!(
+                "  event {}: {}",
+                d.event_key,
+                shorten(&d.event.to_string(), 300)
+            );
+            for e in &d.journal {
+                println!(
+                    "  call #{} {} ({}) -> {} after {} attempt(s){}",
+                    e.seq,
+                    e.step,
+                    e.call,
+                    e.outcome.as_deref().unwrap_or("IN FLIGHT"),
+                    e.attempt,
+                    e.idempotency_key
+                        .as_ref()
+                        .map(|k| format!(", key {k}"))
+                        .unwrap_or_default()
+                );
+                println!("      input  {}", shorten(&e.input.to_string(), 300));
+                println!("      output {}", shorten(&e.output.to_string(), 300));
+            }
+            if let Some(dl) = &d.dead_letter {
+                println!(
+                    "  dead letter ({}) at `{}`: {}",
+                    dl.state, dl.step, dl.reason
+                );
+            }
+            Ok(0)
+        }
+    }
+}
+
+pub(super) fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max).collect();
+    format!("{cut}...")
+}

@@ -1,0 +1,109 @@
+//! What the service commands share: the profile, the flows planned under it, and the store.
+//! `run`, `send`, `runs` and `dlq` all take `--profile`, `--profiles-dir`, `--flows` and
+//! `--store` the same way, so they always agree on which store they read.
+
+use crate::load::{discover, find_profile, read};
+use crate::model::Profile;
+use crate::plan::Plan;
+use crate::runtime::worker::Plans;
+use crate::store::SqliteStore;
+use crate::store::sqlite::Durability;
+use anyhow::Context;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Where {
+    /// Profile (`profiles/<NAME>.yaml`).
+    #[arg(long, default_value = "dev")]
+    pub profile: String,
+    /// Directory holding the profiles.
+    #[arg(long, default_value = "profiles")]
+    pub profiles_dir: PathBuf,
+    /// Directory (or files) holding the flows.
+    #[arg(long, default_value = "flows")]
+    pub flows: PathBuf,
+    /// The state store (SQLite file). Default: `.ledgerlink/<profile>/state.db`.
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+    /// Commit durability: `full` (survives a power cut) or `normal` (survives a process crash;
+    /// faster).
+    #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
+    pub durability: String,
+}
+
+impl Where {
+    pub fn profile(&self) -> anyhow::Result<Profile> {
+        Ok(find_profile(&self.profiles_dir, &self.profile)?)
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.store.clone().unwrap_or_else(|| {
+            PathBuf::from(".ledgerlink")
+                .join(&self.profile)
+                .join("state.db")
+        })
+    }
+
+    pub fn open_store(&self) -> anyhow::Result<Arc<SqliteStore>> {
+        let durability = if self.durability == "normal" {
+            Durability::Normal
+        } else {
+            Durability::Full
+        };
+        Ok(Arc::new(SqliteStore::open(&self.store_path(), durability)?))
+    }
+
+    /// Every flow under `--flows` planned under the profile. Flows that do not plan are
+    /// reported in the second list and left out.
+    pub fn plans(&self, profile: &Profile) -> anyhow::Result<(Plans, Vec<String>)> {
+        let files = discover(std::slice::from_ref(&self.flows))
+            .with_context(|| format!("cannot read flows from `{}`", self.flows.display()))?;
+        let mut plans = Plans::default();
+        let mut problems = Vec::new();
+        for file in files {
+            let source = match read(&file) {
+                Ok(s) => s,
+                Err(e) => {
+                    problems.push(e.to_string());
+                    continue;
+                }
+            };
+            match crate::plan::build(
+                source,
+                profile.clone(),
+                crate::script::helpers::system_clock(),
+            ) {
+                Ok(plan) if plan_listed(&plan, profile) => plans.insert(plan),
+                Ok(plan) => problems.push(format!(
+                    "flow `{}` is not for profile `{}` (its `profiles:` list); not loaded",
+                    plan.flow.flow, profile.profile
+                )),
+                Err(e) => problems.push(e.to_string()),
+            }
+        }
+        Ok((plans, problems))
+    }
+
+    /// One flow by name.
+    pub fn plan(&self, profile: &Profile, flow: &str) -> anyhow::Result<Arc<Plan>> {
+        let (plans, problems) = self.plans(profile)?;
+        plans.current(flow).ok_or_else(|| {
+            let known = plans.flows().join(", ");
+            let mut msg = format!(
+                "no flow `{flow}` under `{}` for profile `{}` (loaded: {})",
+                self.flows.display(),
+                profile.profile,
+                if known.is_empty() { "none" } else { &known }
+            );
+            if !problems.is_empty() {
+                msg.push_str(&format!("; problems: {}", problems.join("; ")));
+            }
+            anyhow::anyhow!(msg)
+        })
+    }
+}
+
+fn plan_listed(plan: &Plan, profile: &Profile) -> bool {
+    plan.flow.profiles.is_empty() || plan.flow.profiles.contains(&profile.profile)
+}

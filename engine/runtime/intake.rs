@@ -1,0 +1,81 @@
+//! Intake: turning incoming events into inbox rows. Each event gets its flow's deduplication
+//! key (the trigger's `event_id` expression, or a digest of the body when the flow has none)
+//! and its ordering key, and is stamped with the plan revision that will run it.
+
+use crate::plan::{Compiled, Plan};
+use crate::script::value::to_dynamic;
+use crate::store::NewEvent;
+use rhai::Dynamic;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("flow `{flow}`: {message}")]
+pub struct IntakeError {
+    pub flow: String,
+    pub message: String,
+}
+
+/// The inbox row for `event` in `plan`'s flow.
+pub fn new_event(plan: &Plan, event: &Value, received_ms: i64) -> Result<NewEvent, IntakeError> {
+    let fail = |message: String| IntakeError {
+        flow: plan.flow.flow.clone(),
+        message,
+    };
+    if !event.is_object() {
+        return Err(fail("an event must be a JSON object".into()));
+    }
+    let key = match &plan.event_id {
+        Some(c) => {
+            let k = eval_text(plan, c, event).map_err(|m| fail(format!("event id: {m}")))?;
+            if k.trim().is_empty() || k == "()" {
+                return Err(fail(
+                    "the event id expression gave nothing for this event".into(),
+                ));
+            }
+            k
+        }
+        None => digest(event),
+    };
+    let ordering_key = plan
+        .ordering_key
+        .as_ref()
+        .map(|c| eval_text(plan, c, event).map_err(|m| fail(format!("ordering key: {m}"))))
+        .transpose()?
+        .filter(|k| k != "()");
+    Ok(NewEvent {
+        flow: plan.flow.flow.clone(),
+        key,
+        body: event.clone(),
+        revision: plan.hash.clone(),
+        ordering_key,
+        received_ms,
+    })
+}
+
+/// A flow-level expression evaluated against the event alone.
+fn eval_text(plan: &Plan, c: &Compiled, event: &Value) -> Result<String, String> {
+    let mut scope = crate::plan::base_scope();
+    scope.set_value("event", to_dynamic(event)?);
+    scope.set_value("profile", plan.profile_values.clone());
+    let value: Dynamic = plan
+        .engine
+        .eval_ast_with_scope(&mut scope, &c.ast)
+        .map_err(|e| e.to_string())?;
+    let mut text = if value.is::<rust_decimal::Decimal>() {
+        crate::script::helpers::format_money(value.cast::<rust_decimal::Decimal>())
+    } else {
+        value.to_string()
+    };
+    if crate::pci::card_number_in(&text).is_some() {
+        text = crate::pci::mask(&text);
+    }
+    Ok(text)
+}
+
+/// `sha256:` and the hex digest of the body's JSON text, for flows without an event id.
+fn digest(event: &Value) -> String {
+    let hash = Sha256::digest(event.to_string().as_bytes());
+    let hex: String = hash.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}

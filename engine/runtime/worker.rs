@@ -1,0 +1,242 @@
+//! The worker: a bounded pool that claims due runs from the store and executes them durably.
+//! A run's revision is the plan it was accepted with; if that revision is no longer loaded
+//! (the flow changed across a restart) the flow's current plan runs it and says so. Retries are
+//! `Waiting` rows with a due time, so they survive restarts. Shutdown stops claiming, lets
+//! in-flight runs reach their next checkpoint for a grace period, then leaves the rest to be
+//! recovered from the journal on the next start.
+
+use super::journal::RunJournal;
+use super::{Executor, RunStatus};
+use crate::plan::Plan;
+use crate::store::{Claimed, RunEnd, StateStore, now_ms};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+
+/// The plans a worker can run: the current one per flow, and every revision seen this process.
+#[derive(Default)]
+pub struct Plans {
+    current: HashMap<String, Arc<Plan>>,
+    revisions: HashMap<String, Arc<Plan>>,
+}
+
+impl Plans {
+    pub fn insert(&mut self, plan: Plan) {
+        let plan = Arc::new(plan);
+        self.revisions.insert(plan.hash.clone(), Arc::clone(&plan));
+        self.current.insert(plan.flow.flow.clone(), plan);
+    }
+
+    pub fn current(&self, flow: &str) -> Option<Arc<Plan>> {
+        self.current.get(flow).cloned()
+    }
+
+    /// The plan for a run: its own revision when loaded, else the flow's current one.
+    pub fn for_run(&self, flow: &str, revision: &str) -> Option<Arc<Plan>> {
+        self.revisions
+            .get(revision)
+            .filter(|p| p.flow.flow == flow)
+            .cloned()
+            .or_else(|| self.current(flow))
+    }
+
+    pub fn flows(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.current.keys().cloned().collect();
+        names.sort();
+        names
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Runs executing at once.
+    pub concurrency: usize,
+    /// How long a claim holds before another worker may take the run.
+    pub lease: Duration,
+    /// How often to look for due runs when idle.
+    pub poll: Duration,
+    /// How long shutdown waits for in-flight runs.
+    pub grace: Duration,
+    pub id: String,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            concurrency: 8,
+            lease: Duration::from_secs(300),
+            poll: Duration::from_millis(50),
+            grace: Duration::from_secs(10),
+            id: format!("worker-{}", std::process::id()),
+        }
+    }
+}
+
+/// Counts since start, by how run attempts ended.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub completed: AtomicU64,
+    pub skipped: AtomicU64,
+    pub failed: AtomicU64,
+    pub dead_lettered: AtomicU64,
+    pub waiting: AtomicU64,
+    pub store_errors: AtomicU64,
+}
+
+pub struct Worker {
+    pub store: Arc<dyn StateStore>,
+    pub plans: Arc<RwLock<Plans>>,
+    pub executor: Executor,
+    pub config: WorkerConfig,
+    /// Wakes the worker when events were accepted in this process.
+    pub wake: Arc<Notify>,
+    pub stats: Arc<Stats>,
+}
+
+impl Worker {
+    pub fn new(
+        store: Arc<dyn StateStore>,
+        plans: Arc<RwLock<Plans>>,
+        executor: Executor,
+        config: WorkerConfig,
+    ) -> Arc<Worker> {
+        Arc::new(Worker {
+            store,
+            plans,
+            executor,
+            config,
+            wake: Arc::new(Notify::new()),
+            stats: Arc::new(Stats::default()),
+        })
+    }
+
+    /// Work until `shutdown` turns true.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut running: JoinSet<()> = JoinSet::new();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let free = self.config.concurrency.saturating_sub(running.len());
+            let mut claimed = Vec::new();
+            if free > 0 {
+                let (store, id, lease) = (
+                    Arc::clone(&self.store),
+                    self.config.id.clone(),
+                    self.config.lease.as_millis() as i64,
+                );
+                let claim =
+                    tokio::task::spawn_blocking(move || store.claim(&id, now_ms(), lease, free))
+                        .await;
+                match claim {
+                    Ok(Ok(c)) => claimed = c,
+                    Ok(Err(e)) => {
+                        self.stats.store_errors.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(error = %e, "cannot claim runs");
+                    }
+                    Err(e) => tracing::error!(error = %e, "claim task failed"),
+                }
+            }
+            let got = claimed.len();
+            for c in claimed {
+                let me = Arc::clone(&self);
+                running.spawn(async move { me.execute(c).await });
+            }
+            if got == 0 || running.len() >= self.config.concurrency {
+                tokio::select! {
+                    _ = running.join_next(), if !running.is_empty() => {}
+                    _ = tokio::time::sleep(self.config.poll) => {}
+                    _ = self.wake.notified() => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+            while running.try_join_next().is_some() {}
+        }
+        // Graceful stop: let in-flight runs reach their end or next checkpoint.
+        let drained = tokio::time::timeout(self.config.grace, async {
+            while running.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                left = running.len(),
+                "shutdown grace period over: unfinished runs resume from their journal on the next start"
+            );
+            running.abort_all();
+        }
+    }
+
+    async fn execute(&self, c: Claimed) {
+        let run = c.run.id;
+        let plan = self
+            .plans
+            .read()
+            .ok()
+            .and_then(|p| p.for_run(&c.run.flow, &c.run.revision));
+        let end = match plan {
+            None => RunEnd::Failed {
+                step: "flow".into(),
+                reason: format!("flow `{}` is not loaded", c.run.flow),
+            },
+            Some(plan) => {
+                if plan.hash != c.run.revision {
+                    tracing::info!(run, flow = %c.run.flow, from = %c.run.revision, to = %plan.hash,
+                        "run accepted on another revision runs on the current one");
+                }
+                let store = Arc::clone(&self.store);
+                let flow = c.run.flow.clone();
+                let loaded =
+                    tokio::task::spawn_blocking(move || RunJournal::load(store, run, &flow)).await;
+                let journal = match loaded {
+                    Ok(Ok(j)) => j,
+                    other => {
+                        self.stats.store_errors.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(run, error = ?other.err(), "cannot read the run's journal");
+                        return;
+                    }
+                };
+                let record = self
+                    .executor
+                    .run_durable(&plan, &c.body, Arc::new(journal))
+                    .await;
+                match record.status {
+                    RunStatus::Completed => RunEnd::Completed,
+                    RunStatus::Skipped { reason } => RunEnd::Skipped { reason },
+                    RunStatus::Failed { step, reason } => RunEnd::Failed { step, reason },
+                    RunStatus::DeadLettered { step, reason } => {
+                        RunEnd::DeadLettered { step, reason }
+                    }
+                    RunStatus::Waiting {
+                        step,
+                        reason,
+                        retry_in_ms,
+                    } => RunEnd::Waiting {
+                        step,
+                        reason,
+                        next_ms: now_ms() + retry_in_ms as i64,
+                    },
+                }
+            }
+        };
+        let counter = match &end {
+            RunEnd::Completed => &self.stats.completed,
+            RunEnd::Skipped { .. } => &self.stats.skipped,
+            RunEnd::Failed { .. } => &self.stats.failed,
+            RunEnd::DeadLettered { .. } => &self.stats.dead_lettered,
+            RunEnd::Waiting { .. } => &self.stats.waiting,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let store = Arc::clone(&self.store);
+        let done = tokio::task::spawn_blocking(move || store.finish(run, &end, now_ms())).await;
+        if !matches!(done, Ok(Ok(()))) {
+            self.stats.store_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                run,
+                "cannot record the end of a run; it will run again from its journal"
+            );
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Durable state: the event inbox, runs, the step journal, the idempotency ledger, trigger
+//! cursors, dead letters, flow revisions and the audit log, behind the `StateStore` trait.
+//! `sqlite.rs` is the embedded default (one file, WAL, synchronous commits, migrations in
+//! `schema.rs`); the SQL is kept portable so a PostgreSQL store can implement the same trait and
+//! pass the same contract suite (`tests/it/store_contract.rs`). Nothing here ever holds card
+//! data: bodies and journal values are redacted (`pci::redact`) before they are written.
+
+pub mod schema;
+pub mod sqlite;
+mod types;
+
+pub use sqlite::SqliteStore;
+pub use types::*;
+
+/// What every store backend provides. Methods are synchronous and short: each is one
+/// transaction, committed before it returns.
+pub trait StateStore: Send + Sync {
+    /// Put events in the inbox and create one queued run per new event, in one transaction
+    /// (a batch costs one commit). An event whose `(flow, key)` is already there is a
+    /// `Duplicate` and creates nothing.
+    fn accept(&self, events: &[NewEvent]) -> Result<Vec<Accepted>, StoreError>;
+
+    /// Take up to `limit` runs that are due (queued, or waiting with `next_at` passed), whose
+    /// lease is free, and that have no earlier unfinished run with the same flow and ordering
+    /// key; mark them running under `worker` until `now + lease_ms`.
+    fn claim(
+        &self,
+        worker: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Claimed>, StoreError>;
+
+    /// Runs left `running` by a process that died: queued again. Called once at start by the
+    /// only process using this store (SQLite) or per expired lease (shared stores).
+    fn recover_running(&self) -> Result<usize, StoreError>;
+
+    /// The journal of a run, by sequence.
+    fn journal(&self, run: i64) -> Result<Vec<JournalEntry>, StoreError>;
+
+    /// Insert or replace one journal entry (`run`, `seq`): committed before the next step.
+    fn record_step(&self, entry: &JournalEntry) -> Result<(), StoreError>;
+
+    /// End a run attempt: terminal, or waiting for a retry at a time.
+    fn finish(&self, run: i64, end: &RunEnd, now_ms: i64) -> Result<(), StoreError>;
+
+    /// The result a call with this idempotency key already produced in this flow, if any.
+    fn idempotent_result(
+        &self,
+        flow: &str,
+        key: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError>;
+
+    /// Remember a call's successful result under its idempotency key.
+    fn remember_result(
+        &self,
+        flow: &str,
+        key: &str,
+        result: &serde_json::Value,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// One run with its event, journal and dead letter.
+    fn run(&self, id: i64) -> Result<Option<RunDetail>, StoreError>;
+
+    /// Runs, newest first.
+    fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRow>, StoreError>;
+
+    /// Dead letters, newest first.
+    fn dead_letters(&self, filter: &DlqFilter) -> Result<Vec<DeadLetter>, StoreError>;
+
+    /// Queue a dead-lettered run again on `revision` (its journal stays: steps that succeeded
+    /// are not repeated). Returns false when the run is not an open dead letter.
+    fn requeue(&self, run: i64, revision: &str, now_ms: i64) -> Result<bool, StoreError>;
+
+    /// Close a dead letter without replaying it.
+    fn discard(&self, run: i64, now_ms: i64) -> Result<bool, StoreError>;
+
+    /// Run counts by state.
+    fn counts(&self) -> Result<std::collections::BTreeMap<String, i64>, StoreError>;
+
+    fn cursor(&self, name: &str) -> Result<Option<String>, StoreError>;
+    fn set_cursor(&self, name: &str, value: &str, now_ms: i64) -> Result<(), StoreError>;
+
+    /// Keep a flow revision's source (the plan hash names it).
+    fn save_revision(
+        &self,
+        flow: &str,
+        revision: &str,
+        source: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    fn audit(&self, action: &str, detail: &str, now_ms: i64) -> Result<(), StoreError>;
+    fn audit_log(&self, limit: usize) -> Result<Vec<(i64, String, String)>, StoreError>;
+}
+
+/// Milliseconds since the Unix epoch, the store's clock unit.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

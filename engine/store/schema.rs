@@ -1,0 +1,85 @@
+//! The store's tables, as numbered migrations applied in order and recorded in
+//! `schema_migrations`. The SQL sticks to what SQLite and PostgreSQL both accept (INTEGER
+//! milliseconds for time, TEXT JSON), so a PostgreSQL store can run the same statements with
+//! `BIGSERIAL` ids. Never edit a published migration: add the next one.
+
+/// `(version, statements)`.
+pub const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    r#"
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    flow TEXT NOT NULL,
+    event_key TEXT NOT NULL,
+    body TEXT NOT NULL,
+    received_ms INTEGER NOT NULL,
+    UNIQUE (flow, event_key)
+);
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    event_id INTEGER NOT NULL REFERENCES events(id),
+    flow TEXT NOT NULL,
+    revision TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_ms INTEGER NOT NULL,
+    lease_ms INTEGER NOT NULL DEFAULT 0,
+    worker TEXT,
+    ordering_key TEXT,
+    step TEXT,
+    reason TEXT,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE INDEX runs_due ON runs (state, next_ms);
+CREATE INDEX runs_order ON runs (flow, ordering_key, id);
+CREATE TABLE journal (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    seq INTEGER NOT NULL,
+    step TEXT NOT NULL,
+    call TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    outcome TEXT,
+    input TEXT NOT NULL,
+    output TEXT NOT NULL,
+    idempotency_key TEXT,
+    started_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE idempotency (
+    flow TEXT NOT NULL,
+    idem_key TEXT NOT NULL,
+    result TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (flow, idem_key)
+);
+CREATE TABLE cursors (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE TABLE dead_letters (
+    run_id INTEGER PRIMARY KEY REFERENCES runs(id),
+    flow TEXT NOT NULL,
+    step TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    revision TEXT NOT NULL,
+    state TEXT NOT NULL,
+    at_ms INTEGER NOT NULL
+);
+CREATE TABLE revisions (
+    flow TEXT NOT NULL,
+    revision TEXT NOT NULL,
+    source TEXT NOT NULL,
+    loaded_ms INTEGER NOT NULL,
+    PRIMARY KEY (flow, revision)
+);
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    at_ms INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+"#,
+)];

@@ -1,0 +1,204 @@
+//! The values the store keeps and returns.
+
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store `{path}`: {message}")]
+    Open { path: String, message: String },
+    #[error("store: {0}")]
+    Sql(String),
+    #[error("store: bad data in `{table}`: {message}")]
+    Corrupt { table: String, message: String },
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sql(e.to_string())
+    }
+}
+
+/// An event to put in the inbox.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub flow: String,
+    /// Deduplication key within the flow (the trigger's event id, or a body digest).
+    pub key: String,
+    /// Redacted before it is written.
+    pub body: Value,
+    pub revision: String,
+    pub ordering_key: Option<String>,
+    pub received_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "accepted", rename_all = "snake_case")]
+pub enum Accepted {
+    New { event: i64, run: i64 },
+    Duplicate { event: i64 },
+}
+
+/// Where a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Queued,
+    Running,
+    /// Waiting for a retry at `next_at`.
+    Waiting,
+    Completed,
+    Skipped,
+    Failed,
+    DeadLettered,
+    /// A dead letter closed without replay.
+    Discarded,
+}
+
+impl RunState {
+    pub const ALL: [RunState; 8] = [
+        RunState::Queued,
+        RunState::Running,
+        RunState::Waiting,
+        RunState::Completed,
+        RunState::Skipped,
+        RunState::Failed,
+        RunState::DeadLettered,
+        RunState::Discarded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Queued => "queued",
+            RunState::Running => "running",
+            RunState::Waiting => "waiting",
+            RunState::Completed => "completed",
+            RunState::Skipped => "skipped",
+            RunState::Failed => "failed",
+            RunState::DeadLettered => "dead_lettered",
+            RunState::Discarded => "discarded",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RunState> {
+        RunState::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// No more work will happen on its own.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            RunState::Completed
+                | RunState::Skipped
+                | RunState::Failed
+                | RunState::DeadLettered
+                | RunState::Discarded
+        )
+    }
+}
+
+/// How a run attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunEnd {
+    Completed,
+    Skipped {
+        reason: String,
+    },
+    Failed {
+        step: String,
+        reason: String,
+    },
+    DeadLettered {
+        step: String,
+        reason: String,
+    },
+    /// Try again at `next_ms` (a retry that survives restarts).
+    Waiting {
+        step: String,
+        reason: String,
+        next_ms: i64,
+    },
+}
+
+/// A run as listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRow {
+    pub id: i64,
+    pub event: i64,
+    pub flow: String,
+    pub revision: String,
+    pub state: RunState,
+    /// Attempts of the run as a whole (claims).
+    pub attempts: i64,
+    pub next_ms: i64,
+    pub ordering_key: Option<String>,
+    pub step: Option<String>,
+    pub reason: Option<String>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// A claimed run with what it needs to execute.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub run: RunRow,
+    pub event_key: String,
+    pub body: Value,
+}
+
+/// One call step of a run. `outcome: None` means the call was started and its result is not
+/// known (the process died while it was in flight).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JournalEntry {
+    pub run: i64,
+    /// Position among the run's calls, from 0.
+    pub seq: i64,
+    pub step: String,
+    pub call: String,
+    /// Attempts made so far.
+    pub attempt: i64,
+    pub outcome: Option<String>,
+    pub input: Value,
+    pub output: Value,
+    pub idempotency_key: Option<String>,
+    pub started_ms: i64,
+    pub updated_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetter {
+    pub run: i64,
+    pub flow: String,
+    pub step: String,
+    pub reason: String,
+    pub revision: String,
+    pub event_key: String,
+    pub state: String,
+    pub at_ms: i64,
+}
+
+/// A run with everything about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunDetail {
+    pub run: RunRow,
+    pub event_key: String,
+    pub event: Value,
+    pub journal: Vec<JournalEntry>,
+    pub dead_letter: Option<DeadLetter>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub flow: Option<String>,
+    pub state: Option<RunState>,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DlqFilter {
+    pub flow: Option<String>,
+    pub step: Option<String>,
+    /// Only open dead letters (not replayed or discarded).
+    pub open_only: bool,
+    pub limit: usize,
+}
