@@ -13,6 +13,9 @@ pub struct Args {
     /// under prod are reported.
     #[arg(long)]
     profile: Option<String>,
+    /// Directory holding the profiles (`--profile` must name one of its files).
+    #[arg(long, default_value = "profiles")]
+    profiles_dir: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     format: OutputFormat,
@@ -42,6 +45,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     } else {
         args.paths
     };
+    if let Some(name) = &args.profile {
+        // A typo must not lint silently against nothing; outside a project (no profiles
+        // directory) the name alone is used.
+        if args.profiles_dir.is_dir() {
+            crate::load::find_profile(&args.profiles_dir, name)?;
+        }
+    }
     let options = LintOptions {
         profile: args.profile,
     };

@@ -43,7 +43,7 @@ pub struct Args {
     #[arg(long, value_name = "URL", requires = "notify_secret")]
     notify: Option<String>,
     /// Signing secret for --notify, as a reference: `${env:NAME}` or `${file:PATH}`.
-    #[arg(long, value_name = "REF")]
+    #[arg(long, value_name = "REF", requires = "notify")]
     notify_secret: Option<String>,
     /// Run the activity simulator at RATE events per second (0: as fast as possible).
     #[arg(long, value_name = "RATE")]
@@ -95,10 +95,28 @@ fn config(args: &Args) -> anyhow::Result<SandboxConfig> {
 fn read_faults(path: &Path) -> anyhow::Result<Vec<Fault>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read `{}`", path.display()))?;
-    let parsed = crate::load::parse(&text)
-        .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message))?;
-    serde_json::from_value(parsed.value)
-        .with_context(|| format!("`{}` is not a list of faults", path.display()))
+    let parsed = crate::load::parse(&text).map_err(|e| {
+        let at = e
+            .span
+            .map(|s| format!(":{}:{}", s.line, s.col))
+            .unwrap_or_default();
+        anyhow::anyhow!("{}{at}: {}", path.display(), e.message)
+    })?;
+    let serde_json::Value::Array(items) = parsed.value else {
+        anyhow::bail!("`{}` must be a list of faults", path.display());
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let fault: Fault = serde_json::from_value(item)
+                .map_err(|e| anyhow::anyhow!("{}: fault {}: {e}", path.display(), i + 1))?;
+            fault
+                .validate()
+                .map_err(|e| anyhow::anyhow!("{}: fault {}: {e}", path.display(), i + 1))?;
+            Ok(fault)
+        })
+        .collect()
 }
 
 pub fn run(args: Args) -> anyhow::Result<i32> {

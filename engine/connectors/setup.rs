@@ -18,7 +18,7 @@ pub type Builder = fn(&Value, &Path) -> Result<Arc<dyn Connector>, ConfigError>;
 pub enum ConfigError {
     #[error("connectors.{connector}: {message}")]
     Invalid { connector: String, message: String },
-    #[error("{0}")]
+    #[error(transparent)]
     Secret(#[from] SecretError),
 }
 

@@ -12,7 +12,7 @@ pub mod secrets;
 mod yaml;
 
 pub use index::{Node, PointerIndex, Style, escape};
-pub use profile::{ProfileError, find_profile, read_profile};
+pub use profile::{ProfileError, find_profile, profile_names, read_profile};
 pub use schema::{SchemaViolation, flow_schema, profile_schema, validate};
 pub use yaml::{MAX_DEPTH, Parsed, YamlError, parse};
 

@@ -17,6 +17,12 @@ pub enum ProfileError {
     },
     #[error("{file}: {message}")]
     Invalid { file: String, message: String },
+    #[error("no profile `{name}` in `{dir}` (profiles there: {})", if known.is_empty() { "none".to_string() } else { known.join(", ") })]
+    Missing {
+        name: String,
+        dir: String,
+        known: Vec<String>,
+    },
 }
 
 /// Read and check one profile file.
@@ -40,5 +46,30 @@ pub fn read_profile(path: &Path) -> Result<Profile, ProfileError> {
 
 /// The profile named `name` in `dir`, as `<dir>/<name>.yaml`.
 pub fn find_profile(dir: &Path, name: &str) -> Result<Profile, ProfileError> {
-    read_profile(&dir.join(format!("{name}.yaml")))
+    let path = dir.join(format!("{name}.yaml"));
+    if !path.exists() {
+        return Err(ProfileError::Missing {
+            name: name.to_string(),
+            dir: dir.display().to_string(),
+            known: profile_names(dir),
+        });
+    }
+    read_profile(&path)
+}
+
+/// The profile names in `dir` (`*.yaml` files), sorted.
+pub fn profile_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let p = e.path();
+            (p.extension().is_some_and(|x| x == "yaml"))
+                .then(|| p.file_stem().map(|s| s.to_string_lossy().to_string()))
+                .flatten()
+        })
+        .collect();
+    names.sort();
+    names
 }

@@ -40,7 +40,7 @@ pub fn resolve(what: &str, reference: &str, base: &Path) -> Result<String, Secre
         let text = std::fs::read_to_string(&full).map_err(|e| SecretError::File {
             what: what.into(),
             path: full.display().to_string(),
-            reason: e.kind().to_string(),
+            reason: e.to_string(),
         })?;
         text.trim_end_matches(['\r', '\n']).to_string()
     } else {

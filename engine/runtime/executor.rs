@@ -581,6 +581,19 @@ impl Executor {
                     match client.reconcile(operation, &input, &ctx, since).await {
                         Ok(Some(v)) => break Ok(v),
                         Ok(None) => {}
+                        Err(e) if e.is_retryable() && journal.is_some() => {
+                            // The lookup itself failed: nothing is known yet. Keep the call
+                            // marked in flight and ask again later.
+                            let mut reason = format!("`{call_name}` reconciling: {e}");
+                            mask_text(&mut reason);
+                            rec.outcome = "retry".into();
+                            rec.error = Some(reason.clone());
+                            return Ok(Flow::Stop(RunStatus::Waiting {
+                                step: step.id.clone(),
+                                reason,
+                                retry_in_ms: policy.delay(attempt).as_millis() as u64,
+                            }));
+                        }
                         Err(e) => break Err(e),
                     }
                 }

@@ -35,6 +35,10 @@ pub struct Fault {
     /// Affect this many requests, then stop (absent: until removed).
     #[serde(default)]
     pub count: Option<u32>,
+    /// Affect each matching request with this probability (0 to 1; absent: every one). The
+    /// draw is seeded by the request's position, so a run is repeatable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
 }
 
 fn any() -> String {
@@ -59,6 +63,35 @@ pub enum FaultKind {
 }
 
 impl Fault {
+    /// Refuse rules that could never fire or make no sense, naming the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if !["*", "paytrace", "sagepro"].contains(&self.target.as_str()) {
+            return Err(format!(
+                "`target` must be paytrace, sagepro or *, got `{}`",
+                self.target
+            ));
+        }
+        if self.path != "*" && !self.path.starts_with('/') {
+            return Err(format!(
+                "`path` must start with `/` (or be `*`), got `{}`",
+                self.path
+            ));
+        }
+        if let FaultKind::Latency { min_ms, max_ms } = self.kind {
+            if min_ms > max_ms {
+                return Err(format!(
+                    "latency `min_ms` {min_ms} is above `max_ms` {max_ms}"
+                ));
+            }
+        }
+        if let Some(p) = self.probability {
+            if !(0.0..=1.0).contains(&p) || p.is_nan() {
+                return Err(format!("`probability` must be between 0 and 1, got {p}"));
+            }
+        }
+        Ok(())
+    }
+
     pub fn applies_to(&self, emulator: &str) -> bool {
         self.target == "*" || self.target == emulator
     }
@@ -133,11 +166,25 @@ impl Faults {
             if r.fault.count.is_some_and(|c| r.fired >= c) {
                 continue;
             }
+            if let Some(p) = r.fault.probability {
+                if draw(r.seen) >= p {
+                    continue;
+                }
+            }
             r.fired += 1;
             out.push(r.fault.kind.clone());
         }
         out
     }
+}
+
+/// A repeatable number in [0, 1) for the `n`-th matching request (splitmix64).
+fn draw(n: u32) -> f64 {
+    let mut z = u64::from(n).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[derive(Clone)]
@@ -236,14 +283,34 @@ async fn list(State(ctl): State<Ctl>) -> Json<Vec<Fault>> {
     Json(ctl.faults.list())
 }
 
-async fn replace(State(ctl): State<Ctl>, Json(faults): Json<Vec<Fault>>) -> StatusCode {
-    ctl.faults.replace(faults);
-    StatusCode::NO_CONTENT
+/// 400 with `{"error": {"code", "message"}}` naming the bad rule.
+fn refuse(index: Option<usize>, message: String) -> Response {
+    let at = index
+        .map(|i| format!("fault {}: ", i + 1))
+        .unwrap_or_default();
+    (
+        StatusCode::BAD_REQUEST,
+        Json(serde_json::json!({"error": {"code": "InvalidFault", "message": format!("{at}{message}")}})),
+    )
+        .into_response()
 }
 
-async fn add(State(ctl): State<Ctl>, Json(fault): Json<Fault>) -> StatusCode {
+async fn replace(State(ctl): State<Ctl>, Json(faults): Json<Vec<Fault>>) -> Response {
+    for (i, f) in faults.iter().enumerate() {
+        if let Err(e) = f.validate() {
+            return refuse(Some(i), e);
+        }
+    }
+    ctl.faults.replace(faults);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn add(State(ctl): State<Ctl>, Json(fault): Json<Fault>) -> Response {
+    if let Err(e) = fault.validate() {
+        return refuse(None, e);
+    }
     ctl.faults.add(fault);
-    StatusCode::NO_CONTENT
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn clear(State(ctl): State<Ctl>) -> StatusCode {

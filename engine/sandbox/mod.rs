@@ -24,11 +24,8 @@ use tokio::task::JoinHandle;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: String,
-        source: std::io::Error,
-    },
+    #[error("cannot listen on {addr}: {error}")]
+    Bind { addr: String, error: std::io::Error },
     #[error("sandbox store: {0}")]
     Store(String),
     #[error("sandbox settings: {0}")]
@@ -61,7 +58,10 @@ impl SandboxConfig {
         let defaults = SandboxConfig::default();
         let mut faults = Vec::new();
         for (i, value) in settings.faults.iter().enumerate() {
-            let fault = serde_json::from_value(value.clone())
+            let fault: faults::Fault = serde_json::from_value(value.clone())
+                .map_err(|e| SandboxError::Settings(format!("sandbox.faults[{i}]: {e}")))?;
+            fault
+                .validate()
                 .map_err(|e| SandboxError::Settings(format!("sandbox.faults[{i}]: {e}")))?;
             faults.push(fault);
         }
@@ -203,13 +203,13 @@ async fn serve(port: u16, app: axum::Router) -> Result<(SocketAddr, JoinHandle<(
     let addr = format!("127.0.0.1:{port}");
     let listener = TcpListener::bind(&addr)
         .await
-        .map_err(|source| SandboxError::Bind {
+        .map_err(|error| SandboxError::Bind {
             addr: addr.clone(),
-            source,
+            error,
         })?;
     let local = listener
         .local_addr()
-        .map_err(|source| SandboxError::Bind { addr, source })?;
+        .map_err(|error| SandboxError::Bind { addr, error })?;
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });

@@ -213,7 +213,12 @@ impl Sim {
             Ok(a) if a.status == 200 => {
                 ev.transaction_id = a.body["batch_number"].as_u64();
                 let count = a.body["transactions"].as_u64().unwrap_or(0);
-                ev.outcome = format!("batch closed with {count} transactions");
+                let noun = if count == 1 {
+                    "transaction"
+                } else {
+                    "transactions"
+                };
+                ev.outcome = format!("batch closed with {count} {noun}");
                 for s in self.sales.iter_mut().filter(|s| !s.voided) {
                     s.settled = true;
                 }

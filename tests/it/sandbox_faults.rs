@@ -12,6 +12,7 @@ fn fault(path: &str, kind: FaultKind, count: Option<u32>) -> Fault {
         kind,
         after: 0,
         count,
+        probability: None,
     }
 }
 
@@ -101,4 +102,34 @@ async fn latency_band_delays() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert!(started.elapsed() >= Duration::from_millis(120));
+}
+
+#[tokio::test]
+async fn a_probability_affects_about_that_share_repeatably() {
+    let mut f = fault("/api/health", FaultKind::Unavailable, None);
+    f.probability = Some(0.2);
+    let run = || async {
+        let sb = Sandbox::start(SandboxConfig {
+            faults: vec![f.clone()],
+            ..SandboxConfig::default()
+        })
+        .await
+        .unwrap();
+        let http = ledgerlink::connectors::transport::client();
+        let mut pattern = Vec::new();
+        for _ in 0..500 {
+            let s = http
+                .get(format!("{}/api/health", sb.sagepro_url()))
+                .send()
+                .await
+                .unwrap()
+                .status();
+            pattern.push(s == 503);
+        }
+        pattern
+    };
+    let first = run().await;
+    let share = first.iter().filter(|x| **x).count();
+    assert!((70..=130).contains(&share), "{share} of 500");
+    assert_eq!(first, run().await, "same pattern on every run");
 }

@@ -225,3 +225,117 @@ async fn a_profile_sets_faults_and_the_notifier_with_a_secret_reference() {
     assert!(!e.to_string().contains("plain-text"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The demo end to end: what the notifier sends for a card sale and an ACH sale runs through
+/// the shipped payment-posting flow, with the real Sage Pro connector, into the emulator's
+/// ledger: card to the card clearing account, ACH to the ACH clearing account.
+#[tokio::test]
+async fn notifier_events_post_through_the_shipped_flow() {
+    use ledgerlink::connectors::Clients;
+    use ledgerlink::connectors::sagepro::client::SagePro;
+    use ledgerlink::runtime::{Executor, RunStatus};
+
+    let (url, got) = receiver(0).await;
+    let mut notify = NotifierConfig::new(&url, SECRET);
+    notify.interval_ms = 20;
+    let sb = Sandbox::start(SandboxConfig {
+        notify: Some(notify),
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let http = ledgerlink::connectors::transport::client();
+    let token: Value = http
+        .post(format!("{}/oauth/token", sb.paytrace_url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=password&username=ledgerlink&password=sandbox")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_string();
+    for (path, body) in [
+        (
+            "/v1/transactions/sale/keyed",
+            json!({"amount": "100.00", "invoice_id": "INV-10021", "customer_reference_id": "ACME01",
+            "credit_card": {"number": "4111111111111111", "expiration_month": 12, "expiration_year": 2030}}),
+        ),
+        (
+            "/v1/checks/sale/by_account",
+            json!({"amount": "50.00", "invoice_id": "INV-10023", "customer_reference_id": "GLOBEX",
+            "check": {"account_number": "123456789", "routing_number": "325070760"}}),
+        ),
+    ] {
+        let r = http
+            .post(format!("{}{path}", sb.paytrace_url()))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+    let events = wait_for(&got, 2).await;
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let profile = ledgerlink::load::find_profile(&root.join("profiles"), "dev").unwrap();
+    let source = ledgerlink::load::read(&root.join("flows/paytrace-payment-posting.yaml")).unwrap();
+    let plan =
+        ledgerlink::plan::build(source, profile, ledgerlink::script::helpers::system_clock())
+            .unwrap();
+    let sagepro = SagePro::new(ledgerlink::connectors::sagepro::config::Config {
+        base_url: sb.sagepro_url(),
+        client_id: "ledgerlink-sandbox".into(),
+        client_secret: "sandbox-secret".into(),
+        timeout: Duration::from_secs(5),
+    })
+    .unwrap();
+    let executor = Executor::new(Clients::default().with("sagepro", Arc::new(sagepro)));
+    for e in &events {
+        let record = executor.run(&plan, e).await;
+        assert_eq!(
+            record.status,
+            RunStatus::Completed,
+            "{}",
+            record.timeline(false)
+        );
+    }
+    let ledger: Value = http
+        .get(format!("{}/_sandbox/sagepro/ledger", sb.sagepro_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let payments = ledger["payments"].as_array().unwrap();
+    let find = |reference: String| {
+        payments
+            .iter()
+            .find(|p| p["PaymentReference"] == reference.as_str())
+            .unwrap_or_else(|| panic!("no payment {reference}: {payments:?}"))
+            .clone()
+    };
+    let card = find(format!("PT-{}", events[0]["transaction_id"]));
+    assert_eq!(
+        (
+            card["CustomerID"].as_str(),
+            card["GLAccountID"].as_str(),
+            card["PaymentMethodCode"].as_str()
+        ),
+        (Some("ACME01"), Some("1050"), Some("CC"))
+    );
+    assert_eq!(card["Amount"], "100.00");
+    let ach = find(format!("PT-{}", events[1]["transaction_id"]));
+    assert_eq!(
+        (
+            ach["CustomerID"].as_str(),
+            ach["GLAccountID"].as_str(),
+            ach["PaymentMethodCode"].as_str()
+        ),
+        (Some("GLOBEX"), Some("1055"), Some("ACH"))
+    );
+    assert!(!ledger.to_string().contains("4111111111111111"));
+}

@@ -72,6 +72,30 @@ impl Http {
 }
 
 impl Connector for Http {
+    fn reconcile<'a>(
+        &'a self,
+        operation: &'a Operation,
+        input: &'a Value,
+        _context: &'a CallContext,
+        _started_ms: i64,
+    ) -> BoxFuture<'a, Result<Option<Value>, ConnectorError>> {
+        Box::pin(async move {
+            let method = match operation.name.as_str() {
+                "request" => input.get("method").and_then(Value::as_str).unwrap_or("GET"),
+                _ => operation.method.as_str(),
+            }
+            .to_ascii_uppercase();
+            if matches!(method.as_str(), "GET" | "PUT" | "HEAD" | "DELETE") {
+                return Ok(None);
+            }
+            Err(ConnectorError::Permanent {
+                message: format!(
+                    "a {method} was in flight when the engine stopped and may have been processed: check before replaying"
+                ),
+            })
+        })
+    }
+
     fn check(&self) -> BoxFuture<'_, Result<String, ConnectorError>> {
         Box::pin(async { Ok("generic: each call names its own URL, nothing to check".into()) })
     }

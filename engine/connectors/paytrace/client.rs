@@ -169,6 +169,31 @@ impl Connector for PayTrace {
         })
     }
 
+    fn reconcile<'a>(
+        &'a self,
+        operation: &'a Operation,
+        input: &'a Value,
+        _context: &'a CallContext,
+        started_ms: i64,
+    ) -> BoxFuture<'a, Result<Option<Value>, ConnectorError>> {
+        Box::pin(async move {
+            if operation.idempotent || !operation.writes {
+                return Ok(None);
+            }
+            let sent_at = chrono::DateTime::from_timestamp_millis(started_ms)
+                .unwrap_or_else(chrono::Utc::now);
+            let why = format!(
+                "`paytrace.{}` was in flight when the engine stopped",
+                operation.name
+            );
+            match recover::after_lost_response(self, operation, input, sent_at, &why).await {
+                Ok(found) => Ok(Some(found)),
+                Err(ConnectorError::NotSent { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
     fn check(&self) -> BoxFuture<'_, Result<String, ConnectorError>> {
         Box::pin(async move {
             self.token(true).await?;

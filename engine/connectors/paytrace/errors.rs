@@ -26,6 +26,9 @@ pub fn classify(answer: &Answer) -> Result<Value, ConnectorError> {
     let body = &answer.body;
     match body.get("success").and_then(Value::as_bool) {
         Some(true) => return Ok(body.clone()),
+        // A server error in PayTrace's envelope is still a server error: PayTrace may or may
+        // not have acted, so it is retryable (never a validation outcome for a flow to route).
+        Some(false) if answer.status >= 500 => return Err(retryable(answer, "server error")),
         Some(false) => return Err(refusal(body)),
         None => {}
     }
@@ -216,6 +219,15 @@ mod tests {
             ),
             (answer(503, Value::Null, Some(2)), "error", true),
             (answer(500, Value::Null, None), "error", true),
+            (
+                answer(
+                    500,
+                    json!({"success": false, "response_code": 1, "errors": {"909": ["Internal server error"]}}),
+                    None,
+                ),
+                "error",
+                true,
+            ),
             (answer(404, Value::Null, None), "error", false),
             (answer(200, json!({"status": "success"}), None), "ok", false),
             (answer(200, Value::Null, None), "error", false),
