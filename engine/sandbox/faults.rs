@@ -158,7 +158,11 @@ impl Faults {
             return Vec::new();
         };
         let mut out = Vec::new();
-        for r in rules.iter_mut().filter(|r| r.fault.matches(method, path)) {
+        for (position, r) in rules
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, r)| r.fault.matches(method, path))
+        {
             r.seen += 1;
             if r.seen <= r.fault.after {
                 continue;
@@ -167,7 +171,7 @@ impl Faults {
                 continue;
             }
             if let Some(p) = r.fault.probability {
-                if draw(r.seen) >= p {
+                if draw(r.seen, position) >= p {
                     continue;
                 }
             }
@@ -178,9 +182,10 @@ impl Faults {
     }
 }
 
-/// A repeatable number in [0, 1) for the `n`-th matching request (splitmix64).
-fn draw(n: u32) -> f64 {
-    let mut z = u64::from(n).wrapping_add(0x9e37_79b9_7f4a_7c15);
+/// A repeatable number in [0, 1) for the `n`-th request matching the rule at `position`
+/// (splitmix64; the position keeps two rules on the same route independent).
+fn draw(n: u32, position: usize) -> f64 {
+    let mut z = (u64::from(n) | ((position as u64) << 32)).wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^= z >> 31;

@@ -69,8 +69,9 @@ pub trait StateStore: Send + Sync {
     /// Dead letters, newest first.
     fn dead_letters(&self, filter: &DlqFilter) -> Result<Vec<DeadLetter>, StoreError>;
 
-    /// Queue a dead-lettered run again on `revision` (its journal stays: steps that succeeded
-    /// are not repeated). Returns false when the run is not an open dead letter.
+    /// Queue a dead-lettered run again on `revision`. Journal entries of calls that succeeded
+    /// stay, so they are not made again; failed ones are removed, so they are tried anew.
+    /// Returns false when the run is not an open dead letter.
     fn requeue(&self, run: i64, revision: &str, now_ms: i64) -> Result<bool, StoreError>;
 
     /// Close a dead letter without replaying it.

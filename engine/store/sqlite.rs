@@ -445,6 +445,11 @@ impl StateStore for SqliteStore {
                  updated_ms = ?3 WHERE id = ?1",
                 params![run, revision, now_ms],
             )?;
+            // Calls that succeeded stay (they are not made again); failed ones are tried anew.
+            tx.execute(
+                "DELETE FROM journal WHERE run_id = ?1 AND outcome IS NOT NULL AND outcome <> 'ok'",
+                params![run],
+            )?;
         }
         tx.commit()?;
         Ok(n == 1)

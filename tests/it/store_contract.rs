@@ -1,0 +1,258 @@
+//! The store contract: what every `StateStore` backend must do, run against each backend
+//! (SQLite in memory and on disk today; PostgreSQL joins with its issue).
+
+use ledgerlink::store::sqlite::Durability;
+use ledgerlink::store::*;
+use serde_json::json;
+
+fn event(flow: &str, key: &str, ordering: Option<&str>, at: i64) -> NewEvent {
+    NewEvent {
+        flow: flow.into(),
+        key: key.into(),
+        body: json!({"id": key, "card": {"number": "4111111111111111"}, "note": "paid by 4111 1111 1111 1111"}),
+        revision: "rev-1".into(),
+        ordering_key: ordering.map(str::to_string),
+        received_ms: at,
+    }
+}
+
+fn run_id(a: &Accepted) -> i64 {
+    match a {
+        Accepted::New { run, .. } => *run,
+        Accepted::Duplicate { .. } => panic!("expected a new run"),
+    }
+}
+
+fn contract(store: &dyn StateStore) {
+    // Intake: one run per new event, duplicates create nothing.
+    let got = store
+        .accept(&[
+            event("f", "a", Some("cust-1"), 1000),
+            event("f", "b", Some("cust-1"), 1001),
+            event("f", "c", None, 1002),
+        ])
+        .unwrap();
+    let (a, b, c) = (run_id(&got[0]), run_id(&got[1]), run_id(&got[2]));
+    let again = store
+        .accept(&[event("f", "a", None, 2000), event("g", "a", None, 2000)])
+        .unwrap();
+    assert!(matches!(again[0], Accepted::Duplicate { .. }));
+    assert!(
+        matches!(again[1], Accepted::New { .. }),
+        "keys are per flow"
+    );
+    let g = run_id(&again[1]);
+
+    // No card data at rest.
+    let stored = store.run(a).unwrap().unwrap();
+    let text = stored.event.to_string();
+    assert!(
+        !text.contains("4111111111111111") && !text.contains("4111 1111 1111 1111"),
+        "{text}"
+    );
+
+    // Claim: due runs in order; `b` waits behind `a` (same ordering key).
+    let claimed = store.claim("w1", 5000, 60_000, 10).unwrap();
+    let ids: Vec<i64> = claimed.iter().map(|c| c.run.id).collect();
+    assert_eq!(ids, vec![a, c, g], "b is held back by a");
+    assert!(
+        claimed
+            .iter()
+            .all(|c| c.run.state == RunState::Running && c.run.attempts == 1)
+    );
+    assert!(
+        store.claim("w2", 5000, 60_000, 10).unwrap().is_empty(),
+        "leases hold"
+    );
+
+    // Journal: insert, then update in place.
+    let mut entry = JournalEntry {
+        run: a,
+        seq: 0,
+        step: "post".into(),
+        call: "sagepro.create_payment".into(),
+        attempt: 1,
+        outcome: None,
+        input: json!({"Amount": "10.00", "Memo": "card 4111111111111111"}),
+        output: json!(null),
+        idempotency_key: Some("k-a".into()),
+        started_ms: 5000,
+        updated_ms: 5000,
+    };
+    store.record_step(&entry).unwrap();
+    entry.outcome = Some("ok".into());
+    entry.output = json!({"PaymentReference": "PT-1"});
+    store.record_step(&entry).unwrap();
+    let journal = store.journal(a).unwrap();
+    assert_eq!(journal.len(), 1);
+    assert_eq!(journal[0].outcome.as_deref(), Some("ok"));
+    assert!(!journal[0].input.to_string().contains("4111111111111111"));
+
+    // Idempotency ledger: first result wins.
+    assert_eq!(store.idempotent_result("f", "k-a").unwrap(), None);
+    store
+        .remember_result("f", "k-a", &json!({"n": 1}), 5000)
+        .unwrap();
+    store
+        .remember_result("f", "k-a", &json!({"n": 2}), 5001)
+        .unwrap();
+    assert_eq!(
+        store.idempotent_result("f", "k-a").unwrap(),
+        Some(json!({"n": 1}))
+    );
+    assert_eq!(store.idempotent_result("g", "k-a").unwrap(), None);
+
+    // Finishing `a` releases `b`; a waiting run comes back when due, not before.
+    store.finish(a, &RunEnd::Completed, 6000).unwrap();
+    store
+        .finish(
+            c,
+            &RunEnd::Waiting {
+                step: "post".into(),
+                reason: "503".into(),
+                next_ms: 9000,
+            },
+            6000,
+        )
+        .unwrap();
+    store
+        .finish(
+            g,
+            &RunEnd::DeadLettered {
+                step: "post".into(),
+                reason: "validation failed".into(),
+            },
+            6000,
+        )
+        .unwrap();
+    let ids: Vec<i64> = store
+        .claim("w1", 6000, 60_000, 10)
+        .unwrap()
+        .iter()
+        .map(|c| c.run.id)
+        .collect();
+    assert_eq!(ids, vec![b]);
+    let ids: Vec<i64> = store
+        .claim("w1", 9000, 60_000, 10)
+        .unwrap()
+        .iter()
+        .map(|c| c.run.id)
+        .collect();
+    assert_eq!(ids, vec![c]);
+    assert_eq!(store.run(c).unwrap().unwrap().run.attempts, 2);
+
+    // A crashed worker's runs come back (`recover_running`), and expired leases too.
+    assert_eq!(store.recover_running().unwrap(), 2);
+    let ids: Vec<i64> = store
+        .claim("w3", 9000, 1, 10)
+        .unwrap()
+        .iter()
+        .map(|c| c.run.id)
+        .collect();
+    assert_eq!(ids, vec![b, c]);
+    let ids: Vec<i64> = store
+        .claim("w4", 9002, 1, 10)
+        .unwrap()
+        .iter()
+        .map(|c| c.run.id)
+        .collect();
+    assert_eq!(ids, vec![b, c], "leases expired at 9001");
+    store.finish(b, &RunEnd::Completed, 9100).unwrap();
+    store
+        .finish(
+            c,
+            &RunEnd::Failed {
+                step: "map".into(),
+                reason: "bad".into(),
+            },
+            9100,
+        )
+        .unwrap();
+
+    // Dead letters: listed with the event key, replayed once, discarded once.
+    let dl = store
+        .dead_letters(&DlqFilter {
+            open_only: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(dl.len(), 1);
+    assert_eq!(
+        (dl[0].run, dl[0].step.as_str(), dl[0].event_key.as_str()),
+        (g, "post", "a")
+    );
+    assert!(store.requeue(g, "rev-2", 9200).unwrap());
+    assert!(!store.requeue(g, "rev-2", 9200).unwrap(), "replayed once");
+    let r = store.run(g).unwrap().unwrap();
+    assert_eq!(
+        (r.run.state, r.run.revision.as_str()),
+        (RunState::Queued, "rev-2")
+    );
+    assert_eq!(r.dead_letter.unwrap().state, "replayed");
+    let claimed = store.claim("w1", 9300, 60_000, 10).unwrap();
+    assert_eq!(claimed.len(), 1);
+    store
+        .finish(
+            g,
+            &RunEnd::DeadLettered {
+                step: "post".into(),
+                reason: "still bad".into(),
+            },
+            9400,
+        )
+        .unwrap();
+    assert!(store.discard(g, 9500).unwrap());
+    assert!(!store.discard(g, 9500).unwrap());
+    assert_eq!(
+        store.run(g).unwrap().unwrap().run.state,
+        RunState::Discarded
+    );
+
+    // Lists, counts, cursors, revisions, audit.
+    let completed = store
+        .runs(&RunFilter {
+            state: Some(RunState::Completed),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        completed.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![b, a]
+    );
+    let counts = store.counts().unwrap();
+    assert_eq!(counts.get("completed"), Some(&2));
+    assert_eq!(counts.get("failed"), Some(&1));
+    assert_eq!(counts.get("discarded"), Some(&1));
+    assert_eq!(store.cursor("poll:f").unwrap(), None);
+    store.set_cursor("poll:f", "100", 1).unwrap();
+    store.set_cursor("poll:f", "200", 2).unwrap();
+    assert_eq!(store.cursor("poll:f").unwrap().as_deref(), Some("200"));
+    store.save_revision("f", "rev-1", "flow: f", 1).unwrap();
+    store.save_revision("f", "rev-1", "flow: f", 2).unwrap();
+    store.audit("reload", "f rev-1", 3).unwrap();
+    assert_eq!(store.audit_log(10).unwrap()[0].1, "reload");
+    assert!(store.run(999_999).unwrap().is_none());
+}
+
+#[test]
+fn sqlite_in_memory_keeps_the_contract() {
+    contract(&SqliteStore::memory().unwrap());
+}
+
+#[test]
+fn sqlite_file_keeps_the_contract_and_survives_reopening() {
+    let dir = std::env::temp_dir().join(format!("ll-store-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("nested/state.db");
+    contract(&SqliteStore::open(&path, Durability::Full).unwrap());
+    let reopened = SqliteStore::open(&path, Durability::Normal).unwrap();
+    assert_eq!(reopened.counts().unwrap().get("completed"), Some(&2));
+    // The file itself holds no card number (the scan a PCI assessor would do).
+    drop(reopened);
+    for entry in std::fs::read_dir(path.parent().unwrap()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("4111111111111111") && !text.contains("4111 1111 1111 1111"));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
