@@ -1,7 +1,8 @@
 //! `ledgerlink bench lint [--flows N]`: lint N generated flow files (in memory, through the
 //! real loader, schema validation and every rule) and report the time, against a baseline
 //! measured in the same run (parsing the same YAML only), so the ratio shows what lint adds.
-//! `ledgerlink bench sandbox` measures the emulators (`bench_sandbox.rs`).
+//! `ledgerlink bench sandbox` measures the emulators (`bench_sandbox.rs`), `bench runtime` the
+//! durable runtime against in-memory execution (`bench_runtime.rs`).
 
 use crate::lint::{LintOptions, lint_sources};
 use crate::load::{SourceFile, from_bytes};
@@ -9,8 +10,9 @@ use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// What to measure: `lint` (200 flow files) or `sandbox` (emulator requests per second).
-    #[arg(value_parser = ["lint", "sandbox"])]
+    /// What to measure: `lint` (200 flow files), `sandbox` (emulator requests per second) or
+    /// `runtime` (W1 events per second, in memory and durable).
+    #[arg(value_parser = ["lint", "sandbox", "runtime"])]
     what: String,
     /// Number of generated flow files.
     #[arg(long, default_value_t = 200)]
@@ -21,9 +23,12 @@ pub struct Args {
     /// Requests per emulator (`bench sandbox`).
     #[arg(long, default_value_t = 10_000)]
     requests: usize,
-    /// Concurrent connections (`bench sandbox`).
+    /// Concurrent connections (`bench sandbox`) or runs (`bench runtime`).
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// Events (`bench runtime`).
+    #[arg(long, default_value_t = 5_000)]
+    events: usize,
 }
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
@@ -32,6 +37,12 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             .enable_all()
             .build()?;
         return runtime.block_on(super::bench_sandbox::run(args.requests, args.concurrency));
+    }
+    if args.what == "runtime" {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        return runtime.block_on(super::bench_runtime::run(args.events, args.concurrency));
     }
     let files = generate(args.flows)?;
     let bytes: usize = files.iter().map(|f| f.text.len()).sum();

@@ -6,7 +6,6 @@
 
 use super::runs::shorten;
 use super::setup::Where;
-use crate::connectors::setup::build_clients;
 use crate::runtime::Executor;
 use crate::store::{DlqFilter, StateStore, now_ms};
 
@@ -152,7 +151,7 @@ fn replay(
     let profile = at.profile()?;
     let (plans, _) = at.plans(&profile)?;
     if dry_run {
-        let mut executor = Executor::new(build_clients(&profile, &at.profiles_dir)?);
+        let mut executor = Executor::new(super::setup::clients(&profile, &at.profiles_dir)?);
         executor.dry_run = true;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

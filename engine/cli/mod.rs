@@ -2,6 +2,7 @@
 //! exit code (0 ok, 1 findings or failed run, 2 usage or I/O).
 
 mod bench;
+mod bench_runtime;
 mod bench_sandbox;
 mod check;
 mod dlq;

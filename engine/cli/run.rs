@@ -4,7 +4,6 @@
 //! Events come in through `ledgerlink send` (triggers arrive with the next issue).
 
 use super::setup::Where;
-use crate::connectors::setup::build_clients;
 use crate::runtime::Executor;
 use crate::runtime::worker::{Worker, WorkerConfig};
 use crate::store::{StateStore, now_ms};
@@ -33,7 +32,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     for p in &problems {
         eprintln!("warning: {p}");
     }
-    let clients = build_clients(&profile, &args.at.profiles_dir)?;
+    let clients = super::setup::clients(&profile, &args.at.profiles_dir)?;
     let store = args.at.open_store()?;
     let recovered = store.recover_running()?;
     for flow in plans.flows() {

@@ -9,7 +9,6 @@ use crate::model::Profile;
 use crate::runtime::{Executor, RunStatus};
 use anyhow::{Context, bail};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -103,17 +102,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             check_replies(&replies, path)?;
             Scripted::new(replies).clients()
         }
-        None => {
-            let mock = Scripted::default().echoing();
-            let client = Arc::new(crate::connectors::mock::scripted::ScriptedConnector {
-                connector: "mock".into(),
-                script: mock,
-            });
-            let configured =
-                crate::connectors::setup::build_clients(&plan.profile, &args.profiles_dir)
-                    .with_context(|| format!("profile `{}`", plan.profile.profile))?;
-            configured.with("mock", client)
-        }
+        None => super::setup::clients(&plan.profile, &args.profiles_dir)?,
     };
     let mut executor = Executor::new(clients);
     executor.dry_run = args.dry_run;

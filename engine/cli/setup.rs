@@ -2,6 +2,9 @@
 //! `run`, `send`, `runs` and `dlq` all take `--profile`, `--profiles-dir`, `--flows` and
 //! `--store` the same way, so they always agree on which store they read.
 
+use crate::connectors::Clients;
+use crate::connectors::mock::scripted::{Scripted, ScriptedConnector};
+use crate::connectors::setup::build_clients;
 use crate::load::{discover, find_profile, read};
 use crate::model::Profile;
 use crate::plan::Plan;
@@ -102,6 +105,18 @@ impl Where {
             anyhow::anyhow!(msg)
         })
     }
+}
+
+/// The profile's connectors plus the echoing `mock` connector (flows under development and
+/// tests call `mock.*`; it only answers with its input).
+pub fn clients(profile: &Profile, profiles_dir: &std::path::Path) -> anyhow::Result<Clients> {
+    let echo = Arc::new(ScriptedConnector {
+        connector: "mock".into(),
+        script: Scripted::default().echoing(),
+    });
+    Ok(build_clients(profile, profiles_dir)
+        .with_context(|| format!("profile `{}`", profile.profile))?
+        .with("mock", echo))
 }
 
 fn plan_listed(plan: &Plan, profile: &Profile) -> bool {

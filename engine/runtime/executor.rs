@@ -555,14 +555,11 @@ impl Executor {
                     }
                 }
             }
-            if recorded.is_none() {
-                if let Some(k) = &key {
-                    if let Some(v) = j.idempotent_result(k).map_err(store_failure)? {
-                        recorded = Some(Ok(v));
-                    }
-                }
-            }
         }
+        // Before the first send, the idempotency ledger is asked (in the same commit that marks
+        // the call started): another run may already have made this call.
+        let mut ask_ledger = recorded.is_none();
+        let mut from_ledger = false;
         let fresh = recorded.is_none();
         let mut attempt = u32::try_from(entry.attempt).unwrap_or(0);
         let result = match recorded {
@@ -601,7 +598,12 @@ impl Executor {
                     entry.attempt = i64::from(attempt);
                     entry.outcome = None;
                     entry.updated_ms = crate::store::now_ms();
-                    j.write(&entry).map_err(store_failure)?;
+                    let ledger_key = key.as_deref().filter(|_| ask_ledger);
+                    ask_ledger = false;
+                    if let Some(v) = j.begin(&entry, ledger_key).await.map_err(store_failure)? {
+                        from_ledger = true;
+                        break Ok(v);
+                    }
                 }
                 match client.call(operation, &input, &ctx).await {
                     Err(e)
@@ -621,7 +623,7 @@ impl Executor {
                             entry.outcome = Some("retry".into());
                             entry.output = e.output();
                             entry.updated_ms = crate::store::now_ms();
-                            j.write(&entry).map_err(store_failure)?;
+                            j.write(&entry).await.map_err(store_failure)?;
                             rec.attempts = attempt;
                             rec.outcome = "retry".into();
                             let mut reason = format!("`{call_name}` {e}");
@@ -639,7 +641,7 @@ impl Executor {
                 }
             },
         };
-        if fresh {
+        if fresh && !from_ledger {
             if let Some(j) = &journal {
                 entry.outcome = Some(match &result {
                     Ok(_) => "ok".to_string(),
@@ -650,10 +652,11 @@ impl Executor {
                     Err(e) => e.output(),
                 };
                 entry.updated_ms = crate::store::now_ms();
-                j.write(&entry).map_err(store_failure)?;
-                if let (Ok(v), Some(k)) = (&result, &key) {
-                    j.remember(k, v).map_err(store_failure)?;
-                }
+                let remember = match (&result, &key) {
+                    (Ok(v), Some(k)) => Some((k.as_str(), v)),
+                    _ => None,
+                };
+                j.end(&entry, remember).await.map_err(store_failure)?;
             }
         }
         rec.attempts = attempt.max(1);

@@ -32,16 +32,67 @@ impl RunJournal {
         self.entries.iter().find(|e| e.seq == seq)
     }
 
-    pub fn write(&self, entry: &JournalEntry) -> Result<(), StoreError> {
-        self.store.record_step(entry)
+    // Store calls block until their group commit; they run on the blocking pool so that many
+    // runs can wait at once and share one commit.
+
+    pub async fn write(&self, entry: &JournalEntry) -> Result<(), StoreError> {
+        let (store, entry) = (Arc::clone(&self.store), entry.clone());
+        blocking(move || store.record_step(&entry)).await
     }
 
-    pub fn idempotent_result(&self, key: &str) -> Result<Option<Value>, StoreError> {
-        self.store.idempotent_result(&self.flow, key)
+    /// Write the entry as started, unless `ledger_key` already has a result (returned).
+    pub async fn begin(
+        &self,
+        entry: &JournalEntry,
+        ledger_key: Option<&str>,
+    ) -> Result<Option<Value>, StoreError> {
+        let (store, entry, flow, key) = (
+            Arc::clone(&self.store),
+            entry.clone(),
+            self.flow.clone(),
+            ledger_key.map(str::to_string),
+        );
+        blocking(move || store.begin_call(&entry, &flow, key.as_deref())).await
     }
 
-    pub fn remember(&self, key: &str, result: &Value) -> Result<(), StoreError> {
-        self.store
-            .remember_result(&self.flow, key, result, crate::store::now_ms())
+    /// Write the entry's outcome and, for a success with a key, remember the result.
+    pub async fn end(
+        &self,
+        entry: &JournalEntry,
+        remember: Option<(&str, &Value)>,
+    ) -> Result<(), StoreError> {
+        let (store, entry, flow) = (Arc::clone(&self.store), entry.clone(), self.flow.clone());
+        let remember = remember.map(|(k, v)| (k.to_string(), v.clone()));
+        blocking(move || {
+            store.end_call(
+                &entry,
+                &flow,
+                remember.as_ref().map(|(k, v)| (k.as_str(), v)),
+            )
+        })
+        .await
     }
+
+    pub async fn idempotent_result(&self, key: &str) -> Result<Option<Value>, StoreError> {
+        let (store, flow, key) = (Arc::clone(&self.store), self.flow.clone(), key.to_string());
+        blocking(move || store.idempotent_result(&flow, &key)).await
+    }
+
+    pub async fn remember(&self, key: &str, result: &Value) -> Result<(), StoreError> {
+        let (store, flow, key, result) = (
+            Arc::clone(&self.store),
+            self.flow.clone(),
+            key.to_string(),
+            result.clone(),
+        );
+        blocking(move || store.remember_result(&flow, &key, &result, crate::store::now_ms())).await
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Sql(format!("store task failed: {e}")))?
 }

@@ -25,7 +25,10 @@ pub struct Plans {
 
 impl Plans {
     pub fn insert(&mut self, plan: Plan) {
-        let plan = Arc::new(plan);
+        self.insert_shared(Arc::new(plan));
+    }
+
+    pub fn insert_shared(&mut self, plan: Arc<Plan>) {
         self.revisions.insert(plan.hash.clone(), Arc::clone(&plan));
         self.current.insert(plan.flow.flow.clone(), plan);
     }

@@ -6,6 +6,7 @@
 //! data: bodies and journal values are redacted (`pci::redact`) before they are written.
 
 pub mod schema;
+mod sql;
 pub mod sqlite;
 mod types;
 
@@ -43,6 +44,25 @@ pub trait StateStore: Send + Sync {
 
     /// End a run attempt: terminal, or waiting for a retry at a time.
     fn finish(&self, run: i64, end: &RunEnd, now_ms: i64) -> Result<(), StoreError>;
+
+    /// Start a call in one commit: with `ledger_key`, a result already remembered under that
+    /// key in this flow is returned instead (nothing written); otherwise the entry (outcome
+    /// `None`: in flight) is written.
+    fn begin_call(
+        &self,
+        entry: &JournalEntry,
+        flow: &str,
+        ledger_key: Option<&str>,
+    ) -> Result<Option<serde_json::Value>, StoreError>;
+
+    /// End a call in one commit: its journal entry and, when it succeeded with a key, its
+    /// result in the idempotency ledger.
+    fn end_call(
+        &self,
+        entry: &JournalEntry,
+        flow: &str,
+        remember: Option<(&str, &serde_json::Value)>,
+    ) -> Result<(), StoreError>;
 
     /// The result a call with this idempotency key already produced in this flow, if any.
     fn idempotent_result(

@@ -4,9 +4,10 @@
 //! `BIGSERIAL` ids. Never edit a published migration: add the next one.
 
 /// `(version, statements)`.
-pub const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE events (
     id INTEGER PRIMARY KEY,
     flow TEXT NOT NULL,
@@ -82,4 +83,16 @@ CREATE TABLE audit (
     detail TEXT NOT NULL
 );
 "#,
-)];
+    ),
+    (
+        2,
+        // Claiming probes "an earlier unfinished run with this key": index the state too, so
+        // a key with thousands of finished runs costs one seek, not a scan; queued runs are
+        // claimed in id order straight from an index.
+        r#"
+DROP INDEX runs_order;
+CREATE INDEX runs_key_state ON runs (flow, ordering_key, state, id);
+CREATE INDEX runs_state_id ON runs (state, id);
+"#,
+    ),
+];

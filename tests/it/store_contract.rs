@@ -102,6 +102,38 @@ fn contract(store: &dyn StateStore) {
     );
     assert_eq!(store.idempotent_result("g", "k-a").unwrap(), None);
 
+    // Calls begun and ended in one commit each: a remembered key short-cuts the call.
+    let mut second = JournalEntry {
+        seq: 1,
+        outcome: None,
+        idempotency_key: Some("k-new".into()),
+        ..entry.clone()
+    };
+    assert_eq!(
+        store.begin_call(&second, "f", Some("k-a")).unwrap(),
+        Some(json!({"n": 1}))
+    );
+    assert_eq!(
+        store.journal(a).unwrap().len(),
+        1,
+        "a ledger hit writes nothing"
+    );
+    assert_eq!(store.begin_call(&second, "f", Some("k-new")).unwrap(), None);
+    assert_eq!(
+        store.journal(a).unwrap()[1].outcome,
+        None,
+        "started: in flight"
+    );
+    second.outcome = Some("ok".into());
+    store
+        .end_call(&second, "f", Some(("k-new", &json!({"n": 3}))))
+        .unwrap();
+    assert_eq!(store.journal(a).unwrap()[1].outcome.as_deref(), Some("ok"));
+    assert_eq!(
+        store.idempotent_result("f", "k-new").unwrap(),
+        Some(json!({"n": 3}))
+    );
+
     // Finishing `a` releases `b`; a waiting run comes back when due, not before.
     store.finish(a, &RunEnd::Completed, 6000).unwrap();
     store

@@ -1,0 +1,478 @@
+//! The store's statements, one function per operation, each run inside a transaction the
+//! caller owns (`sqlite.rs` batches many of them into one commit). Kept to SQL that SQLite and
+//! PostgreSQL both accept.
+
+use super::types::*;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+const RUN_COLUMNS: &str = "r.id, r.event_id, r.flow, r.revision, r.state, r.attempts, r.next_ms, \
+     r.ordering_key, r.step, r.reason, r.created_ms, r.updated_ms";
+
+fn redacted(v: &Value) -> String {
+    let mut copy = v.clone();
+    crate::pci::redact(&mut copy);
+    copy.to_string()
+}
+
+pub(super) fn parse_json(table: &str, text: &str) -> Result<Value, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        table: table.into(),
+        message: e.to_string(),
+    })
+}
+
+fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
+    let state: String = r.get(4)?;
+    Ok(RunRow {
+        id: r.get(0)?,
+        event: r.get(1)?,
+        flow: r.get(2)?,
+        revision: r.get(3)?,
+        state: RunState::parse(&state).unwrap_or(RunState::Failed),
+        attempts: r.get(5)?,
+        next_ms: r.get(6)?,
+        ordering_key: r.get(7)?,
+        step: r.get(8)?,
+        reason: r.get(9)?,
+        created_ms: r.get(10)?,
+        updated_ms: r.get(11)?,
+    })
+}
+
+fn journal_row(r: &Row<'_>) -> rusqlite::Result<(JournalEntry, String, String)> {
+    Ok((
+        JournalEntry {
+            run: r.get(0)?,
+            seq: r.get(1)?,
+            step: r.get(2)?,
+            call: r.get(3)?,
+            attempt: r.get(4)?,
+            outcome: r.get(5)?,
+            input: Value::Null,
+            output: Value::Null,
+            idempotency_key: r.get(8)?,
+            started_ms: r.get(9)?,
+            updated_ms: r.get(10)?,
+        },
+        r.get(6)?,
+        r.get(7)?,
+    ))
+}
+
+fn dead_letter_row(r: &Row<'_>) -> rusqlite::Result<DeadLetter> {
+    Ok(DeadLetter {
+        run: r.get(0)?,
+        flow: r.get(1)?,
+        step: r.get(2)?,
+        reason: r.get(3)?,
+        revision: r.get(4)?,
+        state: r.get(5)?,
+        at_ms: r.get(6)?,
+        event_key: r.get(7)?,
+    })
+}
+
+const DLQ_SELECT: &str = "SELECT d.run_id, d.flow, d.step, d.reason, d.revision, d.state, d.at_ms, e.event_key \
+     FROM dead_letters d JOIN runs r ON r.id = d.run_id JOIN events e ON e.id = r.event_id";
+
+pub fn accept(conn: &Connection, events: &[NewEvent]) -> Result<Vec<Accepted>, StoreError> {
+    let mut out = Vec::with_capacity(events.len());
+    {
+        let mut find =
+            conn.prepare_cached("SELECT id FROM events WHERE flow = ?1 AND event_key = ?2")?;
+        let mut insert = conn.prepare_cached(
+            "INSERT INTO events (flow, event_key, body, received_ms) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        let mut run = conn.prepare_cached(
+            "INSERT INTO runs (event_id, flow, revision, state, next_ms, ordering_key, created_ms, updated_ms) \
+             VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?4, ?4)",
+        )?;
+        for e in events {
+            if let Some(id) = find
+                .query_row(params![e.flow, e.key], |r| r.get::<_, i64>(0))
+                .optional()?
+            {
+                out.push(Accepted::Duplicate { event: id });
+                continue;
+            }
+            insert.execute(params![e.flow, e.key, redacted(&e.body), e.received_ms])?;
+            let event = conn.last_insert_rowid();
+            run.execute(params![
+                event,
+                e.flow,
+                e.revision,
+                e.received_ms,
+                e.ordering_key
+            ])?;
+            out.push(Accepted::New {
+                event,
+                run: conn.last_insert_rowid(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+pub fn claim(
+    conn: &Connection,
+    worker: &str,
+    now_ms: i64,
+    lease_ms: i64,
+    limit: usize,
+) -> Result<Vec<Claimed>, StoreError> {
+    // Three indexed queries instead of one with an OR (which scans) or one sorted union
+    // (which filters the whole backlog before its LIMIT): due retries first, then queued runs
+    // in arrival order, then runs whose lease expired. Each stops as soon as it has enough.
+    const BLOCKED: &str = "NOT EXISTS (SELECT 1 FROM runs p WHERE p.flow = r.flow \
+         AND p.ordering_key = r.ordering_key AND p.state IN ('queued', 'waiting', 'running') \
+         AND p.id < r.id)";
+    let queries = [
+        format!(
+            "SELECT r.id FROM runs r WHERE r.state = 'waiting' AND r.next_ms <= ?1 AND {BLOCKED} ORDER BY r.next_ms, r.id LIMIT ?2"
+        ),
+        format!(
+            "SELECT r.id FROM runs r WHERE r.state = 'queued' AND ?1 = ?1 AND {BLOCKED} ORDER BY r.id LIMIT ?2"
+        ),
+        format!(
+            "SELECT r.id FROM runs r WHERE r.state = 'running' AND r.lease_ms < ?1 AND {BLOCKED} ORDER BY r.id LIMIT ?2"
+        ),
+    ];
+    let mut ids: Vec<i64> = Vec::new();
+    for q in &queries {
+        let want = limit.saturating_sub(ids.len());
+        if want == 0 {
+            break;
+        }
+        let mut stmt = conn.prepare_cached(q)?;
+        let found = stmt
+            .query_map(params![now_ms, want as i64], |r| r.get::<_, i64>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        ids.extend(found);
+    }
+    let mut claimed = Vec::with_capacity(ids.len());
+    {
+        let mut take = conn.prepare_cached(
+            "UPDATE runs SET state = 'running', worker = ?2, lease_ms = ?3, attempts = attempts + 1, \
+             updated_ms = ?4 WHERE id = ?1",
+        )?;
+        let mut read = conn.prepare_cached(&format!(
+            "SELECT {RUN_COLUMNS}, e.event_key, e.body FROM runs r JOIN events e ON e.id = r.event_id WHERE r.id = ?1"
+        ))?;
+        for id in ids {
+            take.execute(params![id, worker, now_ms + lease_ms, now_ms])?;
+            let (run, key, body) = read.query_row(params![id], |r| {
+                Ok((
+                    run_row(r)?,
+                    r.get::<_, String>(12)?,
+                    r.get::<_, String>(13)?,
+                ))
+            })?;
+            claimed.push(Claimed {
+                run,
+                event_key: key,
+                body: parse_json("events", &body)?,
+            });
+        }
+    }
+    Ok(claimed)
+}
+
+pub fn recover_running(conn: &Connection) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "UPDATE runs SET state = 'queued', lease_ms = 0, worker = NULL WHERE state = 'running'",
+        [],
+    )?)
+}
+
+pub fn journal(conn: &Connection, run: i64) -> Result<Vec<JournalEntry>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT run_id, seq, step, call, attempt, outcome, input, output, idempotency_key, started_ms, updated_ms \
+         FROM journal WHERE run_id = ?1 ORDER BY seq",
+    )?;
+    let rows = stmt
+        .query_map(params![run], journal_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(|(mut e, input, output)| {
+            e.input = parse_json("journal", &input)?;
+            e.output = parse_json("journal", &output)?;
+            Ok(e)
+        })
+        .collect()
+}
+
+pub fn record_step(conn: &Connection, e: &JournalEntry) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO journal (run_id, seq, step, call, attempt, outcome, input, output, idempotency_key, started_ms, updated_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+         ON CONFLICT (run_id, seq) DO UPDATE SET step = excluded.step, call = excluded.call, \
+         attempt = excluded.attempt, outcome = excluded.outcome, input = excluded.input, \
+         output = excluded.output, idempotency_key = excluded.idempotency_key, updated_ms = excluded.updated_ms",
+    )?
+    .execute(params![
+        e.run,
+        e.seq,
+        e.step,
+        e.call,
+        e.attempt,
+        e.outcome,
+        redacted(&e.input),
+        redacted(&e.output),
+        e.idempotency_key,
+        e.started_ms,
+        e.updated_ms
+    ])?;
+    Ok(())
+}
+
+pub fn finish(conn: &Connection, run: i64, end: &RunEnd, now_ms: i64) -> Result<(), StoreError> {
+    let (state, step, reason, next) = match end {
+        RunEnd::Completed => ("completed", None, None, now_ms),
+        RunEnd::Skipped { reason } => ("skipped", None, Some(reason), now_ms),
+        RunEnd::Failed { step, reason } => ("failed", Some(step), Some(reason), now_ms),
+        RunEnd::DeadLettered { step, reason } => {
+            ("dead_lettered", Some(step), Some(reason), now_ms)
+        }
+        RunEnd::Waiting {
+            step,
+            reason,
+            next_ms,
+        } => ("waiting", Some(step), Some(reason), *next_ms),
+    };
+    conn.execute(
+        "UPDATE runs SET state = ?2, step = ?3, reason = ?4, next_ms = ?5, lease_ms = 0, worker = NULL, \
+         updated_ms = ?6 WHERE id = ?1",
+        params![run, state, step, reason, next, now_ms],
+    )?;
+    if let RunEnd::DeadLettered { step, reason } = end {
+        conn.execute(
+            "INSERT INTO dead_letters (run_id, flow, step, reason, revision, state, at_ms) \
+             SELECT id, flow, ?2, ?3, revision, 'open', ?4 FROM runs WHERE id = ?1 \
+             ON CONFLICT (run_id) DO UPDATE SET step = excluded.step, reason = excluded.reason, \
+             revision = excluded.revision, state = 'open', at_ms = excluded.at_ms",
+            params![run, step, reason, now_ms],
+        )?;
+    }
+    Ok(())
+}
+
+pub fn idempotent_result(
+    conn: &Connection,
+    flow: &str,
+    key: &str,
+) -> Result<Option<Value>, StoreError> {
+    let text: Option<String> = conn
+        .prepare_cached("SELECT result FROM idempotency WHERE flow = ?1 AND idem_key = ?2")?
+        .query_row(params![flow, key], |r| r.get(0))
+        .optional()?;
+    text.map(|t| parse_json("idempotency", &t)).transpose()
+}
+
+pub fn remember_result(
+    conn: &Connection,
+    flow: &str,
+    key: &str,
+    result: &Value,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO idempotency (flow, idem_key, result, created_ms) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (flow, idem_key) DO NOTHING",
+    )?
+    .execute(params![flow, key, redacted(result), now_ms])?;
+    Ok(())
+}
+
+pub fn run(conn: &Connection, id: i64) -> Result<Option<RunDetail>, StoreError> {
+    let row = {
+        conn.prepare_cached(&format!(
+            "SELECT {RUN_COLUMNS}, e.event_key, e.body FROM runs r JOIN events e ON e.id = r.event_id WHERE r.id = ?1"
+        ))?
+        .query_row(params![id], |r| {
+            Ok((run_row(r)?, r.get::<_, String>(12)?, r.get::<_, String>(13)?))
+        })
+        .optional()?
+    };
+    let Some((run, event_key, body)) = row else {
+        return Ok(None);
+    };
+    let journal = journal(conn, id)?;
+    let dead_letter = {
+        conn.prepare_cached(&format!("{DLQ_SELECT} WHERE d.run_id = ?1"))?
+            .query_row(params![id], dead_letter_row)
+            .optional()?
+    };
+    Ok(Some(RunDetail {
+        run,
+        event_key,
+        event: parse_json("events", &body)?,
+        journal,
+        dead_letter,
+    }))
+}
+
+pub fn runs(conn: &Connection, filter: &RunFilter) -> Result<Vec<RunRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {RUN_COLUMNS} FROM runs r WHERE (?1 IS NULL OR r.flow = ?1) AND (?2 IS NULL OR r.state = ?2) \
+         ORDER BY r.id DESC LIMIT ?3"
+    ))?;
+    let limit = if filter.limit == 0 { 100 } else { filter.limit } as i64;
+    let rows = stmt
+        .query_map(
+            params![filter.flow, filter.state.map(RunState::as_str), limit],
+            run_row,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub fn dead_letters(conn: &Connection, filter: &DlqFilter) -> Result<Vec<DeadLetter>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{DLQ_SELECT} WHERE (?1 IS NULL OR d.flow = ?1) AND (?2 IS NULL OR d.step = ?2) \
+         AND (?3 = 0 OR d.state = 'open') ORDER BY d.at_ms DESC, d.run_id DESC LIMIT ?4"
+    ))?;
+    let limit = if filter.limit == 0 { 100 } else { filter.limit } as i64;
+    let rows = stmt
+        .query_map(
+            params![filter.flow, filter.step, i64::from(filter.open_only), limit],
+            dead_letter_row,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub fn requeue(
+    conn: &Connection,
+    run: i64,
+    revision: &str,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let n = conn.execute(
+        "UPDATE dead_letters SET state = 'replayed' WHERE run_id = ?1 AND state = 'open'",
+        params![run],
+    )?;
+    if n == 1 {
+        conn.execute(
+            "UPDATE runs SET state = 'queued', revision = ?2, next_ms = ?3, step = NULL, reason = NULL, \
+             updated_ms = ?3 WHERE id = ?1",
+            params![run, revision, now_ms],
+        )?;
+        // Calls that succeeded stay (they are not made again); failed ones are tried anew.
+        conn.execute(
+            "DELETE FROM journal WHERE run_id = ?1 AND outcome IS NOT NULL AND outcome <> 'ok'",
+            params![run],
+        )?;
+    }
+    Ok(n == 1)
+}
+
+pub fn discard(conn: &Connection, run: i64, now_ms: i64) -> Result<bool, StoreError> {
+    let n = conn.execute(
+        "UPDATE dead_letters SET state = 'discarded' WHERE run_id = ?1 AND state = 'open'",
+        params![run],
+    )?;
+    if n == 1 {
+        conn.execute(
+            "UPDATE runs SET state = 'discarded', updated_ms = ?2 WHERE id = ?1",
+            params![run, now_ms],
+        )?;
+    }
+    Ok(n == 1)
+}
+
+pub fn counts(conn: &Connection) -> Result<BTreeMap<String, i64>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT state, COUNT(*) FROM runs GROUP BY state")?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+        .collect::<Result<BTreeMap<_, _>, _>>()?;
+    Ok(rows)
+}
+
+pub fn cursor(conn: &Connection, name: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM cursors WHERE name = ?1")?
+        .query_row(params![name], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn set_cursor(
+    conn: &Connection,
+    name: &str,
+    value: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO cursors (name, value, updated_ms) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms",
+    )?
+    .execute(params![name, value, now_ms])?;
+    Ok(())
+}
+
+pub fn save_revision(
+    conn: &Connection,
+    flow: &str,
+    revision: &str,
+    source: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO revisions (flow, revision, source, loaded_ms) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (flow, revision) DO NOTHING",
+    )?
+    .execute(params![flow, revision, source, now_ms])?;
+    Ok(())
+}
+
+pub fn audit(conn: &Connection, action: &str, detail: &str, now_ms: i64) -> Result<(), StoreError> {
+    conn.prepare_cached("INSERT INTO audit (at_ms, action, detail) VALUES (?1, ?2, ?3)")?
+        .execute(params![now_ms, action, detail])?;
+    Ok(())
+}
+
+pub fn audit_log(
+    conn: &Connection,
+    limit: usize,
+) -> Result<Vec<(i64, String, String)>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT at_ms, action, detail FROM audit ORDER BY id DESC LIMIT ?1")?;
+    let rows = stmt
+        .query_map(params![limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Start a call: with `ledger_key`, a result already remembered under that key is returned
+/// instead (and nothing is written); otherwise the entry is written.
+pub fn begin_call(
+    conn: &Connection,
+    entry: &JournalEntry,
+    flow: &str,
+    ledger_key: Option<&str>,
+) -> Result<Option<Value>, StoreError> {
+    if let Some(key) = ledger_key {
+        if let Some(v) = idempotent_result(conn, flow, key)? {
+            return Ok(Some(v));
+        }
+    }
+    record_step(conn, entry)?;
+    Ok(None)
+}
+
+/// End a call: its outcome, and its result under its idempotency key when it succeeded.
+pub fn end_call(
+    conn: &Connection,
+    entry: &JournalEntry,
+    flow: &str,
+    remember: Option<(&str, &Value)>,
+) -> Result<(), StoreError> {
+    record_step(conn, entry)?;
+    if let Some((key, result)) = remember {
+        remember_result(conn, flow, key, result, entry.updated_ms)?;
+    }
+    Ok(())
+}

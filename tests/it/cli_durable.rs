@@ -1,0 +1,155 @@
+//! The durable commands as a consultant uses them, through the real binary: `send` (JSON lines,
+//! duplicates), `run --until-idle`, `runs list|show`, `dlq list|show|replay --dry-run|replay|
+//! discard`, all against one store file. No network: the flow uses the echoing mock connector.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const FLOW: &str = r#"flow: cli-durable
+trigger: { manual: {} }
+steps:
+  - id: echo
+    call: mock.echo
+    with: { n: event.n }
+  - id: check
+    switch:
+      - when: event.bad == true
+        goto: reject
+      - goto: complete
+  - id: reject
+    dead_letter:
+      reason: '"event " + event.n + " is marked bad"'
+"#;
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let d = std::env::temp_dir().join(format!("ll-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("flows")).unwrap();
+        std::fs::create_dir_all(d.join("profiles")).unwrap();
+        std::fs::write(d.join("flows/cli-durable.yaml"), FLOW).unwrap();
+        std::fs::write(d.join("profiles/dev.yaml"), "profile: dev\n").unwrap();
+        Dir(d)
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_ledgerlink"))
+            .args(args)
+            .args(["--store", "state.db"])
+            .current_dir(&self.0)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn send_run_inspect_and_replay() {
+    let dir = Dir::new("cli-durable");
+    std::fs::write(
+        dir.path().join("events.jsonl"),
+        "{\"n\": 1}\n{\"n\": 2, \"bad\": true}\n{\"n\": 3}\n",
+    )
+    .unwrap();
+    let (code, out, err) = dir.run(&["send", "cli-durable", "--event", "events.jsonl"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("3 event(s) accepted"), "{out}");
+    let (_, out, _) = dir.run(&["send", "cli-durable", "--event", "events.jsonl"]);
+    assert!(
+        out.contains("0 event(s) accepted") && out.contains("3 duplicate(s)"),
+        "{out}"
+    );
+
+    let (code, out, err) = dir.run(&["run", "--until-idle", "--progress", "0"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("2 completed") && out.contains("1 dead-lettered"),
+        "{out}"
+    );
+
+    let (_, out, _) = dir.run(&["runs", "list"]);
+    assert!(
+        out.contains("completed") && out.contains("dead_lettered"),
+        "{out}"
+    );
+    let (code, out, _) = dir.run(&["runs", "show", "1"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("call #0 echo (mock.echo) -> ok after 1 attempt(s)"),
+        "{out}"
+    );
+    let (_, json, _) = dir.run(&["runs", "show", "1", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["run"]["state"], "completed");
+    let (code, _, err) = dir.run(&["runs", "show", "99"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no run 99"), "{err}");
+    let (code, _, err) = dir.run(&["runs", "list", "--state", "done"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown state `done`"), "{err}");
+
+    let (_, out, _) = dir.run(&["dlq", "list"]);
+    assert!(
+        out.contains("event 2 is marked bad") && out.contains("1 dead letter(s)"),
+        "{out}"
+    );
+    let (_, out, _) = dir.run(&["dlq", "show", "2"]);
+    assert!(out.contains("dead letter (open) at `reject`"), "{out}");
+    let (code, out, _) = dir.run(&["dlq", "replay", "2", "--dry-run"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("run 2"), "{out}");
+    let (_, out, _) = dir.run(&["dlq", "list"]);
+    assert!(
+        out.contains("1 dead letter(s)"),
+        "a dry run changes nothing: {out}"
+    );
+    let (code, out, _) = dir.run(&["dlq", "replay", "--all"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 of 1 run(s) queued for replay"), "{out}");
+    let (_, out, _) = dir.run(&["run", "--until-idle", "--progress", "0"]);
+    assert!(
+        out.contains("1 dead-lettered"),
+        "still bad on replay: {out}"
+    );
+    let (code, out, _) = dir.run(&["dlq", "discard", "2"]);
+    assert_eq!(code, 0, "{out}");
+    let (_, out, _) = dir.run(&["dlq", "list"]);
+    assert!(out.contains("0 dead letter(s)"), "{out}");
+    let (_, out, _) = dir.run(&["dlq", "list", "--all"]);
+    assert!(out.contains("discarded"), "{out}");
+}
+
+#[test]
+fn send_refuses_unknown_flows_and_bad_events_clearly() {
+    let dir = Dir::new("cli-send-errors");
+    let (code, _, err) = dir.run(&["send", "nope", "--event", "x.json"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no flow `nope`") && err.contains("cli-durable"),
+        "{err}"
+    );
+    std::fs::write(dir.path().join("bad.jsonl"), "{\"n\": 1}\nnot json\n").unwrap();
+    let (code, _, err) = dir.run(&["send", "cli-durable", "--event", "bad.jsonl"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("line 2: not JSON"), "{err}");
+    std::fs::write(dir.path().join("scalar.json"), "[1, 2]").unwrap();
+    let (code, _, err) = dir.run(&["send", "cli-durable", "--event", "scalar.json"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("must be a JSON object"), "{err}");
+}
