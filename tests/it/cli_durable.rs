@@ -153,3 +153,51 @@ fn send_refuses_unknown_flows_and_bad_events_clearly() {
     assert_eq!(code, 2);
     assert!(err.contains("must be a JSON object"), "{err}");
 }
+
+#[test]
+fn card_numbers_in_events_never_reach_the_store_file() {
+    let dir = Dir::new("cli-pan-scan");
+    std::fs::write(
+        dir.path().join("pan.jsonl"),
+        "{\"n\": 7, \"card\": {\"number\": \"4111111111111111\", \"cvv\": \"123\"}, \"note\": \"paid with 5454 5454 5454 5454\"}\n",
+    )
+    .unwrap();
+    let (code, out, err) = dir.run(&["send", "cli-durable", "--event", "pan.jsonl"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = dir.run(&["run", "--until-idle", "--progress", "0"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, shown, _) = dir.run(&["runs", "show", "1", "--json"]);
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap().to_string_lossy().starts_with("state.db") {
+            let bytes = std::fs::read(&path).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            for pan in ["4111111111111111", "5454 5454 5454 5454", "5454545454545454"] {
+                assert!(!text.contains(pan), "{pan} in {}", path.display());
+            }
+        }
+    }
+    assert!(!shown.contains("4111111111111111") && shown.contains("411111"), "{shown}");
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_engine_gracefully() {
+    let dir = Dir::new("cli-sigterm");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ledgerlink"))
+        .args(["run", "--store", "state.db", "--progress", "0"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("stopping") && text.contains("stopped:"), "{text}");
+}
