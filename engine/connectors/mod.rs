@@ -13,6 +13,7 @@ pub mod paytrace;
 pub mod redact;
 pub mod sagepro;
 pub mod setup;
+pub mod token;
 pub mod transport;
 
 pub use catalog::{Catalog, CatalogError, OUTCOMES, Operation};

@@ -169,15 +169,27 @@ fn card_numbers_in_events_never_reach_the_store_file() {
     let (_, shown, _) = dir.run(&["runs", "show", "1", "--json"]);
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let path = entry.unwrap().path();
-        if path.file_name().unwrap().to_string_lossy().starts_with("state.db") {
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("state.db")
+        {
             let bytes = std::fs::read(&path).unwrap();
             let text = String::from_utf8_lossy(&bytes);
-            for pan in ["4111111111111111", "5454 5454 5454 5454", "5454545454545454"] {
+            for pan in [
+                "4111111111111111",
+                "5454 5454 5454 5454",
+                "5454545454545454",
+            ] {
                 assert!(!text.contains(pan), "{pan} in {}", path.display());
             }
         }
     }
-    assert!(!shown.contains("4111111111111111") && shown.contains("411111"), "{shown}");
+    assert!(
+        !shown.contains("4111111111111111") && shown.contains("411111"),
+        "{shown}"
+    );
 }
 
 #[cfg(unix)]
@@ -199,5 +211,8 @@ fn sigterm_stops_the_engine_gracefully() {
     let out = child.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("stopping") && text.contains("stopped:"), "{text}");
+    assert!(
+        text.contains("stopping") && text.contains("stopped:"),
+        "{text}"
+    );
 }

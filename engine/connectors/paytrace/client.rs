@@ -7,22 +7,18 @@
 use super::config::Config;
 use super::{errors, recover};
 use crate::connectors::setup::{self, ConfigError};
+use crate::connectors::token::{self, TokenCache};
 use crate::connectors::transport::{self, Answer, NoAnswer};
 use crate::connectors::{BoxFuture, CallContext, Connector, ConnectorError, Operation};
 use serde_json::Value;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-struct Token {
-    value: String,
-    refresh_at: Instant,
-}
+use std::sync::Arc;
+use std::time::Duration;
 
 pub struct PayTrace {
     pub(super) cfg: Config,
     http: reqwest::Client,
-    token: Mutex<Option<Token>>,
+    token: TokenCache,
 }
 
 impl PayTrace {
@@ -31,7 +27,7 @@ impl PayTrace {
         Ok(PayTrace {
             cfg,
             http,
-            token: Mutex::new(None),
+            token: TokenCache::default(),
         })
     }
 
@@ -45,46 +41,26 @@ impl PayTrace {
     /// A valid access token: the cached one, or a new one when it is missing, about to
     /// expire, or `fresh` is asked for (after `invalid_token`).
     async fn token(&self, fresh: bool) -> Result<String, ConnectorError> {
-        if !fresh {
-            let cached = self.token.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(t) = cached.as_ref().filter(|t| Instant::now() < t.refresh_at) {
-                return Ok(t.value.clone());
-            }
+        if let Some(t) = self.token.current().filter(|_| !fresh) {
+            return Ok(t);
         }
         let form = format!(
             "grant_type=password&username={}&password={}",
-            form_encode(&self.cfg.username),
-            form_encode(&self.cfg.password)
+            token::form_encode(&self.cfg.username),
+            token::form_encode(&self.cfg.password)
         );
-        let request = self
-            .http
-            .post(format!("{}/oauth/token", self.cfg.base_url))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(form);
-        let answer = transport::send(request, "paytrace POST /oauth/token", None)
-            .await
-            .map_err(|e| ConnectorError::Retryable {
-                message: e.message().to_string(),
-                retry_after: None,
-            })?;
-        let Some(value) = answer.body.get("access_token").and_then(Value::as_str) else {
-            return Err(errors::classify(&answer)
-                .err()
-                .unwrap_or(ConnectorError::Permanent {
-                    message: "PayTrace gave no access_token".into(),
-                }));
-        };
-        let lifetime = answer
-            .body
-            .get("expires_in")
-            .and_then(Value::as_u64)
-            .map_or(Duration::from_secs(7200), Duration::from_secs);
-        let refresh_at = Instant::now() + lifetime.saturating_sub(self.cfg.refresh_margin);
-        *self.token.lock().unwrap_or_else(|e| e.into_inner()) = Some(Token {
-            value: value.to_string(),
-            refresh_at,
-        });
-        Ok(value.to_string())
+        let url = format!("{}/oauth/token", self.cfg.base_url);
+        let answer = token::request(&self.http, &url, form, "paytrace POST /oauth/token").await?;
+        let margin = self.cfg.refresh_margin;
+        self.token
+            .keep(&answer.body, Duration::from_secs(7200), |_| margin)
+            .ok_or_else(|| {
+                errors::classify(&answer)
+                    .err()
+                    .unwrap_or(ConnectorError::Permanent {
+                        message: "PayTrace gave no access_token".into(),
+                    })
+            })
     }
 
     /// Send one operation with the current token; `None` body for GET.
@@ -203,19 +179,4 @@ impl Connector for PayTrace {
             ))
         })
     }
-}
-
-/// `application/x-www-form-urlencoded` value encoding.
-fn form_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }

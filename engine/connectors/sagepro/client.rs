@@ -8,6 +8,7 @@
 use super::config::Config;
 use super::errors;
 use crate::connectors::setup::{self, ConfigError};
+use crate::connectors::token::{self, TokenCache};
 use crate::connectors::transport::{self, Answer, NoAnswer};
 use crate::connectors::{BoxFuture, CallContext, Connector, ConnectorError, Operation};
 use rust_decimal::Decimal;
@@ -15,18 +16,13 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-struct Token {
-    value: String,
-    refresh_at: Instant,
-}
+use std::sync::Arc;
+use std::time::Duration;
 
 pub struct SagePro {
     cfg: Config,
     http: reqwest::Client,
-    token: Mutex<Option<Token>>,
+    token: TokenCache,
 }
 
 impl SagePro {
@@ -35,7 +31,7 @@ impl SagePro {
         Ok(SagePro {
             cfg,
             http,
-            token: Mutex::new(None),
+            token: TokenCache::default(),
         })
     }
 
@@ -44,30 +40,20 @@ impl SagePro {
     }
 
     async fn token(&self, fresh: bool) -> Result<String, ConnectorError> {
-        if !fresh {
-            let cached = self.token.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(t) = cached.as_ref().filter(|t| Instant::now() < t.refresh_at) {
-                return Ok(t.value.clone());
-            }
+        if let Some(t) = self.token.current().filter(|_| !fresh) {
+            return Ok(t);
         }
         let form = format!(
             "grant_type=client_credentials&client_id={}&client_secret={}",
-            encode(&self.cfg.client_id),
-            encode(&self.cfg.client_secret)
+            token::form_encode(&self.cfg.client_id),
+            token::form_encode(&self.cfg.client_secret)
         );
-        let request = self
-            .http
-            .post(format!("{}/api/auth/token", self.cfg.base_url))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(form);
-        let answer = transport::send(request, "sagepro POST /api/auth/token", None)
-            .await
-            .map_err(|e| ConnectorError::Retryable {
-                message: e.message().to_string(),
-                retry_after: None,
-            })?;
-        let Some(value) = answer.body.get("access_token").and_then(Value::as_str) else {
-            return Err(match errors::classify(&answer) {
+        let url = format!("{}/api/auth/token", self.cfg.base_url);
+        let answer = token::request(&self.http, &url, form, "sagepro POST /api/auth/token").await?;
+        // The facade's tokens live minutes: renew a fifth of their life early.
+        self.token
+            .keep(&answer.body, Duration::from_secs(300), |life| life / 5)
+            .ok_or_else(|| match errors::classify(&answer) {
                 Err(e) if answer.status != 401 => e,
                 _ => ConnectorError::Misconfigured {
                     message: format!(
@@ -75,18 +61,7 @@ impl SagePro {
                         errors::code(&answer)
                     ),
                 },
-            });
-        };
-        let lifetime = answer
-            .body
-            .get("expires_in")
-            .and_then(Value::as_u64)
-            .map_or(Duration::from_secs(300), Duration::from_secs);
-        *self.token.lock().unwrap_or_else(|e| e.into_inner()) = Some(Token {
-            value: value.to_string(),
-            refresh_at: Instant::now() + lifetime - lifetime / 5,
-        });
-        Ok(value.to_string())
+            })
     }
 
     /// Send one request with auth, re-authenticating once on 401.
@@ -284,18 +259,6 @@ fn derived_key(context: &CallContext, operation: &Operation, input: &Value) -> S
     let digest = h.finalize();
     let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
     format!("ll-{hex}")
-}
-
-fn encode(text: &str) -> String {
-    let mut out = String::new();
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
