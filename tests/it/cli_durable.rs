@@ -196,7 +196,7 @@ fn card_numbers_in_events_never_reach_the_store_file() {
 #[test]
 fn sigterm_stops_the_engine_gracefully() {
     let dir = Dir::new("cli-sigterm");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ledgerlink"))
+    let child = Command::new(env!("CARGO_BIN_EXE_ledgerlink"))
         .args(["run", "--store", "state.db", "--progress", "0"])
         .current_dir(dir.path())
         .stdout(std::process::Stdio::piped())
