@@ -59,7 +59,10 @@ fn config(args: &Args) -> anyhow::Result<SandboxConfig> {
         Some(name) => {
             let profile = find_profile(&args.profiles_dir, name)?;
             match &profile.sandbox {
-                Some(s) => SandboxConfig::from_profile(s, &args.profiles_dir)?,
+                Some(s) => SandboxConfig::from_profile(
+                    s,
+                    &crate::load::secrets::SecretScope::of(&profile, &args.profiles_dir),
+                )?,
                 None => SandboxConfig::default(),
             }
         }

@@ -4,15 +4,15 @@
 //! connector and the setting, and never a secret's value.
 
 use super::{Clients, Connector, REGISTRY};
-use crate::load::secrets::{self, SecretError};
+use crate::load::secrets::{self, SecretError, SecretScope};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Builds one connector's client from its settings; `base` is the profile's directory.
-pub type Builder = fn(&Value, &Path) -> Result<Arc<dyn Connector>, ConfigError>;
+/// Builds one connector's client from its settings; secret references resolve in `scope`.
+pub type Builder = fn(&Value, &SecretScope) -> Result<Arc<dyn Connector>, ConfigError>;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
@@ -34,18 +34,14 @@ pub fn parse<T: DeserializeOwned>(connector: &str, value: &Value) -> Result<T, C
     serde_json::from_value(value.clone()).map_err(|e| invalid(connector, e.to_string()))
 }
 
-/// A secret setting: must be `${env:NAME}` or `${file:PATH}`.
+/// A secret setting: must be `${secret:NAME}`, `${env:NAME}` or `${file:PATH}`.
 pub fn secret(
     connector: &str,
     field: &str,
     reference: &str,
-    base: &Path,
+    scope: &SecretScope,
 ) -> Result<String, ConfigError> {
-    Ok(secrets::resolve(
-        &format!("connectors.{connector}.{field}"),
-        reference,
-        base,
-    )?)
+    Ok(scope.resolve(&format!("connectors.{connector}.{field}"), reference)?)
 }
 
 /// A setting that may be written plainly or as a reference (a user name, an id).
@@ -53,10 +49,10 @@ pub fn plain_or_secret(
     connector: &str,
     field: &str,
     text: &str,
-    base: &Path,
+    scope: &SecretScope,
 ) -> Result<String, ConfigError> {
     if secrets::is_reference(text) {
-        secret(connector, field, text, base)
+        secret(connector, field, text, scope)
     } else {
         Ok(text.to_string())
     }
@@ -104,7 +100,11 @@ pub fn http_client(connector: &str, timeout: Duration) -> Result<reqwest::Client
 }
 
 /// The clients a profile configures: one per entry of its `connectors:` section.
-pub fn build_clients(profile: &crate::model::Profile, base: &Path) -> Result<Clients, ConfigError> {
+pub fn build_clients(
+    profile: &crate::model::Profile,
+    profiles_dir: &Path,
+) -> Result<Clients, ConfigError> {
+    let scope = &SecretScope::of(profile, profiles_dir);
     let mut clients = Clients::default();
     for (name, settings) in &profile.connectors {
         let registered = REGISTRY.iter().find(|r| r.name == name).ok_or_else(|| {
@@ -117,7 +117,7 @@ pub fn build_clients(profile: &crate::model::Profile, base: &Path) -> Result<Cli
         let build = registered
             .build
             .ok_or_else(|| invalid(name, "this connector has no network client to configure"))?;
-        clients = clients.with(name, build(settings, base)?);
+        clients = clients.with(name, build(settings, scope)?);
     }
     Ok(clients)
 }

@@ -1,7 +1,10 @@
 //! Secret references, resolved at start: `${env:NAME}` reads an environment variable,
-//! `${file:PATH}` a file (trailing newline dropped). Inline values are refused so a secret
-//! never sits in a flow or profile file. Errors name the reference, never a value.
+//! `${file:PATH}` a file (trailing newline dropped), and `${secret:NAME}` the reference the
+//! profile binds to NAME in its `secrets:` section, so one flow runs unchanged under dev (a
+//! sandbox file) and prod (the environment). Inline values are refused so a secret never sits
+//! in a flow or profile file. Errors name the reference, never a value.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,6 +23,63 @@ pub enum SecretError {
     },
     #[error("`{what}`: the secret is empty")]
     Empty { what: String },
+    #[error("`{what}`: the profile binds no secret `{name}` (add it under `secrets:`)")]
+    Unbound { what: String, name: String },
+}
+
+/// Where references are resolved: the profile's directory (for relative files) and its
+/// `secrets:` bindings.
+#[derive(Debug, Clone, Default)]
+pub struct SecretScope {
+    pub base: std::path::PathBuf,
+    pub bindings: BTreeMap<String, String>,
+}
+
+impl SecretScope {
+    /// Files relative to `base`, no bindings.
+    pub fn at(base: &Path) -> SecretScope {
+        SecretScope {
+            base: base.to_path_buf(),
+            bindings: BTreeMap::new(),
+        }
+    }
+
+    /// A profile's scope.
+    pub fn of(profile: &crate::model::Profile, profiles_dir: &Path) -> SecretScope {
+        SecretScope {
+            base: profiles_dir.to_path_buf(),
+            bindings: profile.secrets.clone(),
+        }
+    }
+
+    pub fn resolve(&self, what: &str, reference: &str) -> Result<String, SecretError> {
+        resolve_bound(what, reference, &self.bindings, &self.base)
+    }
+}
+
+/// Resolve `reference`, which may be `${secret:NAME}` bound in `bindings` (a profile's
+/// `secrets:`), relative files read from `base` (the profile's directory).
+pub fn resolve_bound(
+    what: &str,
+    reference: &str,
+    bindings: &BTreeMap<String, String>,
+    base: &Path,
+) -> Result<String, SecretError> {
+    let trimmed = reference.trim();
+    if let Some(name) = trimmed
+        .strip_prefix("${secret:")
+        .and_then(|r| r.strip_suffix('}'))
+    {
+        let bound = bindings.get(name).ok_or_else(|| SecretError::Unbound {
+            what: what.into(),
+            name: name.into(),
+        })?;
+        if bound.trim().starts_with("${secret:") {
+            return Err(SecretError::Inline { what: what.into() });
+        }
+        return resolve(&format!("{what} (secrets.{name})"), bound, base);
+    }
+    resolve(what, reference, base)
 }
 
 /// Resolve `reference`; `what` names the setting in errors (`sandbox.notify.secret`).
@@ -55,7 +115,8 @@ pub fn resolve(what: &str, reference: &str, base: &Path) -> Result<String, Secre
 /// Whether `text` is written as a secret reference.
 pub fn is_reference(text: &str) -> bool {
     let t = text.trim();
-    (t.starts_with("${env:") || t.starts_with("${file:")) && t.ends_with('}')
+    (t.starts_with("${env:") || t.starts_with("${file:") || t.starts_with("${secret:"))
+        && t.ends_with('}')
 }
 
 #[cfg(test)]
@@ -89,6 +150,14 @@ mod tests {
             Err(SecretError::Inline { .. })
         ));
         assert!(is_reference("${env:A}") && !is_reference("plain"));
+        let mut bindings = BTreeMap::new();
+        bindings.insert("hook".to_string(), "${file:s.txt}".to_string());
+        assert_eq!(
+            resolve_bound("x", "${secret:hook}", &bindings, &dir).unwrap(),
+            "hunter2"
+        );
+        let e = resolve_bound("webhook", "${secret:nope}", &bindings, &dir).unwrap_err();
+        assert!(e.to_string().contains("binds no secret `nope`"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -34,6 +34,10 @@ pub struct Profile {
     /// connector's configuration.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub connectors: Map<String, Value>,
+    /// Secrets flows name as `${secret:NAME}`, bound here to a reference (`${env:NAME}` or
+    /// `${file:PATH}`), so a flow runs unchanged under every profile.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, String>,
     /// How `ledgerlink sandbox --profile NAME` (and the dev profile's embedded sandbox) runs
     /// the emulators: ports, seed, faults active from the start, the demo notifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]

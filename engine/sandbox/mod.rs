@@ -50,10 +50,10 @@ pub struct SandboxConfig {
 
 impl SandboxConfig {
     /// The settings of a profile's `sandbox:` section; secret references are resolved and
-    /// relative paths read from `base` (the profile's directory).
+    /// relative paths read in `scope` (the profile's directory and secret bindings).
     pub fn from_profile(
         settings: &crate::model::SandboxSettings,
-        base: &std::path::Path,
+        scope: &crate::load::secrets::SecretScope,
     ) -> Result<SandboxConfig, SandboxError> {
         let defaults = SandboxConfig::default();
         let mut faults = Vec::new();
@@ -67,9 +67,9 @@ impl SandboxConfig {
         }
         let notify = match &settings.notify {
             Some(n) => {
-                let secret =
-                    crate::load::secrets::resolve("sandbox.notify.secret", &n.secret, base)
-                        .map_err(|e| SandboxError::Settings(e.to_string()))?;
+                let secret = scope
+                    .resolve("sandbox.notify.secret", &n.secret)
+                    .map_err(|e| SandboxError::Settings(e.to_string()))?;
                 let mut config = notifier::NotifierConfig::new(&n.url, &secret);
                 if let Some(h) = &n.header {
                     config.header = h.clone();
@@ -82,7 +82,7 @@ impl SandboxConfig {
             paytrace_port: settings.paytrace_port.unwrap_or(defaults.paytrace_port),
             sagepro_port: settings.sagepro_port.unwrap_or(defaults.sagepro_port),
             seed: settings.seed.unwrap_or(defaults.seed),
-            sagepro_db: settings.sagepro_db.as_ref().map(|p| base.join(p)),
+            sagepro_db: settings.sagepro_db.as_ref().map(|p| scope.base.join(p)),
             faults,
             notify,
         })

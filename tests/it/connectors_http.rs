@@ -81,7 +81,7 @@ async fn answers_are_classified_and_settings_apply() {
         .unwrap();
     let client = build(
         &json!({"timeout": "1s", "headers": {"Authorization": "${file:token}"}}),
-        &dir,
+        &ledgerlink::load::secrets::SecretScope::at(&dir),
     )
     .unwrap();
     let call = |op: &'static str, input: Value, key: Option<&str>| {
@@ -153,7 +153,7 @@ async fn answers_are_classified_and_settings_apply() {
     // A secret reference that cannot be resolved stops the build, naming the setting.
     let e = build(
         &json!({"headers": {"Authorization": "${env:LEDGERLINK_NO_SUCH}"}}),
-        &dir,
+        &ledgerlink::load::secrets::SecretScope::at(&dir),
     )
     .err()
     .unwrap();

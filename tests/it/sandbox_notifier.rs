@@ -174,7 +174,9 @@ async fn a_profile_sets_faults_and_the_notifier_with_a_secret_reference() {
         }),
         ..SandboxSettings::default()
     };
-    let mut config = SandboxConfig::from_profile(&settings, &dir).unwrap();
+    let mut config =
+        SandboxConfig::from_profile(&settings, &ledgerlink::load::secrets::SecretScope::at(&dir))
+            .unwrap();
     assert_eq!(config.seed, 7);
     assert_eq!(config.faults.len(), 1);
     config.notify.as_mut().unwrap().interval_ms = 20;
@@ -206,9 +208,12 @@ async fn a_profile_sets_faults_and_the_notifier_with_a_secret_reference() {
         faults: vec![json!({"kind": {"type": "explode"}})],
         ..SandboxSettings::default()
     };
-    let e = SandboxConfig::from_profile(&bad, Path::new("."))
-        .err()
-        .unwrap();
+    let e = SandboxConfig::from_profile(
+        &bad,
+        &ledgerlink::load::secrets::SecretScope::at(Path::new(".")),
+    )
+    .err()
+    .unwrap();
     assert!(e.to_string().contains("sandbox.faults[0]"), "{e}");
     let inline = SandboxSettings {
         notify: Some(NotifySettings {
@@ -218,9 +223,12 @@ async fn a_profile_sets_faults_and_the_notifier_with_a_secret_reference() {
         }),
         ..SandboxSettings::default()
     };
-    let e = SandboxConfig::from_profile(&inline, Path::new("."))
-        .err()
-        .unwrap();
+    let e = SandboxConfig::from_profile(
+        &inline,
+        &ledgerlink::load::secrets::SecretScope::at(Path::new(".")),
+    )
+    .err()
+    .unwrap();
     assert!(e.to_string().contains("sandbox.notify.secret"), "{e}");
     assert!(!e.to_string().contains("plain-text"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();

@@ -7,10 +7,10 @@
 use crate::connectors::setup::{self, ConfigError};
 use crate::connectors::transport::{self, NoAnswer};
 use crate::connectors::{BoxFuture, CallContext, Connector, ConnectorError, Operation};
+use crate::load::secrets::SecretScope;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,7 +47,7 @@ pub struct Http {
 }
 
 impl Http {
-    pub fn build(value: &Value, base: &Path) -> Result<Arc<dyn Connector>, ConfigError> {
+    pub fn build(value: &Value, scope: &SecretScope) -> Result<Arc<dyn Connector>, ConfigError> {
         let w: Written = if value.is_null() {
             Written::default()
         } else {
@@ -61,7 +61,7 @@ impl Http {
         )?;
         let mut headers = Vec::new();
         for (name, v) in w.headers {
-            let value = setup::plain_or_secret("http", &format!("headers.{name}"), &v, base)?;
+            let value = setup::plain_or_secret("http", &format!("headers.{name}"), &v, scope)?;
             headers.push((name, value));
         }
         Ok(Arc::new(Http {

@@ -10,8 +10,8 @@ use crate::connectors::setup::{self, ConfigError};
 use crate::connectors::token::{self, TokenCache};
 use crate::connectors::transport::{self, Answer, NoAnswer};
 use crate::connectors::{BoxFuture, CallContext, Connector, ConnectorError, Operation};
+use crate::load::secrets::SecretScope;
 use serde_json::Value;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,9 +32,9 @@ impl PayTrace {
     }
 
     /// The registry's builder: settings from the profile.
-    pub fn build(value: &Value, base: &Path) -> Result<Arc<dyn Connector>, ConfigError> {
+    pub fn build(value: &Value, scope: &SecretScope) -> Result<Arc<dyn Connector>, ConfigError> {
         Ok(Arc::new(PayTrace::new(Config::from_settings(
-            value, base,
+            value, scope,
         )?)?))
     }
 

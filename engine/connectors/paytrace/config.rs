@@ -3,9 +3,9 @@
 //! integrator id, per-call timeout, and the window a lost sale is looked up in.
 
 use crate::connectors::setup::{self, ConfigError};
+use crate::load::secrets::SecretScope;
 use serde::Deserialize;
 use serde_json::Value;
-use std::path::Path;
 use std::time::Duration;
 
 const NAME: &str = "paytrace";
@@ -80,15 +80,15 @@ impl std::fmt::Debug for Config {
 }
 
 impl Config {
-    pub fn from_settings(value: &Value, base: &Path) -> Result<Config, ConfigError> {
+    pub fn from_settings(value: &Value, scope: &SecretScope) -> Result<Config, ConfigError> {
         let w: Written = setup::parse(NAME, value)?;
         Ok(Config {
             base_url: setup::base_url(NAME, &w.base_url)?,
-            username: setup::plain_or_secret(NAME, "username", &w.username, base)?,
-            password: setup::secret(NAME, "password", &w.password, base)?,
+            username: setup::plain_or_secret(NAME, "username", &w.username, scope)?,
+            password: setup::secret(NAME, "password", &w.password, scope)?,
             integrator_id: w
                 .integrator_id
-                .map(|t| setup::plain_or_secret(NAME, "integrator_id", &t, base))
+                .map(|t| setup::plain_or_secret(NAME, "integrator_id", &t, scope))
                 .transpose()?,
             timeout: setup::duration(
                 NAME,
@@ -117,12 +117,12 @@ mod tests {
         let dir = std::env::temp_dir();
         let ok = json!({"base_url": "http://127.0.0.1:8081/", "username": "ledgerlink",
             "password": "${env:PATH}", "timeout": "5s"});
-        let c = Config::from_settings(&ok, &dir).unwrap();
+        let c = Config::from_settings(&ok, &SecretScope::at(&dir)).unwrap();
         assert_eq!(c.base_url, "http://127.0.0.1:8081");
         assert_eq!(c.timeout, Duration::from_secs(5));
         assert!(!format!("{c:?}").contains(&c.password));
         let inline = json!({"base_url": "http://x.test", "username": "u", "password": "hunter2"});
-        let e = Config::from_settings(&inline, &dir)
+        let e = Config::from_settings(&inline, &SecretScope::at(&dir))
             .unwrap_err()
             .to_string();
         assert!(
@@ -131,7 +131,7 @@ mod tests {
         );
         let typo = json!({"base_url": "http://x.test", "username": "u", "password": "${env:PATH}", "timout": "1s"});
         assert!(
-            Config::from_settings(&typo, &dir)
+            Config::from_settings(&typo, &SecretScope::at(&dir))
                 .unwrap_err()
                 .to_string()
                 .contains("timout")
@@ -139,7 +139,7 @@ mod tests {
         let url =
             json!({"base_url": "api.paytrace.com", "username": "u", "password": "${env:PATH}"});
         assert!(
-            Config::from_settings(&url, &dir)
+            Config::from_settings(&url, &SecretScope::at(&dir))
                 .unwrap_err()
                 .to_string()
                 .contains("base_url")

@@ -11,10 +11,10 @@ use crate::connectors::setup::{self, ConfigError};
 use crate::connectors::token::{self, TokenCache};
 use crate::connectors::transport::{self, Answer, NoAnswer};
 use crate::connectors::{BoxFuture, CallContext, Connector, ConnectorError, Operation};
+use crate::load::secrets::SecretScope;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,8 +35,10 @@ impl SagePro {
         })
     }
 
-    pub fn build(value: &Value, base: &Path) -> Result<Arc<dyn Connector>, ConfigError> {
-        Ok(Arc::new(SagePro::new(Config::from_settings(value, base)?)?))
+    pub fn build(value: &Value, scope: &SecretScope) -> Result<Arc<dyn Connector>, ConfigError> {
+        Ok(Arc::new(SagePro::new(Config::from_settings(
+            value, scope,
+        )?)?))
     }
 
     async fn token(&self, fresh: bool) -> Result<String, ConnectorError> {

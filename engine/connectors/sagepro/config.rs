@@ -3,9 +3,9 @@
 //! per-call timeout.
 
 use crate::connectors::setup::{self, ConfigError};
+use crate::load::secrets::SecretScope;
 use serde::Deserialize;
 use serde_json::Value;
-use std::path::Path;
 use std::time::Duration;
 
 const NAME: &str = "sagepro";
@@ -62,12 +62,12 @@ impl std::fmt::Debug for Config {
 }
 
 impl Config {
-    pub fn from_settings(value: &Value, base: &Path) -> Result<Config, ConfigError> {
+    pub fn from_settings(value: &Value, scope: &SecretScope) -> Result<Config, ConfigError> {
         let w: Written = setup::parse(NAME, value)?;
         Ok(Config {
             base_url: setup::base_url(NAME, &w.base_url)?,
-            client_id: setup::plain_or_secret(NAME, "client_id", &w.client_id, base)?,
-            client_secret: setup::secret(NAME, "client_secret", &w.client_secret, base)?,
+            client_id: setup::plain_or_secret(NAME, "client_id", &w.client_id, scope)?,
+            client_secret: setup::secret(NAME, "client_secret", &w.client_secret, scope)?,
             timeout: setup::duration(
                 NAME,
                 "timeout",
@@ -87,11 +87,11 @@ mod tests {
     fn settings_are_checked() {
         let dir = std::env::temp_dir();
         let ok = json!({"base_url": "http://127.0.0.1:8082", "client_id": "c", "client_secret": "${env:PATH}"});
-        let c = Config::from_settings(&ok, &dir).unwrap();
+        let c = Config::from_settings(&ok, &SecretScope::at(&dir)).unwrap();
         assert_eq!(c.timeout, Duration::from_secs(20));
         assert!(!format!("{c:?}").contains(&c.client_secret));
         let inline = json!({"base_url": "http://127.0.0.1:8082", "client_id": "c", "client_secret": "s3cret"});
-        let e = Config::from_settings(&inline, &dir)
+        let e = Config::from_settings(&inline, &SecretScope::at(&dir))
             .unwrap_err()
             .to_string();
         assert!(

@@ -1,6 +1,6 @@
 //! LL018 inline-secret: a secret (webhook signing secret, password, API key, token,
-//! authorization header) is written into the flow instead of a `${env:NAME}` or
-//! `${file:/path}` reference. The finding never repeats the secret.
+//! authorization header) is written into the flow instead of a `${secret:NAME}` (bound by the
+//! profile), `${env:NAME}` or `${file:/path}` reference. The finding never repeats the secret.
 
 use super::{Rule, rule_code};
 use crate::diag::Diagnostic;
@@ -28,13 +28,13 @@ const SECRET_WORDS: &[&str] = &[
 
 pub fn is_reference(value: &str) -> bool {
     let v = value.trim();
-    (v.starts_with("${env:") || v.starts_with("${file:")) && v.ends_with('}')
+    crate::load::secrets::is_reference(v)
 }
 
 /// Whether a string literal carries a credential itself (not only a reference or a prefix
 /// such as `"Bearer "` that is joined with a profile value).
 fn carries_credential(text: &str) -> bool {
-    if text.contains("${env:") || text.contains("${file:") {
+    if text.contains("${env:") || text.contains("${file:") || text.contains("${secret:") {
         return false;
     }
     let rest = text
@@ -62,7 +62,7 @@ impl Rule for Check {
     }
 
     fn check(&self, cx: &FlowCx<'_>, out: &mut Vec<Diagnostic>) {
-        let help = "reference it: `${env:NAME}` or `${file:/run/secrets/name}`; secrets live in the environment, never in flow files";
+        let help = "reference it: `${secret:NAME}` (bound in each profile's `secrets:`), `${env:NAME}` or `${file:/run/secrets/name}`; secrets never live in flow files";
         if let Some(w) = &cx.flow.trigger.webhook {
             if let Some(secret) = &w.signature.secret {
                 if !is_reference(secret) {
