@@ -12,6 +12,7 @@ pub mod plan;
 pub mod store;
 pub mod runtime;
 pub mod triggers;
+pub mod server;
 pub mod sandbox;
 pub mod schemas;
 pub mod cli;

@@ -78,12 +78,15 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 open_only: !all,
                 limit,
             })?;
-            println!(
+            outln!(
                 "{:>8}  {:<10} {:<28} {:<16} reason",
-                "run", "state", "flow", "step"
+                "run",
+                "state",
+                "flow",
+                "step"
             );
             for d in &rows {
-                println!(
+                outln!(
                     "{:>8}  {:<10} {:<28} {:<16} {}",
                     d.run,
                     d.state,
@@ -92,7 +95,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                     shorten(&d.reason, 100)
                 );
             }
-            println!("{} dead letter(s)", rows.len());
+            outln!("{} dead letter(s)", rows.len());
             Ok(0)
         }
         What::Show { id, at } => super::runs::run(super::runs::Args::show(id, at)),
@@ -115,7 +118,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                     eprintln!("run {id} is not an open dead letter");
                 }
             }
-            println!("{n} dead letter(s) discarded");
+            outln!("{n} dead letter(s) discarded");
             Ok(if n == ids.len() { 0 } else { 1 })
         }
     }
@@ -145,7 +148,7 @@ fn replay(
         ids
     };
     if targets.is_empty() {
-        println!("nothing to replay");
+        outln!("nothing to replay");
         return Ok(0);
     }
     let profile = at.profile()?;
@@ -159,13 +162,14 @@ fn replay(
         for id in &targets {
             let Some(d) = store.run(*id)? else { continue };
             let Some(plan) = plans.current(&d.run.flow) else {
-                println!("run {id}: flow `{}` is not loaded", d.run.flow);
+                outln!("run {id}: flow `{}` is not loaded", d.run.flow);
                 continue;
             };
             let record = runtime.block_on(executor.run(&plan, &d.event));
-            println!(
+            outln!(
                 "run {id} (flow `{}`), on revision {}:",
-                d.run.flow, plan.hash
+                d.run.flow,
+                plan.hash
             );
             for w in &record.planned_writes {
                 let before = d
@@ -174,7 +178,7 @@ fn replay(
                     .rfind(|e| e.step == w.step)
                     .map(|e| e.input.clone());
                 let same = before.as_ref() == Some(&w.input);
-                println!(
+                outln!(
                     "  would send {} ({}){}",
                     w.call,
                     w.step,
@@ -184,12 +188,12 @@ fn replay(
                         (Some(_), false) => " [input changed]".to_string(),
                     }
                 );
-                println!("      {}", shorten(&w.input.to_string(), 300));
+                outln!("      {}", shorten(&w.input.to_string(), 300));
                 if let (Some(b), false) = (before, same) {
-                    println!("    was {}", shorten(&b.to_string(), 300));
+                    outln!("    was {}", shorten(&b.to_string(), 300));
                 }
             }
-            println!("  => {:?}", record.status);
+            outln!("  => {:?}", record.status);
         }
         return Ok(0);
     }
@@ -212,8 +216,6 @@ fn replay(
     if total > 20 {
         eprintln!();
     }
-    println!(
-        "{done} of {total} run(s) queued for replay; a running `ledgerlink run` executes them"
-    );
+    outln!("{done} of {total} run(s) queued for replay; a running `ledgerlink run` executes them");
     Ok(if done == total { 0 } else { 1 })
 }

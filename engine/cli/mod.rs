@@ -1,6 +1,13 @@
 //! The command line: the only module that knows argv. One file per subcommand; each returns an
 //! exit code (0 ok, 1 findings or failed run, 2 usage or I/O).
 
+/// `println!` that ends quietly on a closed pipe (`ledgerlink runs list | head`).
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::out(&format!("{}\n", format!($($arg)*)))
+    };
+}
+
 mod bench;
 mod bench_runtime;
 mod bench_sandbox;

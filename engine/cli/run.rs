@@ -1,7 +1,9 @@
-//! `ledgerlink run [--profile dev] [--flows DIR] [--store FILE] [--workers N]`: the engine as
-//! a service. Loads the flows under the profile, opens the store, recovers runs a previous
-//! process left running, and executes due runs until Ctrl-C or SIGTERM, then stops gracefully.
-//! Events come in through `ledgerlink send` (triggers arrive with the next issue).
+//! `ledgerlink run [--profile dev] [--flows DIR] [--store FILE] [--workers N] [--bind ADDR]`:
+//! the engine as a service. Loads the flows under the profile, opens the store, recovers runs
+//! a previous process left running, serves webhooks and health checks, and executes due runs
+//! until Ctrl-C or SIGTERM, then stops gracefully. Under a profile whose sandbox is `embedded`
+//! (dev), it also starts the PayTrace and Sage Pro emulators and the activity simulator, whose
+//! notifier feeds the engine's own webhook: payments appear in the Sage Pro sandbox at once.
 
 use super::setup::Where;
 use crate::runtime::Executor;
@@ -24,6 +26,12 @@ pub struct Args {
     /// Exit once no run is queued, running or waiting (batch mode, for tests and backfills).
     #[arg(long)]
     until_idle: bool,
+    /// Webhook and health address (default: the profile's `server.bind`, else 127.0.0.1:8080).
+    #[arg(long)]
+    bind: Option<String>,
+    /// Do not start the profile's embedded sandbox.
+    #[arg(long)]
+    no_sandbox: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
@@ -33,6 +41,32 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         eprintln!("warning: {p}");
     }
     let clients = super::setup::clients(&profile, &args.at.profiles_dir)?;
+    let scope = crate::load::secrets::SecretScope::of(&profile, &args.at.profiles_dir);
+    let routes = crate::server::webhook::WebhookRoutes::build(&plans, &profile, &scope)
+        .map_err(|e| anyhow::anyhow!("profile `{}`: {e}", profile.profile))?;
+    let bind = args
+        .bind
+        .clone()
+        .or_else(|| profile.server.as_ref().and_then(|s| s.bind.clone()))
+        .unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    let tolerance = profile
+        .server
+        .as_ref()
+        .and_then(|s| s.signature_tolerance.as_deref())
+        .map(|t| {
+            humantime::parse_duration(t)
+                .map_err(|e| anyhow::anyhow!("server.signature_tolerance `{t}`: {e}"))
+        })
+        .transpose()?
+        .unwrap_or(Duration::from_secs(300));
+    let embedded = profile
+        .sandbox
+        .as_ref()
+        .filter(|s| s.embedded && !args.no_sandbox)
+        .map(|s| {
+            crate::sandbox::SandboxConfig::from_profile(s, &scope).map(|c| (c, s.simulate.clone()))
+        })
+        .transpose()?;
     let store = args.at.open_store()?;
     let recovered = store.recover_running()?;
     for flow in plans.flows() {
@@ -64,18 +98,66 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         concurrency: args.workers.max(1),
         ..WorkerConfig::default()
     };
+    let hooks: Vec<String> = routes.by_path.keys().cloned().collect();
     let worker = Worker::new(
         Arc::clone(&store),
         Arc::new(RwLock::new(plans)),
         Executor::new(clients),
         config,
     );
+    let server_state = crate::server::ServerState {
+        store: Arc::clone(&store),
+        routes: Arc::new(RwLock::new(routes)),
+        wake: Arc::clone(&worker.wake),
+        tolerance_s: tolerance.as_secs() as i64,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        let (addr, _server) =
+            crate::server::serve(&bind, crate::server::router(server_state)).await?;
+        println!("webhooks and health on http://{addr} (/healthz, /readyz)");
+        for path in &hooks {
+            println!("  webhook: POST http://{addr}{path}");
+        }
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let work = tokio::spawn(Arc::clone(&worker).run(stopped));
+        let mut _sandbox = None;
+        if let Some((config, simulate)) = embedded {
+            let seed = config.seed;
+            let sb = crate::sandbox::Sandbox::start(config).await?;
+            println!(
+                "embedded sandbox: PayTrace {} , Sage Pro {}",
+                sb.paytrace_url(),
+                sb.sagepro_url()
+            );
+            println!(
+                "  look at the Sage Pro ledger: curl -s {}/_sandbox/sagepro/ledger",
+                sb.sagepro_url()
+            );
+            println!("  and the runs: ledgerlink runs list   (dead letters: ledgerlink dlq list)");
+            if let Some(sim) = simulate {
+                let config = crate::sandbox::simulator::SimConfig {
+                    seed,
+                    count: sim.count,
+                    rate: Some(sim.rate),
+                };
+                let (pt, sp) = (sb.paytrace_url(), sb.sagepro_url());
+                println!(
+                    "  simulating {} PayTrace events at {}/s",
+                    sim.count, sim.rate
+                );
+                tokio::spawn(async move {
+                    if let Err(e) =
+                        crate::sandbox::simulator::simulate(&pt, &sp, &config, |_| {}).await
+                    {
+                        eprintln!("simulator: {e}");
+                    }
+                });
+            }
+            _sandbox = Some(sb);
+        }
         let every = Duration::from_secs(args.progress.max(1));
         let mut tick = tokio::time::interval(if args.until_idle {
             Duration::from_millis(200)
@@ -107,7 +189,8 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
         let _ = stop.send(true);
         let _ = work.await;
-    });
+        anyhow::Ok(())
+    })?;
     let s = &worker.stats;
     println!(
         "stopped: {} completed, {} skipped, {} failed, {} dead-lettered, {} retries scheduled",

@@ -65,9 +65,12 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             };
             let store = at.open_store()?;
             let rows = store.runs(&RunFilter { flow, state, limit })?;
-            println!(
+            outln!(
                 "{:>8}  {:<14} {:<28} {:>8}  step / reason",
-                "run", "state", "flow", "attempts"
+                "run",
+                "state",
+                "flow",
+                "attempts"
             );
             for r in rows {
                 let why = match (&r.step, &r.reason) {
@@ -75,7 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                     (None, Some(w)) => w.clone(),
                     _ => String::new(),
                 };
-                println!(
+                outln!(
                     "{:>8}  {:<14} {:<28} {:>8}  {}",
                     r.id,
                     r.state.as_str(),
@@ -93,25 +96,27 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 return Ok(1);
             };
             if json {
-                println!("{}", serde_json::to_string_pretty(&d)?);
+                outln!("{}", serde_json::to_string_pretty(&d)?);
                 return Ok(0);
             }
             let r = &d.run;
-            println!(
+            outln!(
                 "run {} of flow `{}` (revision {})",
-                r.id, r.flow, r.revision
+                r.id,
+                r.flow,
+                r.revision
             );
-            println!("  state: {}  attempts: {}", r.state.as_str(), r.attempts);
+            outln!("  state: {}  attempts: {}", r.state.as_str(), r.attempts);
             if let Some(reason) = &r.reason {
-                println!("  {}: {reason}", r.step.as_deref().unwrap_or("reason"));
+                outln!("  {}: {reason}", r.step.as_deref().unwrap_or("reason"));
             }
-            println!(
+            outln!(
                 "  event {}: {}",
                 d.event_key,
                 shorten(&d.event.to_string(), 300)
             );
             for e in &d.journal {
-                println!(
+                outln!(
                     "  call #{} {} ({}) -> {} after {} attempt(s){}",
                     e.seq,
                     e.step,
@@ -123,13 +128,15 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                         .map(|k| format!(", key {k}"))
                         .unwrap_or_default()
                 );
-                println!("      input  {}", shorten(&e.input.to_string(), 300));
-                println!("      output {}", shorten(&e.output.to_string(), 300));
+                outln!("      input  {}", shorten(&e.input.to_string(), 300));
+                outln!("      output {}", shorten(&e.output.to_string(), 300));
             }
             if let Some(dl) = &d.dead_letter {
-                println!(
+                outln!(
                     "  dead letter ({}) at `{}`: {}",
-                    dl.state, dl.step, dl.reason
+                    dl.state,
+                    dl.step,
+                    dl.reason
                 );
             }
             Ok(0)

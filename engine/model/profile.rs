@@ -42,6 +42,21 @@ pub struct Profile {
     /// the emulators: ports, seed, faults active from the start, the demo notifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<SandboxSettings>,
+    /// Where `ledgerlink run` listens for webhooks and health checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerSettings>,
+}
+
+/// The engine's HTTP server.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address and port for webhooks and `/healthz`, `/readyz` (default `127.0.0.1:8080`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind: Option<String>,
+    /// How far a webhook signature's timestamp may be from now, such as `5m` (default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature_tolerance: Option<String>,
 }
 
 /// Sandbox settings of a profile (see `docs/sandbox.md`).
@@ -67,6 +82,22 @@ pub struct SandboxSettings {
     /// The demo notifier: POST each new PayTrace transaction, signed, to `url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<NotifySettings>,
+    /// `ledgerlink run` starts these emulators in-process (dev): no separate sandbox needed.
+    #[serde(default)]
+    pub embedded: bool,
+    /// With `embedded`: generate PayTrace activity once the engine is up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulate: Option<SimulateSettings>,
+}
+
+/// The activity simulator's pace.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimulateSettings {
+    /// Events per second (0: as fast as possible).
+    pub rate: f64,
+    /// How many events.
+    pub count: usize,
 }
 
 /// Where the sandbox notifier sends signed transaction events.

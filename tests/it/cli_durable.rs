@@ -76,7 +76,14 @@ fn send_run_inspect_and_replay() {
         "{out}"
     );
 
-    let (code, out, err) = dir.run(&["run", "--until-idle", "--progress", "0"]);
+    let (code, out, err) = dir.run(&[
+        "run",
+        "--until-idle",
+        "--progress",
+        "0",
+        "--bind",
+        "127.0.0.1:0",
+    ]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains("2 completed") && out.contains("1 dead-lettered"),
@@ -122,7 +129,14 @@ fn send_run_inspect_and_replay() {
     let (code, out, _) = dir.run(&["dlq", "replay", "--all"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("1 of 1 run(s) queued for replay"), "{out}");
-    let (_, out, _) = dir.run(&["run", "--until-idle", "--progress", "0"]);
+    let (_, out, _) = dir.run(&[
+        "run",
+        "--until-idle",
+        "--progress",
+        "0",
+        "--bind",
+        "127.0.0.1:0",
+    ]);
     assert!(
         out.contains("1 dead-lettered"),
         "still bad on replay: {out}"
@@ -164,7 +178,14 @@ fn card_numbers_in_events_never_reach_the_store_file() {
     .unwrap();
     let (code, out, err) = dir.run(&["send", "cli-durable", "--event", "pan.jsonl"]);
     assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) = dir.run(&["run", "--until-idle", "--progress", "0"]);
+    let (code, out, err) = dir.run(&[
+        "run",
+        "--until-idle",
+        "--progress",
+        "0",
+        "--bind",
+        "127.0.0.1:0",
+    ]);
     assert_eq!(code, 0, "{out}{err}");
     let (_, shown, _) = dir.run(&["runs", "show", "1", "--json"]);
     for entry in std::fs::read_dir(dir.path()).unwrap() {
@@ -197,7 +218,15 @@ fn card_numbers_in_events_never_reach_the_store_file() {
 fn sigterm_stops_the_engine_gracefully() {
     let dir = Dir::new("cli-sigterm");
     let child = Command::new(env!("CARGO_BIN_EXE_ledgerlink"))
-        .args(["run", "--store", "state.db", "--progress", "0"])
+        .args([
+            "run",
+            "--store",
+            "state.db",
+            "--progress",
+            "0",
+            "--bind",
+            "127.0.0.1:0",
+        ])
         .current_dir(dir.path())
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -65,11 +65,22 @@ fn ledgerlink(dir: &Path, args: &[&str]) -> Command {
 }
 
 fn start_engine(dir: &Path) -> Child {
-    ledgerlink(dir, &["run", "--workers", "16", "--progress", "0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    ledgerlink(
+        dir,
+        &[
+            "run",
+            "--workers",
+            "16",
+            "--progress",
+            "0",
+            "--bind",
+            "127.0.0.1:0",
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap()
 }
 
 /// A small xorshift for kill times (seeded: the test is repeatable in shape).

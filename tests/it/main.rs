@@ -23,3 +23,4 @@ mod scenarios;
 mod schemas;
 mod store_contract;
 mod tidy;
+mod webhook;

@@ -1,0 +1,231 @@
+//! The webhook trigger. A POST to a flow's `trigger.webhook.path` is checked in this order:
+//! known path (404), JSON content type (415), body size against the flow's `max_body` (413),
+//! signature (`triggers::signature`: HMAC-SHA256 over timestamp and body, within the tolerance
+//! window; 401, or accepted unsigned only when the flow says `scheme: none` and the profile
+//! allows unsigned webhooks), JSON object (400), event id (400). Only then is the event written
+//! to the inbox, and only after that commit does the sender get 202 (new) or 200 (a duplicate
+//! event id: nothing new is created). Refused requests store nothing.
+
+use super::{ServerState, error};
+use crate::load::secrets::SecretScope;
+use crate::model::{Profile, SignatureScheme};
+use crate::plan::Plan;
+use crate::runtime::intake::new_event;
+use crate::runtime::worker::Plans;
+use crate::store::{Accepted, now_ms};
+use crate::triggers::signature;
+use axum::body::to_bytes;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Largest body any webhook may send, whatever its flow says.
+pub const HARD_MAX_BODY: usize = 16 * 1024 * 1024;
+/// `max_body` when a flow gives none.
+pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+/// Signature header when a flow gives none.
+pub const DEFAULT_HEADER: &str = "X-Signature";
+
+/// One webhook endpoint.
+pub struct WebhookRoute {
+    pub plan: Arc<Plan>,
+    /// `None`: unsigned webhooks accepted (flow `scheme: none` under a profile allowing it).
+    pub secret: Option<Vec<u8>>,
+    pub header: String,
+    pub max_body: usize,
+}
+
+/// Webhook endpoints by path.
+#[derive(Default)]
+pub struct WebhookRoutes {
+    pub by_path: HashMap<String, WebhookRoute>,
+}
+
+impl WebhookRoutes {
+    /// The endpoints of every webhook flow in `plans`, secrets resolved in `scope`. An
+    /// unresolvable secret, an unsigned flow under a profile that forbids it, or two flows on
+    /// one path stop the start with the flow named.
+    pub fn build(
+        plans: &Plans,
+        profile: &Profile,
+        scope: &SecretScope,
+    ) -> Result<WebhookRoutes, String> {
+        let mut routes = WebhookRoutes::default();
+        for flow in plans.flows() {
+            let Some(plan) = plans.current(&flow) else {
+                continue;
+            };
+            let Some(hook) = plan.flow.trigger.webhook.clone() else {
+                continue;
+            };
+            let secret = match hook.signature.scheme {
+                SignatureScheme::None if profile.allow_unsigned_webhooks => None,
+                SignatureScheme::None => {
+                    return Err(format!(
+                        "flow `{flow}`: unsigned webhooks (`scheme: none`) are not allowed under profile `{}`",
+                        profile.profile
+                    ));
+                }
+                SignatureScheme::HmacSha256 => {
+                    let reference = hook.signature.secret.clone().unwrap_or_default();
+                    let value = scope
+                        .resolve(
+                            &format!("flow `{flow}` trigger.webhook.signature.secret"),
+                            &reference,
+                        )
+                        .map_err(|e| e.to_string())?;
+                    Some(value.into_bytes())
+                }
+            };
+            let max_body = hook
+                .max_body
+                .as_deref()
+                .and_then(crate::lint::rules::invalid_duration::parse_size)
+                .map_or(DEFAULT_MAX_BODY, |n| (n as usize).min(HARD_MAX_BODY));
+            if let Some(other) = routes.by_path.get(&hook.path) {
+                return Err(format!(
+                    "flows `{}` and `{flow}` both listen on `{}`",
+                    other.plan.flow.flow, hook.path
+                ));
+            }
+            routes.by_path.insert(
+                hook.path.clone(),
+                WebhookRoute {
+                    plan: Arc::clone(&plan),
+                    secret,
+                    header: hook
+                        .signature
+                        .header
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_HEADER.to_string()),
+                    max_body,
+                },
+            );
+        }
+        Ok(routes)
+    }
+}
+
+/// Every request the other routes do not take.
+pub async fn receive(State(state): State<ServerState>, request: Request) -> Response {
+    let path = request.uri().path().to_string();
+    let found = state.routes.read().ok().and_then(|r| {
+        r.by_path.get(&path).map(|w| {
+            (
+                Arc::clone(&w.plan),
+                w.secret.clone(),
+                w.header.clone(),
+                w.max_body,
+            )
+        })
+    });
+    let Some((plan, secret, header_name, max_body)) = found else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("no webhook at `{path}`"),
+        );
+    };
+    if request.method() != Method::POST {
+        return error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "webhooks are POSTed",
+        );
+    }
+    let headers = request.headers().clone();
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+    if !json {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            "send the event as `Content-Type: application/json`",
+        );
+    }
+    let body = match to_bytes(request.into_body(), max_body).await {
+        Ok(b) => b,
+        Err(_) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PayloadTooLarge",
+                format!("the body is larger than this webhook's limit of {max_body} bytes"),
+            );
+        }
+    };
+    if let Some(secret) = &secret {
+        let given = headers
+            .get(header_name.as_str())
+            .and_then(|v| v.to_str().ok());
+        if let Err(e) = signature::verify(
+            secret,
+            given,
+            &body,
+            chrono::Utc::now().timestamp(),
+            state.tolerance_s,
+        ) {
+            tracing::warn!(path = %path, flow = %plan.flow.flow, reason = %e, "webhook refused");
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "InvalidSignature",
+                format!("{e} (header `{header_name}`)"),
+            );
+        }
+    }
+    let event: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v @ serde_json::Value::Object(_)) => v,
+        Ok(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "NotAnObject",
+                "the event must be a JSON object",
+            );
+        }
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "MalformedJson",
+                format!("the body is not JSON: {e}"),
+            );
+        }
+    };
+    let row = match new_event(&plan, &event, now_ms()) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "NoEventId", e.to_string()),
+    };
+    let key = row.key.clone();
+    let store = Arc::clone(&state.store);
+    let accepted = tokio::task::spawn_blocking(move || store.accept(&[row])).await;
+    match accepted {
+        Ok(Ok(a)) => match a.first() {
+            Some(Accepted::New { run, .. }) => {
+                state.wake.notify_one();
+                (
+                    StatusCode::ACCEPTED,
+                    axum::Json(serde_json::json!({"accepted": true, "run": run, "event_id": key})),
+                )
+                    .into_response()
+            }
+            _ => (
+                StatusCode::OK,
+                axum::Json(
+                    serde_json::json!({"accepted": false, "duplicate": true, "event_id": key}),
+                ),
+            )
+                .into_response(),
+        },
+        _ => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "StoreUnavailable",
+            "the event could not be stored; send it again",
+        ),
+    }
+}

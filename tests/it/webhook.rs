@@ -1,0 +1,374 @@
+//! The webhook trigger over real HTTP: a signed event is stored before the 202, a repeated
+//! event id is a 200 that creates nothing, and forged, stale, unsigned, oversized, malformed or
+//! misdirected requests get 401/413/400/415/404/405 with a JSON error and store nothing. Then
+//! the whole path: sandbox activity -> notifier -> webhook -> worker -> Sage Pro ledger.
+
+use ledgerlink::connectors::Clients;
+use ledgerlink::load::secrets::SecretScope;
+use ledgerlink::runtime::Executor;
+use ledgerlink::runtime::worker::{Plans, Worker, WorkerConfig};
+use ledgerlink::server::webhook::WebhookRoutes;
+use ledgerlink::server::{ServerState, router, serve};
+use ledgerlink::store::{SqliteStore, StateStore};
+use ledgerlink::triggers::signature;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+const SECRET: &str = "hook-secret";
+
+const FLOW: &str = r#"flow: hooked
+trigger:
+  webhook:
+    path: /hooks/test
+    signature: { scheme: hmac_sha256, header: X-Test-Signature, secret: "${secret:hook}" }
+    event_id: event.id
+    max_body: 1KiB
+steps:
+  - id: echo
+    call: mock.echo
+    with: { id: event.id }
+"#;
+
+fn profile(dir: &Path) -> ledgerlink::model::Profile {
+    std::fs::write(dir.join("hook.secret"), format!("{SECRET}\n")).unwrap();
+    serde_json::from_value(json!({"profile": "dev", "secrets": {"hook": "${file:hook.secret}"}}))
+        .unwrap()
+}
+
+async fn start(
+    dir: &Path,
+    flow: &str,
+    profile: &ledgerlink::model::Profile,
+) -> (String, Arc<dyn StateStore>, Arc<RwLock<Plans>>) {
+    let source = ledgerlink::load::from_bytes("flow.yaml", flow.as_bytes().to_vec()).unwrap();
+    let plan = ledgerlink::plan::build(
+        source,
+        profile.clone(),
+        ledgerlink::script::helpers::system_clock(),
+    )
+    .unwrap();
+    let mut plans = Plans::default();
+    plans.insert(plan);
+    let routes = WebhookRoutes::build(&plans, profile, &SecretScope::of(profile, dir)).unwrap();
+    let store: Arc<dyn StateStore> = Arc::new(SqliteStore::memory().unwrap());
+    let state = ServerState {
+        store: Arc::clone(&store),
+        routes: Arc::new(RwLock::new(routes)),
+        wake: Arc::new(tokio::sync::Notify::new()),
+        tolerance_s: 300,
+    };
+    let (addr, _task) = serve("127.0.0.1:0", router(state)).await.unwrap();
+    (
+        format!("http://{addr}"),
+        store,
+        Arc::new(RwLock::new(plans)),
+    )
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("ll-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[tokio::test]
+async fn signed_events_are_stored_and_bad_requests_refused() {
+    let dir = tempdir("webhook");
+    let profile = profile(&dir);
+    let (base, store, _) = start(&dir, FLOW, &profile).await;
+    let http = ledgerlink::connectors::transport::client();
+    let url = format!("{base}/hooks/test");
+    let post = |body: String, sig: Option<String>, kind: &'static str| {
+        let mut r = http.post(&url).header("content-type", kind).body(body);
+        if let Some(s) = sig {
+            r = r.header("X-Test-Signature", s);
+        }
+        r.send()
+    };
+    let now = chrono::Utc::now().timestamp();
+    let body = json!({"id": "evt-1", "amount": "10.00"}).to_string();
+    let signed = signature::sign(SECRET.as_bytes(), now, body.as_bytes());
+
+    let r = post(body.clone(), Some(signed.clone()), "application/json")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["accepted"].as_bool(), v["event_id"].as_str()),
+        (Some(true), Some("evt-1"))
+    );
+    let run = v["run"].as_i64().unwrap();
+    assert_eq!(
+        store.run(run).unwrap().unwrap().event["amount"],
+        "10.00",
+        "stored before the 202"
+    );
+
+    let r = post(body.clone(), Some(signed.clone()), "application/json")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["duplicate"], true);
+
+    let forged = signature::sign(b"not-the-secret", now, body.as_bytes());
+    let stale = signature::sign(SECRET.as_bytes(), now - 3600, body.as_bytes());
+    let other = json!({"id": "evt-2"}).to_string();
+    let big = json!({"id": "evt-3", "pad": "x".repeat(2000)}).to_string();
+    let big_sig = signature::sign(SECRET.as_bytes(), now, big.as_bytes());
+    let bad_json = "{not json".to_string();
+    let bad_sig = signature::sign(SECRET.as_bytes(), now, bad_json.as_bytes());
+    let array = "[1]".to_string();
+    let array_sig = signature::sign(SECRET.as_bytes(), now, array.as_bytes());
+    let no_id = json!({"amount": 1}).to_string();
+    let no_id_sig = signature::sign(SECRET.as_bytes(), now, no_id.as_bytes());
+    let cases = [
+        (
+            other.clone(),
+            Some(forged),
+            "application/json",
+            401,
+            "InvalidSignature",
+        ),
+        (
+            other.clone(),
+            Some(stale),
+            "application/json",
+            401,
+            "InvalidSignature",
+        ),
+        (
+            other.clone(),
+            None,
+            "application/json",
+            401,
+            "InvalidSignature",
+        ),
+        (
+            other.clone(),
+            Some("t=1,v1=zz".into()),
+            "application/json",
+            401,
+            "InvalidSignature",
+        ),
+        (
+            big,
+            Some(big_sig),
+            "application/json",
+            413,
+            "PayloadTooLarge",
+        ),
+        (
+            bad_json,
+            Some(bad_sig),
+            "application/json",
+            400,
+            "MalformedJson",
+        ),
+        (
+            array,
+            Some(array_sig),
+            "application/json",
+            400,
+            "NotAnObject",
+        ),
+        (no_id, Some(no_id_sig), "application/json", 400, "NoEventId"),
+        (other, None, "text/plain", 415, "UnsupportedMediaType"),
+    ];
+    for (body, sig, kind, status, code) in cases {
+        let r = post(body, sig, kind).await.unwrap();
+        assert_eq!(r.status(), status, "{code}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], code);
+        assert!(v["error"]["message"].is_string());
+    }
+    let r = http
+        .post(format!("{base}/hooks/nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(
+        store.counts().unwrap().get("queued"),
+        Some(&1),
+        "refused requests stored nothing"
+    );
+    let health: Value = http
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ready");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn unsigned_flows_need_a_profile_that_allows_them_and_secrets_must_resolve() {
+    let dir = tempdir("webhook-unsigned");
+    let unsigned = FLOW.replace(
+        r#"{ scheme: hmac_sha256, header: X-Test-Signature, secret: "${secret:hook}" }"#,
+        "{ scheme: none }",
+    );
+    let mut profile = profile(&dir);
+    profile.allow_unsigned_webhooks = true;
+    let source = ledgerlink::load::from_bytes("flow.yaml", unsigned.as_bytes().to_vec()).unwrap();
+    let plan = ledgerlink::plan::build(
+        source,
+        profile.clone(),
+        ledgerlink::script::helpers::system_clock(),
+    )
+    .unwrap();
+    let mut plans = Plans::default();
+    plans.insert(plan);
+    assert!(WebhookRoutes::build(&plans, &profile, &SecretScope::of(&profile, &dir)).is_ok());
+    profile.allow_unsigned_webhooks = false;
+    let e = WebhookRoutes::build(&plans, &profile, &SecretScope::of(&profile, &dir))
+        .err()
+        .unwrap();
+    assert!(e.contains("unsigned webhooks"), "{e}");
+
+    let source = ledgerlink::load::from_bytes("flow.yaml", FLOW.as_bytes().to_vec()).unwrap();
+    let plan = ledgerlink::plan::build(
+        source,
+        profile.clone(),
+        ledgerlink::script::helpers::system_clock(),
+    )
+    .unwrap();
+    let mut plans = Plans::default();
+    plans.insert(plan);
+    profile.secrets.clear();
+    let e = WebhookRoutes::build(&plans, &profile, &SecretScope::of(&profile, &dir))
+        .err()
+        .unwrap();
+    assert!(e.contains("binds no secret `hook`"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Sandbox activity reaches the Sage Pro ledger through the webhook trigger and the durable
+/// runtime, with the shipped payment flow and the dev profile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_sales_reach_the_sagepro_ledger_through_the_webhook() {
+    use ledgerlink::sandbox::notifier::NotifierConfig;
+    use ledgerlink::sandbox::simulator::{SimConfig, simulate};
+    use ledgerlink::sandbox::{Sandbox, SandboxConfig};
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let profiles = root.join("profiles");
+    let profile = ledgerlink::load::find_profile(&profiles, "dev").unwrap();
+    let scope = SecretScope::of(&profile, &profiles);
+    let source = ledgerlink::load::read(&root.join("flows/paytrace-payment-posting.yaml")).unwrap();
+    let plan = ledgerlink::plan::build(
+        source,
+        profile.clone(),
+        ledgerlink::script::helpers::system_clock(),
+    )
+    .unwrap();
+    let mut plans = Plans::default();
+    plans.insert(plan);
+    let routes = WebhookRoutes::build(&plans, &profile, &scope).unwrap();
+    let store: Arc<dyn StateStore> = Arc::new(SqliteStore::memory().unwrap());
+
+    // Sandbox first (ephemeral ports), then the engine's clients pointing at it.
+    let secret = scope.resolve("test", "${secret:paytrace_webhook}").unwrap();
+    let listener_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut notify = NotifierConfig::new(
+        &format!("http://127.0.0.1:{listener_port}/hooks/paytrace/transactions"),
+        &secret,
+    );
+    notify.interval_ms = 50;
+    let sb = Sandbox::start(SandboxConfig {
+        notify: Some(notify),
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let sagepro = ledgerlink::connectors::sagepro::client::SagePro::new(
+        ledgerlink::connectors::sagepro::config::Config {
+            base_url: sb.sagepro_url(),
+            client_id: "ledgerlink-sandbox".into(),
+            client_secret: "sandbox-secret".into(),
+            timeout: Duration::from_secs(5),
+        },
+    )
+    .unwrap();
+    let worker = Worker::new(
+        Arc::clone(&store),
+        Arc::new(RwLock::new(plans)),
+        Executor::new(Clients::default().with("sagepro", Arc::new(sagepro))),
+        WorkerConfig {
+            poll: Duration::from_millis(10),
+            ..WorkerConfig::default()
+        },
+    );
+    let state = ServerState {
+        store: Arc::clone(&store),
+        routes: Arc::new(RwLock::new(routes)),
+        wake: Arc::clone(&worker.wake),
+        tolerance_s: 300,
+    };
+    let (_addr, _server) = serve(&format!("127.0.0.1:{listener_port}"), router(state))
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let work = tokio::spawn(Arc::clone(&worker).run(stopped));
+
+    let events = simulate(
+        &sb.paytrace_url(),
+        &sb.sagepro_url(),
+        &SimConfig {
+            seed: 3,
+            count: 30,
+            rate: None,
+        },
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let sales: Vec<u64> = events
+        .iter()
+        .filter(|e| e.kind.label() == "sale" && e.response_code == Some(101))
+        .filter_map(|e| e.transaction_id)
+        .collect();
+    assert!(!sales.is_empty());
+    let http = ledgerlink::connectors::transport::client();
+    let mut missing = sales.clone();
+    for _ in 0..200 {
+        let ledger: Value = http
+            .get(format!("{}/_sandbox/sagepro/ledger", sb.sagepro_url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let refs: Vec<String> = ledger["payments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["PaymentReference"].as_str().map(str::to_string))
+            .collect();
+        missing.retain(|id| !refs.contains(&format!("PT-{id}")));
+        if missing.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.send(true).unwrap();
+    work.await.unwrap();
+    assert!(
+        missing.is_empty(),
+        "sales not posted to Sage Pro: {missing:?}; runs {:?}",
+        store.counts().unwrap()
+    );
+}
