@@ -170,7 +170,16 @@ async fn killed_engines_never_lose_or_double_a_payment() {
     }
     let last = ledgerlink(
         &dir,
-        &["run", "--until-idle", "--workers", "16", "--progress", "0"],
+        &[
+            "run",
+            "--until-idle",
+            "--workers",
+            "16",
+            "--progress",
+            "0",
+            "--bind",
+            "127.0.0.1:0",
+        ],
     )
     .output()
     .unwrap();
