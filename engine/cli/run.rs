@@ -99,6 +99,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         ..WorkerConfig::default()
     };
     let hooks: Vec<String> = routes.by_path.keys().cloned().collect();
+    let polled: Vec<Arc<crate::plan::Plan>> = plans
+        .flows()
+        .iter()
+        .filter_map(|f| plans.current(f))
+        .filter(|p| p.flow.trigger.poll.is_some())
+        .collect();
+    let poll_clients = clients.clone();
     let worker = Worker::new(
         Arc::clone(&store),
         Arc::new(RwLock::new(plans)),
@@ -122,7 +129,32 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             println!("  webhook: POST http://{addr}{path}");
         }
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let work = tokio::spawn(Arc::clone(&worker).run(stopped));
+        let work = tokio::spawn(Arc::clone(&worker).run(stopped.clone()));
+        for plan in polled {
+            println!(
+                "  polling `{}` every {}",
+                plan.flow
+                    .trigger
+                    .poll
+                    .as_ref()
+                    .map_or("", |p| p.operation.as_str()),
+                plan.flow
+                    .trigger
+                    .poll
+                    .as_ref()
+                    .map_or("", |p| p.every.as_str())
+            );
+            let poller = crate::triggers::poll::Poller {
+                plan,
+                clients: poll_clients.clone(),
+                store: Arc::clone(&store),
+            };
+            tokio::spawn(crate::triggers::poll::run(
+                poller,
+                Arc::clone(&worker.wake),
+                stopped.clone(),
+            ));
+        }
         let mut _sandbox = None;
         if let Some((config, simulate)) = embedded {
             let seed = config.seed;

@@ -116,9 +116,15 @@ pub struct Plan {
     pub ordering_key: Option<Compiled>,
     /// The trigger's `event_id` expression (webhook, poll): deduplicates events.
     pub event_id: Option<Compiled>,
+    /// A poll trigger's `with:` as one record expression over `POLL_VARIABLES`.
+    pub poll_input: Option<Compiled>,
     pub steps: Vec<PlanStep>,
     pub on_error: ErrorPolicy,
 }
+
+/// Variables a poll trigger's `with:` may read besides the flow variables: the last cursor
+/// value and the poll window (RFC 3339 text), and the poll time.
+pub const POLL_VARIABLES: &[&str] = &["cursor", "window_start", "window_end", "now"];
 
 /// Variables every expression of a flow may read, in scope order.
 pub fn base_scope() -> Scope<'static> {

@@ -3,7 +3,9 @@
 //! expressions are compiled.
 
 use super::compile::{self, Compiled};
-use super::{ErrorPolicy, Plan, PlanError, RetryPolicy, StepMap, base_scope, retry_policy};
+use super::{
+    ErrorPolicy, POLL_VARIABLES, Plan, PlanError, RetryPolicy, StepMap, base_scope, retry_policy,
+};
 use crate::connectors::{self, Operation};
 use crate::load::{PointerIndex, SourceFile};
 use crate::model::{AlertSeverity, Flow, OnError, Profile, Step};
@@ -373,6 +375,20 @@ pub(super) fn compile(
     };
     let filter = top(&flow.filter, "/filter")?;
     let ordering_key = top(&flow.ordering_key, "/ordering_key")?;
+    let poll_input = match flow.trigger.poll.as_ref().and_then(|p| p.with.as_ref()) {
+        Some(with) => {
+            let mut poll_scope = base_scope();
+            for v in POLL_VARIABLES {
+                poll_scope.push_dynamic(*v, rhai::Dynamic::UNIT);
+            }
+            let pointer = "/trigger/poll/with";
+            Some(
+                compile::template(&engine, &poll_scope, &Value::Object(with.clone()), pointer)
+                    .map_err(|m| err(pointer, m))?,
+            )
+        }
+        None => None,
+    };
     let event_id = match (&flow.trigger.webhook, &flow.trigger.poll) {
         (Some(w), _) => top(&Some(w.event_id.clone()), "/trigger/webhook/event_id")?,
         (None, Some(p)) => top(&p.event_id.clone(), "/trigger/poll/event_id")?,
@@ -397,6 +413,7 @@ pub(super) fn compile(
         filter,
         ordering_key,
         event_id,
+        poll_input,
         steps,
         on_error,
     })

@@ -20,6 +20,7 @@ mod sandbox_paytrace;
 mod sandbox_sagepro;
 mod sandbox_simulator;
 mod scenarios;
+mod poll;
 mod schemas;
 mod store_contract;
 mod tidy;

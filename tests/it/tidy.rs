@@ -72,7 +72,8 @@ fn layers_point_down() {
             }
             for ext in ["clap", "tokio", "axum"] {
                 let allowed = *module == "cli"
-                    || (ext == "tokio" && ["runtime", "sandbox", "server"].contains(module))
+                    || (ext == "tokio"
+                        && ["runtime", "triggers", "sandbox", "server"].contains(module))
                     || (ext == "axum" && ["sandbox", "server"].contains(module));
                 if !allowed {
                     assert!(

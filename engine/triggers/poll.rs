@@ -1,0 +1,268 @@
+//! The poll trigger. Every `every`, call the flow's list operation for the window from the last
+//! poll (less `overlap`, since PayTrace exports are whole days and late writes happen) to now,
+//! page through the answer, and put each record in the inbox as an event; records seen before
+//! are dropped by their event id. The cursor (the highest `cursor` field seen, and the time of
+//! the last poll) is stored only after the events are committed, so a crash between the two
+//! re-reads a window rather than skipping one: no gap, and no duplicate.
+
+use crate::connectors::{CallContext, Clients};
+use crate::plan::{POLL_VARIABLES, Plan};
+use crate::runtime::intake::new_event;
+use crate::script::value::{to_dynamic, to_json};
+use crate::store::{Accepted, StateStore, now_ms};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Most pages read in one poll (a safety stop for a list that never ends).
+const MAX_PAGES: usize = 100;
+/// How far back the first poll of a flow reads when it has no `overlap`.
+const FIRST_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+/// What one poll did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PollOutcome {
+    pub records: usize,
+    pub new: usize,
+    pub duplicates: usize,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("poll of flow `{flow}`: {message}")]
+pub struct PollError {
+    pub flow: String,
+    pub message: String,
+}
+
+/// The poller of one flow.
+pub struct Poller {
+    pub plan: Arc<Plan>,
+    pub clients: Clients,
+    pub store: Arc<dyn StateStore>,
+}
+
+impl Poller {
+    /// The store key of this flow's cursor.
+    pub fn cursor_name(&self) -> String {
+        format!("poll:{}", self.plan.flow.flow)
+    }
+
+    fn fail(&self, message: impl Into<String>) -> PollError {
+        PollError {
+            flow: self.plan.flow.flow.clone(),
+            message: message.into(),
+        }
+    }
+
+    /// The interval between polls.
+    pub fn every(&self) -> Duration {
+        self.plan
+            .flow
+            .trigger
+            .poll
+            .as_ref()
+            .and_then(|p| humantime::parse_duration(p.every.trim()).ok())
+            .unwrap_or(Duration::from_secs(300))
+    }
+
+    /// Poll once, for the window from the last poll (less `overlap`) to `now`.
+    pub async fn poll_once(&self, now: DateTime<Utc>) -> Result<PollOutcome, PollError> {
+        let Some(poll) = self.plan.flow.trigger.poll.clone() else {
+            return Err(self.fail("the flow has no poll trigger"));
+        };
+        let (_, operation) = crate::connectors::operation(&poll.operation)
+            .ok_or_else(|| self.fail(format!("unknown operation `{}`", poll.operation)))?;
+        let connector = poll.operation.split('.').next().unwrap_or("");
+        let client = self
+            .clients
+            .get(connector)
+            .ok_or_else(|| self.fail(format!("no client for connector `{connector}`")))?
+            .clone();
+        let overlap = poll
+            .overlap
+            .as_deref()
+            .and_then(|o| humantime::parse_duration(o.trim()).ok());
+        let state = self.load_state()?;
+        let last_poll = state
+            .get("last_poll_ms")
+            .and_then(Value::as_i64)
+            .and_then(DateTime::from_timestamp_millis);
+        let window_start = match last_poll {
+            Some(t) => {
+                t - chrono::Duration::from_std(overlap.unwrap_or_default()).unwrap_or_default()
+            }
+            None => {
+                now - chrono::Duration::from_std(overlap.unwrap_or(FIRST_WINDOW))
+                    .unwrap_or_default()
+            }
+        };
+        let cursor = state.get("cursor").cloned().unwrap_or(Value::Null);
+        let mut input = self.input(&cursor, window_start, now)?;
+        let mut outcome = PollOutcome::default();
+        let mut best = cursor.clone();
+        for page in 1..=MAX_PAGES {
+            let context = CallContext {
+                flow: self.plan.flow.flow.clone(),
+                step: "trigger.poll".into(),
+                idempotency_key: None,
+                attempt: 1,
+            };
+            let output = client
+                .call(operation, &input, &context)
+                .await
+                .map_err(|e| self.fail(format!("`{}` {e}", poll.operation)))?;
+            let records = match &poll.items {
+                Some(path) => output
+                    .pointer(&pointer(path))
+                    .cloned()
+                    .unwrap_or(Value::Null),
+                None => output.clone(),
+            };
+            let records = records.as_array().cloned().unwrap_or_default();
+            self.accept(&records, &mut outcome)?;
+            for r in &records {
+                if let Some(c) = r.get(&poll.cursor).filter(|c| !c.is_null()) {
+                    if greater(c, &best) {
+                        best = c.clone();
+                    }
+                }
+            }
+            // Paged lists (Sage Pro) say where the next page is.
+            let more = output.get("next").is_some_and(|n| !n.is_null() && n != "");
+            if !more || records.is_empty() || !input.is_object() {
+                break;
+            }
+            input["page"] = json!(page + 1);
+        }
+        let state = json!({"cursor": best, "last_poll_ms": now.timestamp_millis()});
+        self.store
+            .set_cursor(&self.cursor_name(), &state.to_string(), now_ms())
+            .map_err(|e| self.fail(e.to_string()))?;
+        outcome.cursor = match &best {
+            Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            v => Some(v.to_string()),
+        };
+        Ok(outcome)
+    }
+
+    fn load_state(&self) -> Result<Value, PollError> {
+        let text = self
+            .store
+            .cursor(&self.cursor_name())
+            .map_err(|e| self.fail(e.to_string()))?;
+        Ok(text
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(Value::Null))
+    }
+
+    /// The operation's input: the `with:` mapping evaluated over the poll variables.
+    fn input(
+        &self,
+        cursor: &Value,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Value, PollError> {
+        let Some(compiled) = &self.plan.poll_input else {
+            return Ok(json!({}));
+        };
+        let mut scope = crate::plan::base_scope();
+        scope.set_value("profile", self.plan.profile_values.clone());
+        let text = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let values = [
+            to_dynamic(cursor).map_err(|e| self.fail(e))?,
+            rhai::Dynamic::from(text(start)),
+            rhai::Dynamic::from(text(end)),
+            rhai::Dynamic::from(text(Utc::now())),
+        ];
+        for (name, value) in POLL_VARIABLES.iter().zip(values) {
+            scope.push_dynamic(*name, value);
+        }
+        let out: rhai::Dynamic = self
+            .plan
+            .engine
+            .eval_ast_with_scope(&mut scope, &compiled.ast)
+            .map_err(|e| self.fail(format!("trigger.poll.with: {e}")))?;
+        let mut json = to_json(&out).map_err(|e| self.fail(e))?;
+        if let Value::Object(m) = &mut json {
+            m.retain(|_, v| !v.is_null());
+        }
+        Ok(json)
+    }
+
+    /// Put records in the inbox in one commit.
+    fn accept(&self, records: &[Value], outcome: &mut PollOutcome) -> Result<(), PollError> {
+        let mut rows = Vec::with_capacity(records.len());
+        for r in records {
+            outcome.records += 1;
+            match new_event(&self.plan, r, now_ms()) {
+                Ok(row) => rows.push(row),
+                Err(e) => {
+                    tracing::warn!(flow = %self.plan.flow.flow, error = %e, "polled record skipped")
+                }
+            }
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
+        for a in self
+            .store
+            .accept(&rows)
+            .map_err(|e| self.fail(e.to_string()))?
+        {
+            match a {
+                Accepted::New { .. } => outcome.new += 1,
+                Accepted::Duplicate { .. } => outcome.duplicates += 1,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Run a poller until `stop` turns true: poll at once, then every interval. Failures are
+/// logged and retried at the next tick; `wake` tells the worker when new events arrived.
+pub async fn run(
+    poller: Poller,
+    wake: Arc<tokio::sync::Notify>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let every = poller.every();
+    loop {
+        match poller.poll_once(Utc::now()).await {
+            Ok(o) if o.new > 0 => {
+                tracing::info!(flow = %poller.plan.flow.flow, new = o.new, duplicates = o.duplicates, "polled");
+                wake.notify_one();
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "poll failed; trying again at the next interval"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+    }
+}
+
+/// `items: transactions` or `data.items` as a JSON pointer.
+fn pointer(path: &str) -> String {
+    format!("/{}", path.trim_start_matches('/').replace('.', "/"))
+}
+
+/// Whether cursor value `a` is past `b` (numbers numerically, text by its order: ISO times
+/// and zero-padded ids sort right).
+fn greater(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (_, Value::Null) => true,
+        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => x > y,
+            _ => x.to_string() > y.to_string(),
+        },
+        (Value::String(x), Value::String(y)) => x > y,
+        (x, y) => x.to_string() > y.to_string(),
+    }
+}
