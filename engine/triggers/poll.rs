@@ -263,6 +263,9 @@ fn greater(a: &Value, b: &Value) -> bool {
             _ => x.to_string() > y.to_string(),
         },
         (Value::String(x), Value::String(y)) => x > y,
-        (x, y) => x.to_string() > y.to_string(),
+        (x, y) => {
+            let (x, y) = (x.to_string(), y.to_string());
+            x > y
+        }
     }
 }
