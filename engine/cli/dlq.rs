@@ -71,7 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             limit,
             at,
         } => {
-            let store = at.open_store()?;
+            let store = at.open_existing_store()?;
             let rows = store.dead_letters(&DlqFilter {
                 flow,
                 step,
@@ -95,7 +95,14 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                     shorten(&d.reason, 100)
                 );
             }
-            outln!("{} dead letter(s)", rows.len());
+            if rows.len() == limit {
+                outln!(
+                    "{} dead letter(s) shown, there may be more (--limit N)",
+                    rows.len()
+                );
+            } else {
+                outln!("{} dead letter(s)", rows.len());
+            }
             Ok(0)
         }
         What::Show { id, at } => super::runs::run(super::runs::Args::show(id, at)),
@@ -108,14 +115,14 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             at,
         } => replay(ids, all, flow, step, dry_run, at),
         What::Discard { ids, at } => {
-            let store = at.open_store()?;
+            let store = at.open_existing_store()?;
             let mut n = 0;
             for id in &ids {
                 if store.discard(*id, now_ms())? {
                     store.audit("dlq.discard", &format!("run {id}"), now_ms())?;
                     n += 1;
                 } else {
-                    eprintln!("run {id} is not an open dead letter");
+                    eprintln!("run {id}: {}", why_not_open(store.as_ref(), *id)?);
                 }
             }
             outln!("{n} dead letter(s) discarded");
@@ -132,7 +139,7 @@ fn replay(
     dry_run: bool,
     at: Where,
 ) -> anyhow::Result<i32> {
-    let store = at.open_store()?;
+    let store = at.open_existing_store()?;
     let targets: Vec<i64> = if all {
         store
             .dead_letters(&DlqFilter {
@@ -148,8 +155,11 @@ fn replay(
         ids
     };
     if targets.is_empty() {
-        outln!("nothing to replay");
-        return Ok(0);
+        if all {
+            outln!("nothing to replay: no open dead letters match");
+            return Ok(0);
+        }
+        anyhow::bail!("name the runs to replay, or use --all (with --flow / --step)");
     }
     let profile = at.profile()?;
     let (plans, _) = at.plans(&profile)?;
@@ -160,7 +170,14 @@ fn replay(
             .enable_all()
             .build()?;
         for id in &targets {
-            let Some(d) = store.run(*id)? else { continue };
+            let Some(d) = store.run(*id)? else {
+                outln!("run {id}: no such run");
+                continue;
+            };
+            if d.dead_letter.as_ref().is_none_or(|dl| dl.state != "open") {
+                outln!("run {id}: {}", why_not_open(store.as_ref(), *id)?);
+                continue;
+            }
             let Some(plan) = plans.current(&d.run.flow) else {
                 outln!("run {id}: flow `{}` is not loaded", d.run.flow);
                 continue;
@@ -172,6 +189,18 @@ fn replay(
                 plan.hash
             );
             for w in &record.planned_writes {
+                let done = d
+                    .journal
+                    .iter()
+                    .any(|e| e.step == w.step && e.outcome.as_deref() == Some("ok"));
+                if done {
+                    outln!(
+                        "  {} ({}) succeeded before: kept, not sent again",
+                        w.call,
+                        w.step
+                    );
+                    continue;
+                }
                 let before = d
                     .journal
                     .iter()
@@ -193,14 +222,18 @@ fn replay(
                     outln!("    was {}", shorten(&b.to_string(), 300));
                 }
             }
-            outln!("  => {:?}", record.status);
+            let last = record.timeline(false);
+            outln!("  {}", last.lines().last().unwrap_or("").trim());
         }
         return Ok(0);
     }
     let total = targets.len();
     let mut done = 0;
     for (i, id) in targets.iter().enumerate() {
-        let Some(d) = store.run(*id)? else { continue };
+        let Some(d) = store.run(*id)? else {
+            eprintln!("run {id}: no such run");
+            continue;
+        };
         let revision = plans
             .current(&d.run.flow)
             .map(|p| p.hash.clone())
@@ -208,14 +241,31 @@ fn replay(
         if store.requeue(*id, &revision, now_ms())? {
             store.audit("dlq.replay", &format!("run {id} on {revision}"), now_ms())?;
             done += 1;
+        } else {
+            eprintln!("run {id}: {}", why_not_open(store.as_ref(), *id)?);
         }
         if total > 20 && (i + 1) % (total / 20).max(1) == 0 {
-            eprint!("\rreplay: {}/{} queued", i + 1, total);
+            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                eprint!("\rreplay: {}/{} queued", i + 1, total);
+            } else {
+                eprintln!("replay: {}/{} queued", i + 1, total);
+            }
         }
     }
-    if total > 20 {
+    if total > 20 && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         eprintln!();
     }
     outln!("{done} of {total} run(s) queued for replay; a running `ledgerlink run` executes them");
     Ok(if done == total { 0 } else { 1 })
+}
+
+/// Why a run is not an open dead letter, for the operator.
+fn why_not_open(store: &dyn StateStore, id: i64) -> anyhow::Result<String> {
+    Ok(match store.run(id)? {
+        None => "no such run".to_string(),
+        Some(d) => match d.dead_letter {
+            Some(dl) if dl.state != "open" => format!("its dead letter was already {}", dl.state),
+            _ => format!("not a dead letter (it is {})", d.run.state.as_str()),
+        },
+    })
 }

@@ -130,31 +130,6 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let work = tokio::spawn(Arc::clone(&worker).run(stopped.clone()));
-        for plan in polled {
-            println!(
-                "  polling `{}` every {}",
-                plan.flow
-                    .trigger
-                    .poll
-                    .as_ref()
-                    .map_or("", |p| p.operation.as_str()),
-                plan.flow
-                    .trigger
-                    .poll
-                    .as_ref()
-                    .map_or("", |p| p.every.as_str())
-            );
-            let poller = crate::triggers::poll::Poller {
-                plan,
-                clients: poll_clients.clone(),
-                store: Arc::clone(&store),
-            };
-            tokio::spawn(crate::triggers::poll::run(
-                poller,
-                Arc::clone(&worker.wake),
-                stopped.clone(),
-            ));
-        }
         let mut _sandbox = None;
         if let Some((config, simulate)) = embedded {
             let seed = config.seed;
@@ -189,6 +164,32 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 });
             }
             _sandbox = Some(sb);
+        }
+        // Pollers start once their peers (possibly the embedded sandbox) are up.
+        for plan in polled {
+            println!(
+                "  polling `{}` every {}",
+                plan.flow
+                    .trigger
+                    .poll
+                    .as_ref()
+                    .map_or("", |p| p.operation.as_str()),
+                plan.flow
+                    .trigger
+                    .poll
+                    .as_ref()
+                    .map_or("", |p| p.every.as_str())
+            );
+            let poller = crate::triggers::poll::Poller {
+                plan,
+                clients: poll_clients.clone(),
+                store: Arc::clone(&store),
+            };
+            tokio::spawn(crate::triggers::poll::run(
+                poller,
+                Arc::clone(&worker.wake),
+                stopped.clone(),
+            ));
         }
         let every = Duration::from_secs(args.progress.max(1));
         let mut tick = tokio::time::interval(if args.until_idle {

@@ -63,8 +63,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 })?),
                 None => None,
             };
-            let store = at.open_store()?;
+            let store = at.open_existing_store()?;
             let rows = store.runs(&RunFilter { flow, state, limit })?;
+            let capped = rows.len() == limit;
             outln!(
                 "{:>8}  {:<14} {:<28} {:>8}  step / reason",
                 "run",
@@ -87,10 +88,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                     shorten(&why, 100)
                 );
             }
+            if capped {
+                outln!("(the newest {limit} shown; --limit N for more)");
+            }
             Ok(0)
         }
         What::Show { id, json, at } => {
-            let store = at.open_store()?;
+            let store = at.open_existing_store()?;
             let Some(d) = store.run(id)? else {
                 eprintln!("error: no run {id} in {}", at.store_path().display());
                 return Ok(1);
@@ -106,7 +110,11 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 r.flow,
                 r.revision
             );
-            outln!("  state: {}  attempts: {}", r.state.as_str(), r.attempts);
+            outln!(
+                "  state: {}  (claimed by a worker {} time(s))",
+                r.state.as_str(),
+                r.attempts
+            );
             if let Some(reason) = &r.reason {
                 outln!("  {}: {reason}", r.step.as_deref().unwrap_or("reason"));
             }
@@ -128,6 +136,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                         .map(|k| format!(", key {k}"))
                         .unwrap_or_default()
                 );
+                for h in e.history.as_array().into_iter().flatten() {
+                    outln!(
+                        "      attempt {} failed: {}",
+                        h["attempt"],
+                        h["message"].as_str().unwrap_or("")
+                    );
+                }
                 outln!("      input  {}", shorten(&e.input.to_string(), 300));
                 outln!("      output {}", shorten(&e.output.to_string(), 300));
             }

@@ -57,6 +57,18 @@ impl Where {
         Ok(Arc::new(SqliteStore::open(&self.store_path(), durability)?))
     }
 
+    /// The store, which must exist already (commands that only read or change runs).
+    pub fn open_existing_store(&self) -> anyhow::Result<Arc<SqliteStore>> {
+        let path = self.store_path();
+        if !path.is_file() {
+            anyhow::bail!(
+                "no store at `{}`: `ledgerlink send` or `ledgerlink run` creates it; use --store FILE for another one",
+                path.display()
+            );
+        }
+        self.open_store()
+    }
+
     /// Every flow under `--flows` planned under the profile. Flows that do not plan are
     /// reported in the second list and left out.
     pub fn plans(&self, profile: &Profile) -> anyhow::Result<(Plans, Vec<String>)> {

@@ -538,6 +538,7 @@ impl Executor {
             idempotency_key: key.clone(),
             started_ms: crate::store::now_ms(),
             updated_ms: 0,
+            history: Value::Array(Vec::new()),
         };
         // What the journal already knows about this call (durable runs only).
         let mut recorded: Option<Result<Value, ConnectorError>> = None;
@@ -546,6 +547,9 @@ impl Executor {
             if let Some(e) = j.recorded(seq).filter(|e| e.step == step.id) {
                 entry.attempt = e.attempt;
                 entry.started_ms = e.started_ms;
+                if e.history.is_array() {
+                    entry.history = e.history.clone();
+                }
                 match e.outcome.as_deref() {
                     None => in_flight_since = Some(e.started_ms),
                     Some("retry") => {}
@@ -623,6 +627,7 @@ impl Executor {
                             entry.outcome = Some("retry".into());
                             entry.output = e.output();
                             entry.updated_ms = crate::store::now_ms();
+                            push_history(&mut entry, attempt, &e);
                             j.write(&entry).await.map_err(store_failure)?;
                             rec.attempts = attempt;
                             rec.outcome = "retry".into();
@@ -652,6 +657,9 @@ impl Executor {
                     Err(e) => e.output(),
                 };
                 entry.updated_ms = crate::store::now_ms();
+                if let Err(e) = &result {
+                    push_history(&mut entry, attempt, e);
+                }
                 let remember = match (&result, &key) {
                     (Ok(v), Some(k)) => Some((k.as_str(), v)),
                     _ => None,
@@ -709,11 +717,34 @@ impl Executor {
                 }
                 if e.is_retryable() && !operation.idempotent && !e.is_safe_to_resend() {
                     message.push_str(&format!("; not retried: `{call_name}` is not idempotent, so the remote may have acted; check it before replaying"));
+                } else if e.is_retryable() && operation.writes {
+                    if let Some(k) = &key {
+                        message.push_str(&format!(
+                            "; the write may have been made before an answer was lost: a replay repeats idempotency key `{k}` and cannot post twice"
+                        ));
+                    }
                 }
                 rec.error = Some(message.clone());
                 Ok(on_failure(plan, step, message))
             }
         }
+    }
+}
+
+/// Add a failed attempt to a journal entry's history (kept bounded: the first and the last).
+fn push_history(entry: &mut JournalEntry, attempt: u32, e: &ConnectorError) {
+    const KEEP: usize = 20;
+    let mut message = e.to_string();
+    mask_text(&mut message);
+    let item = serde_json::json!({"attempt": attempt, "at_ms": crate::store::now_ms(),
+        "outcome": e.outcome(), "message": message});
+    if let Value::Array(items) = &mut entry.history {
+        items.push(item);
+        if items.len() > KEEP {
+            items.remove(1);
+        }
+    } else {
+        entry.history = Value::Array(vec![item]);
     }
 }
 

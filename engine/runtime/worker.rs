@@ -205,6 +205,21 @@ impl Worker {
                     .executor
                     .run_durable(&plan, &c.body, Arc::new(journal))
                     .await;
+                // Alerts reach the log and the audit trail (delivery to targets: issue 7).
+                for a in &record.alerts {
+                    tracing::warn!(run, flow = %c.run.flow, step = %a.step, severity = %a.severity,
+                        channel = a.channel.as_deref().unwrap_or("-"), "alert: {}", a.message);
+                    let (store, detail) = (
+                        Arc::clone(&self.store),
+                        serde_json::json!({"run": run, "flow": c.run.flow, "step": a.step,
+                            "severity": a.severity, "channel": a.channel, "message": a.message})
+                        .to_string(),
+                    );
+                    let _ = tokio::task::spawn_blocking(move || {
+                        store.audit("alert", &detail, now_ms())
+                    })
+                    .await;
+                }
                 match record.status {
                     RunStatus::Completed => RunEnd::Completed,
                     RunStatus::Skipped { reason } => RunEnd::Skipped { reason },

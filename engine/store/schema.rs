@@ -95,4 +95,11 @@ CREATE INDEX runs_key_state ON runs (flow, ordering_key, state, id);
 CREATE INDEX runs_state_id ON runs (state, id);
 "#,
     ),
+    (
+        3,
+        // Every failed attempt of a call, not only the last, for `runs show` and dead letters.
+        r#"
+ALTER TABLE journal ADD COLUMN history TEXT NOT NULL DEFAULT '[]';
+"#,
+    ),
 ];

@@ -41,7 +41,7 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
     })
 }
 
-fn journal_row(r: &Row<'_>) -> rusqlite::Result<(JournalEntry, String, String)> {
+fn journal_row(r: &Row<'_>) -> rusqlite::Result<(JournalEntry, String, String, String)> {
     Ok((
         JournalEntry {
             run: r.get(0)?,
@@ -55,9 +55,11 @@ fn journal_row(r: &Row<'_>) -> rusqlite::Result<(JournalEntry, String, String)> 
             idempotency_key: r.get(8)?,
             started_ms: r.get(9)?,
             updated_ms: r.get(10)?,
+            history: Value::Null,
         },
         r.get(6)?,
         r.get(7)?,
+        r.get(11)?,
     ))
 }
 
@@ -188,16 +190,17 @@ pub fn recover_running(conn: &Connection) -> Result<usize, StoreError> {
 
 pub fn journal(conn: &Connection, run: i64) -> Result<Vec<JournalEntry>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT run_id, seq, step, call, attempt, outcome, input, output, idempotency_key, started_ms, updated_ms \
+        "SELECT run_id, seq, step, call, attempt, outcome, input, output, idempotency_key, started_ms, updated_ms, history \
          FROM journal WHERE run_id = ?1 ORDER BY seq",
     )?;
     let rows = stmt
         .query_map(params![run], journal_row)?
         .collect::<Result<Vec<_>, _>>()?;
     rows.into_iter()
-        .map(|(mut e, input, output)| {
+        .map(|(mut e, input, output, history)| {
             e.input = parse_json("journal", &input)?;
             e.output = parse_json("journal", &output)?;
+            e.history = parse_json("journal", &history)?;
             Ok(e)
         })
         .collect()
@@ -205,11 +208,12 @@ pub fn journal(conn: &Connection, run: i64) -> Result<Vec<JournalEntry>, StoreEr
 
 pub fn record_step(conn: &Connection, e: &JournalEntry) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO journal (run_id, seq, step, call, attempt, outcome, input, output, idempotency_key, started_ms, updated_ms) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+        "INSERT INTO journal (run_id, seq, step, call, attempt, outcome, input, output, idempotency_key, started_ms, updated_ms, history) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
          ON CONFLICT (run_id, seq) DO UPDATE SET step = excluded.step, call = excluded.call, \
          attempt = excluded.attempt, outcome = excluded.outcome, input = excluded.input, \
-         output = excluded.output, idempotency_key = excluded.idempotency_key, updated_ms = excluded.updated_ms",
+         output = excluded.output, idempotency_key = excluded.idempotency_key, updated_ms = excluded.updated_ms, \
+         history = excluded.history",
     )?
     .execute(params![
         e.run,
@@ -222,7 +226,8 @@ pub fn record_step(conn: &Connection, e: &JournalEntry) -> Result<(), StoreError
         redacted(&e.output),
         e.idempotency_key,
         e.started_ms,
-        e.updated_ms
+        e.updated_ms,
+        if e.history.is_null() { "[]".to_string() } else { redacted(&e.history) }
     ])?;
     Ok(())
 }

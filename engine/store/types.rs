@@ -163,6 +163,8 @@ pub struct JournalEntry {
     pub idempotency_key: Option<String>,
     pub started_ms: i64,
     pub updated_ms: i64,
+    /// Every failed attempt before the current one: `[{attempt, at_ms, outcome, message}]`.
+    pub history: Value,
 }
 
 #[derive(Debug, Clone, Serialize)]

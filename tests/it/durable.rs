@@ -164,6 +164,14 @@ async fn retries_are_rows_that_a_new_worker_picks_up() {
         (d.journal[1].attempt, d.journal[1].outcome.as_deref()),
         (3, Some("ok"))
     );
+    let history = d.journal[1].history.as_array().unwrap();
+    assert_eq!(
+        history.len(),
+        2,
+        "both failed attempts are kept: {history:?}"
+    );
+    assert_eq!(history[0]["attempt"], 1);
+    assert!(history[1]["message"].as_str().unwrap().contains("503"));
     assert_eq!(
         rig.calls("sagepro.get_customer").len(),
         1,
@@ -196,6 +204,7 @@ async fn a_call_in_flight_at_a_crash_is_resent_with_the_same_key() {
         idempotency_key: (seq == 1).then(|| "pay-2".to_string()),
         started_ms: now_ms(),
         updated_ms: now_ms(),
+        history: json!([]),
     };
     rig.store
         .record_step(&entry(

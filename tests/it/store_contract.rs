@@ -78,6 +78,7 @@ fn contract(store: &dyn StateStore) {
         idempotency_key: Some("k-a".into()),
         started_ms: 5000,
         updated_ms: 5000,
+        history: json!([]),
     };
     store.record_step(&entry).unwrap();
     entry.outcome = Some("ok".into());
