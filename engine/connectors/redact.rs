@@ -55,6 +55,14 @@ fn hide_secrets(value: &mut Value) {
             }
         }
         Value::Array(items) => items.iter_mut().for_each(hide_secrets),
+        // A credential echoed back under any name (`"auth": "Bearer ..."`).
+        Value::String(text)
+            if ["bearer ", "basic "]
+                .iter()
+                .any(|p| text.len() > p.len() && text[..p.len()].eq_ignore_ascii_case(p)) =>
+        {
+            *text = "[redacted]".into();
+        }
         _ => {}
     }
 }
@@ -69,7 +77,7 @@ mod tests {
         let body = json!({"amount": "10.00", "credit_card": {"number": "4111111111111111", "expiration_month": 12},
             "csc": "987", "password": "hunter2", "access_token": "abc:def",
             "check": {"account_number": "123456789", "routing_number": "325070760"},
-            "description": "card 4111 1111 1111 1111 at till"});
+            "description": "card 4111 1111 1111 1111 at till", "echo": {"auth": "Bearer abc.def"}});
         let text = for_log(&body);
         for secret in [
             "4111111111111111",

@@ -33,17 +33,35 @@ async fn call(
     c.call(o, &input, &CallContext::default()).await
 }
 
+fn capture() -> Capture {
+    static CAPTURE: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
+    CAPTURE
+        .get_or_init(|| {
+            use tracing_subscriber::layer::SubscriberExt;
+            let capture = Capture::default();
+            let writer = capture.clone();
+            let subscriber = tracing_subscriber::registry()
+                .with(
+                    "ledgerlink=debug"
+                        .parse::<tracing_subscriber::filter::Targets>()
+                        .unwrap(),
+                )
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .with_ansi(false)
+                        .with_writer(move || writer.clone()),
+                );
+            let _ = tracing::subscriber::set_global_default(subscriber);
+            capture
+        })
+        .clone()
+}
+
 #[tokio::test]
 async fn debug_logs_of_connector_calls_hold_no_card_data_or_secrets() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
+    // A global subscriber: a thread-local one races with other tests over tracing's callsite
+    // cache. Other tests' connector logs land in the same capture, which only widens the scan.
+    let capture = capture();
     let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let pt = PayTrace::new(ledgerlink::connectors::paytrace::config::Config {
         base_url: sb.paytrace_url(),
