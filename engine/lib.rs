@@ -13,6 +13,7 @@ pub mod store;
 pub mod runtime;
 pub mod triggers;
 pub mod server;
+pub mod reload;
 pub mod sandbox;
 pub mod schemas;
 pub mod cli;

@@ -106,15 +106,25 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .filter(|p| p.flow.trigger.poll.is_some())
         .collect();
     let poll_clients = clients.clone();
+    let shared_plans = Arc::new(RwLock::new(plans));
+    let shared_routes = Arc::new(RwLock::new(routes));
+    let reloader = crate::reload::Reloader::new(
+        &args.at.flows,
+        profile.clone(),
+        scope.clone(),
+        Arc::clone(&shared_plans),
+        Arc::clone(&shared_routes),
+        Arc::clone(&store) as Arc<dyn StateStore>,
+    );
     let worker = Worker::new(
         Arc::clone(&store),
-        Arc::new(RwLock::new(plans)),
+        Arc::clone(&shared_plans),
         Executor::new(clients),
         config,
     );
     let server_state = crate::server::ServerState {
         store: Arc::clone(&store),
-        routes: Arc::new(RwLock::new(routes)),
+        routes: Arc::clone(&shared_routes),
         wake: Arc::clone(&worker.wake),
         tolerance_s: tolerance.as_secs() as i64,
     };
@@ -130,6 +140,15 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let work = tokio::spawn(Arc::clone(&worker).run(stopped.clone()));
+        println!(
+            "watching {} for changes (hot reload)",
+            args.at.flows.display()
+        );
+        tokio::spawn(crate::reload::watch(
+            reloader,
+            Duration::from_millis(500),
+            stopped.clone(),
+        ));
         let mut _sandbox = None;
         if let Some((config, simulate)) = embedded {
             let seed = config.seed;

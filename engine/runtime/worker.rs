@@ -17,7 +17,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 /// The plans a worker can run: the current one per flow, and every revision seen this process.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Plans {
     current: HashMap<String, Arc<Plan>>,
     revisions: HashMap<String, Arc<Plan>>,
@@ -31,6 +31,12 @@ impl Plans {
     pub fn insert_shared(&mut self, plan: Arc<Plan>) {
         self.revisions.insert(plan.hash.clone(), Arc::clone(&plan));
         self.current.insert(plan.flow.flow.clone(), plan);
+    }
+
+    /// Stop new runs of `flow` (its file was deleted); runs already accepted keep their
+    /// revision.
+    pub fn remove(&mut self, flow: &str) -> Option<Arc<Plan>> {
+        self.current.remove(flow)
     }
 
     pub fn current(&self, flow: &str) -> Option<Arc<Plan>> {

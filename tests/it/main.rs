@@ -21,6 +21,7 @@ mod sandbox_sagepro;
 mod sandbox_simulator;
 mod scenarios;
 mod poll;
+mod reload;
 mod schemas;
 mod store_contract;
 mod tidy;

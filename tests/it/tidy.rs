@@ -48,6 +48,7 @@ fn layers_point_down() {
         "runtime",
         "triggers",
         "server",
+        "reload",
         "sandbox",
         "schemas",
         "cli",
@@ -73,7 +74,7 @@ fn layers_point_down() {
             for ext in ["clap", "tokio", "axum"] {
                 let allowed = *module == "cli"
                     || (ext == "tokio"
-                        && ["runtime", "triggers", "sandbox", "server"].contains(module))
+                        && ["runtime", "triggers", "sandbox", "server", "reload"].contains(module))
                     || (ext == "axum" && ["sandbox", "server"].contains(module));
                 if !allowed {
                     assert!(

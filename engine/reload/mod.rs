@@ -1,0 +1,257 @@
+//! Hot reload of flows while the engine runs. A watcher compares the flow files' contents every
+//! interval (a polling watcher: it works on every file system, including network and container
+//! mounts where change events are unreliable, and flow directories are small). A changed or new
+//! file is loaded, linted and planned; if that works and the webhook routes still build (secrets
+//! resolve, no two flows on one path), the new plans and routes are swapped in together.
+//! Runs already accepted keep the revision they were accepted with (the worker keeps every
+//! revision it has seen); new events get the new one. A file that does not plan leaves the
+//! previous revision running and its findings, with line and column, in the log and in
+//! `errors()`. A deleted file stops new runs of its flow. Every outcome is audited.
+
+use crate::load::secrets::SecretScope;
+use crate::load::{discover, read};
+use crate::model::Profile;
+use crate::runtime::worker::Plans;
+use crate::server::webhook::WebhookRoutes;
+use crate::store::{StateStore, now_ms};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// What one check changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReloadReport {
+    /// `(flow, new revision)` swapped in.
+    pub loaded: Vec<(String, String)>,
+    /// `(file, why)` left on the previous revision.
+    pub failed: Vec<(String, String)>,
+    /// Flows whose file is gone.
+    pub removed: Vec<String>,
+}
+
+impl ReloadReport {
+    pub fn is_empty(&self) -> bool {
+        self.loaded.is_empty() && self.failed.is_empty() && self.removed.is_empty()
+    }
+}
+
+pub struct Reloader {
+    flows_dir: PathBuf,
+    profile: Profile,
+    scope: SecretScope,
+    pub plans: Arc<RwLock<Plans>>,
+    pub routes: Arc<RwLock<WebhookRoutes>>,
+    store: Arc<dyn StateStore>,
+    /// file -> (content digest, flow it defines, if it planned).
+    seen: BTreeMap<PathBuf, (String, Option<String>)>,
+    errors: BTreeMap<String, String>,
+}
+
+impl Reloader {
+    /// Watch `flows_dir`; the files there now are taken as already loaded into `plans`.
+    pub fn new(
+        flows_dir: &Path,
+        profile: Profile,
+        scope: SecretScope,
+        plans: Arc<RwLock<Plans>>,
+        routes: Arc<RwLock<WebhookRoutes>>,
+        store: Arc<dyn StateStore>,
+    ) -> Reloader {
+        let mut by_source = BTreeMap::new();
+        if let Ok(p) = plans.read() {
+            for flow in p.flows() {
+                if let Some(plan) = p.current(&flow) {
+                    by_source.insert(PathBuf::from(plan.source.name.as_ref()), flow);
+                }
+            }
+        }
+        let mut seen = BTreeMap::new();
+        for (file, digest) in scan(flows_dir) {
+            let flow = by_source.get(&file).cloned();
+            seen.insert(file, (digest, flow));
+        }
+        Reloader {
+            flows_dir: flows_dir.to_path_buf(),
+            profile,
+            scope,
+            plans,
+            routes,
+            store,
+            seen,
+            errors: BTreeMap::new(),
+        }
+    }
+
+    /// The last reload error of each file still failing.
+    pub fn errors(&self) -> BTreeMap<String, String> {
+        self.errors.clone()
+    }
+
+    /// Look for changes once and apply them.
+    pub fn check(&mut self) -> ReloadReport {
+        let now = scan(&self.flows_dir);
+        let mut report = ReloadReport::default();
+        let Ok(current) = self.plans.read().map(|p| p.clone()) else {
+            return report;
+        };
+        let mut candidate = current;
+        let mut changed: Vec<(PathBuf, String, Option<String>)> = Vec::new();
+        for (file, digest) in &now {
+            let before = self.seen.get(file);
+            if before.is_some_and(|(d, _)| d == digest) {
+                continue;
+            }
+            let name = file.display().to_string();
+            let result = read(file).map_err(|e| e.to_string()).and_then(|source| {
+                crate::plan::build(
+                    source,
+                    self.profile.clone(),
+                    crate::script::helpers::system_clock(),
+                )
+                .map_err(|e| e.to_string())
+            });
+            match result {
+                Ok(plan) if listed(&plan.flow.profiles, &self.profile.profile) => {
+                    let flow = plan.flow.flow.clone();
+                    report.loaded.push((flow.clone(), plan.hash.clone()));
+                    candidate.insert(plan);
+                    changed.push((file.clone(), digest.clone(), Some(flow)));
+                }
+                Ok(plan) => {
+                    report.failed.push((
+                        name,
+                        format!(
+                            "flow `{}` is not for profile `{}`",
+                            plan.flow.flow, self.profile.profile
+                        ),
+                    ));
+                    changed.push((file.clone(), digest.clone(), None));
+                }
+                Err(e) => {
+                    report.failed.push((name, e));
+                    // Keep the old digest so the next save is checked again; remember the
+                    // error until then.
+                }
+            }
+        }
+        let mut gone = Vec::new();
+        for (file, (_, flow)) in &self.seen {
+            if !now.contains_key(file) {
+                if let Some(f) = flow {
+                    candidate.remove(f);
+                    report.removed.push(f.clone());
+                }
+                gone.push(file.clone());
+            }
+        }
+        if report.loaded.is_empty() && report.removed.is_empty() {
+            self.note(&report);
+            return report;
+        }
+        match WebhookRoutes::build(&candidate, &self.profile, &self.scope) {
+            Ok(routes) => {
+                if let (Ok(mut p), Ok(mut r)) = (self.plans.write(), self.routes.write()) {
+                    *p = candidate.clone();
+                    *r = routes;
+                }
+                for (file, digest, flow) in changed {
+                    self.errors.remove(&file.display().to_string());
+                    self.seen.insert(file, (digest, flow));
+                }
+                for file in gone {
+                    self.seen.remove(&file);
+                }
+                for (flow, revision) in &report.loaded {
+                    if let Some(plan) = candidate.current(flow) {
+                        let _ =
+                            self.store
+                                .save_revision(flow, revision, &plan.source.text, now_ms());
+                    }
+                }
+            }
+            Err(e) => {
+                // The new set cannot serve (a secret does not resolve, a path is taken twice):
+                // keep everything as it was.
+                for (flow, _) in report.loaded.drain(..) {
+                    report.failed.push((flow, e.clone()));
+                }
+                report.removed.clear();
+            }
+        }
+        self.note(&report);
+        report
+    }
+
+    /// Log and audit a report.
+    fn note(&mut self, report: &ReloadReport) {
+        for (flow, revision) in &report.loaded {
+            tracing::warn!(flow = %flow, revision = %revision, "flow reloaded");
+            let _ = self
+                .store
+                .audit("reload", &format!("{flow} -> {revision}"), now_ms());
+        }
+        for (file, why) in &report.failed {
+            if self.errors.get(file) != Some(why) {
+                tracing::error!(file = %file, "flow not reloaded, the previous revision keeps running: {why}");
+                let _ = self
+                    .store
+                    .audit("reload.failed", &format!("{file}: {why}"), now_ms());
+            }
+            self.errors.insert(file.clone(), why.clone());
+        }
+        for flow in &report.removed {
+            tracing::warn!(flow = %flow, "flow file deleted: no new runs of it");
+            let _ = self.store.audit("reload.removed", flow, now_ms());
+        }
+    }
+}
+
+/// Check every `interval` until `stop` turns true.
+pub async fn watch(
+    mut reloader: Reloader,
+    interval: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        let report = reloader.check();
+        for (flow, revision) in &report.loaded {
+            println!("reloaded `{flow}` (revision {revision})");
+        }
+        for (file, why) in &report.failed {
+            println!("NOT reloaded {file}: {why}");
+        }
+        for flow in &report.removed {
+            println!("removed `{flow}`: its file is gone");
+        }
+    }
+}
+
+fn listed(profiles: &[String], profile: &str) -> bool {
+    profiles.is_empty() || profiles.iter().any(|p| p == profile)
+}
+
+/// Every flow file under `dir` with a digest of its content.
+fn scan(dir: &Path) -> BTreeMap<PathBuf, String> {
+    let files = discover(&[dir.to_path_buf()]).unwrap_or_default();
+    files
+        .into_iter()
+        .filter_map(|f| {
+            let bytes = std::fs::read(&f).ok()?;
+            let digest: String = Sha256::digest(&bytes)
+                .iter()
+                .take(12)
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            Some((f, digest))
+        })
+        .collect()
+}

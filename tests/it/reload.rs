@@ -1,0 +1,197 @@
+//! Hot reload: an edited flow is swapped in while events keep arriving (runs accepted before
+//! keep their revision, new ones get the new one, none fails or is lost); a broken save keeps
+//! the previous revision and reports the finding with line and column; a deleted flow takes no
+//! new events.
+
+use ledgerlink::load::secrets::SecretScope;
+use ledgerlink::reload::Reloader;
+use ledgerlink::runtime::Executor;
+use ledgerlink::runtime::worker::{Plans, Worker, WorkerConfig};
+use ledgerlink::server::webhook::WebhookRoutes;
+use ledgerlink::server::{ServerState, router, serve};
+use ledgerlink::store::{RunFilter, RunState, SqliteStore, StateStore};
+use serde_json::json;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+fn flow(step: &str) -> String {
+    format!(
+        r#"flow: reloaded
+trigger:
+  webhook:
+    path: /hooks/reload
+    signature: {{ scheme: none }}
+    event_id: event.id
+steps:
+  - id: {step}
+    call: mock.echo
+    with: {{ id: event.id }}
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_swap_revisions_without_losing_events_and_broken_saves_keep_the_old_one() {
+    let dir = std::env::temp_dir().join(format!("ll-reload-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("flows")).unwrap();
+    let file = dir.join("flows/reloaded.yaml");
+    std::fs::write(&file, flow("first")).unwrap();
+    let mut profile = ledgerlink::model::Profile {
+        profile: "dev".into(),
+        ..Default::default()
+    };
+    profile.allow_unsigned_webhooks = true;
+    let scope = SecretScope::at(&dir);
+
+    let mut plans = Plans::default();
+    let source = ledgerlink::load::read(&file).unwrap();
+    plans.insert(
+        ledgerlink::plan::build(
+            source,
+            profile.clone(),
+            ledgerlink::script::helpers::system_clock(),
+        )
+        .unwrap(),
+    );
+    let first_revision = plans.current("reloaded").unwrap().hash.clone();
+    let routes = WebhookRoutes::build(&plans, &profile, &scope).unwrap();
+    let (plans, routes) = (Arc::new(RwLock::new(plans)), Arc::new(RwLock::new(routes)));
+    let store: Arc<dyn StateStore> = Arc::new(SqliteStore::memory().unwrap());
+    let mut reloader = Reloader::new(
+        &dir.join("flows"),
+        profile.clone(),
+        scope,
+        Arc::clone(&plans),
+        Arc::clone(&routes),
+        Arc::clone(&store),
+    );
+    assert!(reloader.check().is_empty(), "nothing changed yet");
+
+    let script = ledgerlink::connectors::mock::scripted::Scripted::default().echoing();
+    let worker = Worker::new(
+        Arc::clone(&store),
+        Arc::clone(&plans),
+        Executor::new(script.clients()),
+        WorkerConfig {
+            poll: Duration::from_millis(5),
+            ..WorkerConfig::default()
+        },
+    );
+    let state = ServerState {
+        store: Arc::clone(&store),
+        routes,
+        wake: Arc::clone(&worker.wake),
+        tolerance_s: 300,
+    };
+    let (addr, _server) = serve("127.0.0.1:0", router(state)).await.unwrap();
+    let url = format!("http://{addr}/hooks/reload");
+    let http = ledgerlink::connectors::transport::client();
+    let send = |id: String| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            http.post(&url)
+                .header("content-type", "application/json")
+                .body(json!({"id": id}).to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+
+    // Events before the edit are accepted on the first revision (the worker is not running yet,
+    // so they are still queued when the flow changes).
+    for i in 0..5 {
+        assert_eq!(send(format!("a{i}")).await, 202);
+    }
+    std::fs::write(&file, flow("second")).unwrap();
+    let report = reloader.check();
+    assert_eq!(report.loaded.len(), 1, "{report:?}");
+    let second_revision = report.loaded[0].1.clone();
+    assert_ne!(second_revision, first_revision);
+    for i in 0..5 {
+        assert_eq!(send(format!("b{i}")).await, 202);
+    }
+
+    // A broken save: the second revision keeps serving; the finding has line and column.
+    std::fs::write(
+        &file,
+        flow("third").replace("call: mock.echo", "call: mock.ecko"),
+    )
+    .unwrap();
+    let report = reloader.check();
+    assert!(report.loaded.is_empty());
+    let (_, why) = &report.failed[0];
+    assert!(why.contains("LL004") && why.contains("9:11"), "{why}");
+    assert!(reloader.errors().values().any(|e| e.contains("LL004")));
+    assert_eq!(send("c0".into()).await, 202);
+
+    // Run everything: none fails, each run on the revision it was accepted with.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let work = tokio::spawn(Arc::clone(&worker).run(stopped));
+    for _ in 0..500 {
+        let c = store.counts().unwrap();
+        if c.get("completed") == Some(&11) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.send(true).unwrap();
+    work.await.unwrap();
+    let runs = store
+        .runs(&RunFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(runs.len(), 11);
+    assert!(
+        runs.iter().all(|r| r.state == RunState::Completed),
+        "{runs:?}"
+    );
+    let on_first = runs.iter().filter(|r| r.revision == first_revision).count();
+    let on_second = runs
+        .iter()
+        .filter(|r| r.revision == second_revision)
+        .count();
+    assert_eq!((on_first, on_second), (5, 6));
+    let steps: Vec<String> = store
+        .journal(
+            runs.iter()
+                .find(|r| r.revision == first_revision)
+                .unwrap()
+                .id,
+        )
+        .unwrap()
+        .iter()
+        .map(|e| e.step.clone())
+        .collect();
+    assert_eq!(
+        steps,
+        vec!["first"],
+        "a run accepted before the edit ran the old steps"
+    );
+
+    // Fixed, then deleted: no new events.
+    std::fs::write(&file, flow("fourth")).unwrap();
+    assert_eq!(reloader.check().loaded.len(), 1);
+    assert!(reloader.errors().is_empty());
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(reloader.check().removed, vec!["reloaded".to_string()]);
+    assert_eq!(send("d0".into()).await, 404);
+    let audit: Vec<String> = store
+        .audit_log(10)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.1)
+        .collect();
+    assert!(
+        audit.contains(&"reload".to_string())
+            && audit.contains(&"reload.failed".to_string())
+            && audit.contains(&"reload.removed".to_string()),
+        "{audit:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
