@@ -15,6 +15,7 @@ mod check;
 mod dlq;
 mod lint;
 mod logging;
+mod profiles;
 mod run;
 mod run_once;
 mod runs;
@@ -47,6 +48,8 @@ pub struct Cli {
 enum Command {
     /// Check flow files: every finding with file:line:col, exit 1 on errors.
     Lint(lint::Args),
+    /// Profiles: list them, or show what differs between two (promotion review).
+    Profiles(profiles::Args),
     /// Check that the profile's connectors are reachable and accept their credentials.
     Check(check::Args),
     /// Run the engine: execute queued runs durably until stopped.
@@ -94,6 +97,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Lint(a) => lint::run(a),
         Command::Check(a) => check::run(a),
+        Command::Profiles(a) => profiles::run(a),
         Command::Run(a) => run::run(a),
         Command::Send(a) => send::run(a),
         Command::Runs(a) => runs::run(a),

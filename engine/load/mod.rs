@@ -5,6 +5,7 @@
 //! deserialised from that JSON value with serde (`deny_unknown_fields`), so no second YAML
 //! parser (`yaml_serde`) is needed. See ARCHITECTURE.md.
 
+pub mod guards;
 mod index;
 mod profile;
 mod schema;

@@ -17,6 +17,12 @@ pub enum ProfileError {
     },
     #[error("{file}: {message}")]
     Invalid { file: String, message: String },
+    #[error("{file}: profile `{name}` breaks its guards:\n  - {}", .problems.join("\n  - "))]
+    Guarded {
+        file: String,
+        name: String,
+        problems: Vec<String>,
+    },
     #[error("no profile `{name}` in `{dir}` (profiles there: {})", if known.is_empty() { "none".to_string() } else { known.join(", ") })]
     Missing {
         name: String,
@@ -38,10 +44,20 @@ pub fn read_profile(path: &Path) -> Result<Profile, ProfileError> {
             message: e.message,
         }
     })?;
-    serde_json::from_value(parsed.value).map_err(|e| ProfileError::Invalid {
-        file: name,
-        message: e.to_string(),
-    })
+    let profile: Profile =
+        serde_json::from_value(parsed.value).map_err(|e| ProfileError::Invalid {
+            file: name.clone(),
+            message: e.to_string(),
+        })?;
+    let problems = super::guards::violations(&profile);
+    if !problems.is_empty() {
+        return Err(ProfileError::Guarded {
+            file: name,
+            name: profile.profile,
+            problems,
+        });
+    }
+    Ok(profile)
 }
 
 /// The profile named `name` in `dir`, as `<dir>/<name>.yaml`.

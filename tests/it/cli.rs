@@ -75,3 +75,53 @@ fn schema_command_prints_the_committed_schema() {
     let (code, _, err) = ledgerlink(&["schema", "--connector", "sage"]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn profiles_diff_shows_promotion_changes_without_secret_values() {
+    let (code, out, err) = ledgerlink(&["profiles", "diff", "dev", "prod"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(
+            "~ connectors.paytrace.base_url: http://127.0.0.1:8081 -> https://api.paytrace.com"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("${env:PAYTRACE_WEBHOOK_SECRET}"),
+        "references are shown: {out}"
+    );
+    assert!(
+        !out.contains("sandbox-webhook-secret") && !out.contains("sandbox-secret\n"),
+        "values never: {out}"
+    );
+    let (_, out, _) = ledgerlink(&["profiles", "list"]);
+    assert!(
+        out.contains("dev") && out.contains("qa") && out.contains("prod"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_prod_profile_pointing_at_the_sandbox_is_refused() {
+    let dir = std::env::temp_dir().join(format!("ll-guard-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("prod.yaml"),
+        "profile: prod\nconnectors:\n  sagepro:\n    base_url: http://127.0.0.1:8082\n    client_id: x\n    client_secret: ${file:secrets/dev/sagepro-client-secret}\n",
+    )
+    .unwrap();
+    let (code, _, err) = ledgerlink(&[
+        "check",
+        "--profile",
+        "prod",
+        "--profiles-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("breaks its guards") && err.contains("connectors.sagepro.base_url"),
+        "{err}"
+    );
+    assert!(err.contains("connectors.sagepro.client_secret"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
