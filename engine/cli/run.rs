@@ -99,6 +99,12 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         ..WorkerConfig::default()
     };
     let hooks: Vec<String> = routes.by_path.keys().cloned().collect();
+    let scheduled: Vec<Arc<crate::plan::Plan>> = plans
+        .flows()
+        .iter()
+        .filter_map(|f| plans.current(f))
+        .filter(|p| p.flow.trigger.schedule.is_some())
+        .collect();
     let polled: Vec<Arc<crate::plan::Plan>> = plans
         .flows()
         .iter()
@@ -149,6 +155,23 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             Duration::from_millis(500),
             stopped.clone(),
         ));
+        for plan in scheduled {
+            if let Some(s) = &plan.flow.trigger.schedule {
+                println!(
+                    "  schedule `{}` ({}) for `{}`",
+                    s.cron, s.timezone, plan.flow.flow
+                );
+            }
+            let scheduler = crate::triggers::schedule::Scheduler {
+                plan,
+                store: Arc::clone(&store),
+            };
+            tokio::spawn(crate::triggers::schedule::run(
+                scheduler,
+                Arc::clone(&worker.wake),
+                stopped.clone(),
+            ));
+        }
         let mut _sandbox = None;
         if let Some((config, simulate)) = embedded {
             let seed = config.seed;

@@ -94,6 +94,20 @@ pub struct ScheduleTrigger {
     /// IANA timezone the cron is read in, for example `America/Los_Angeles`. DST is handled:
     /// a skipped time runs once at the next valid instant, a repeated hour runs once.
     pub timezone: String,
+    /// Fires missed while the engine was down: `once` (default: run the latest missed fire
+    /// once at start) or `skip` (run none; wait for the next).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed: Option<MissedFires>,
+}
+
+/// What a schedule does with fires missed while the engine was stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MissedFires {
+    /// Run the latest missed fire once.
+    Once,
+    /// Run none of them.
+    Skip,
 }
 
 /// Poll trigger.

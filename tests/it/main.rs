@@ -22,6 +22,7 @@ mod sandbox_simulator;
 mod scenarios;
 mod poll;
 mod reload;
+mod schedule;
 mod schemas;
 mod store_contract;
 mod tidy;
