@@ -29,6 +29,9 @@ pub struct Args {
     /// Webhook and health address (default: the profile's `server.bind`, else 127.0.0.1:8080).
     #[arg(long)]
     bind: Option<String>,
+    /// Admin API address (default: the profile's `server.admin_bind`, else 127.0.0.1:8090).
+    #[arg(long)]
+    admin_bind: Option<String>,
     /// Do not start the profile's embedded sandbox.
     #[arg(long)]
     no_sandbox: bool,
@@ -114,6 +117,17 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let poll_clients = clients.clone();
     let shared_plans = Arc::new(RwLock::new(plans));
     let shared_routes = Arc::new(RwLock::new(routes));
+    let admin_bind = profile
+        .server
+        .as_ref()
+        .and_then(|s| s.admin_bind.clone())
+        .unwrap_or_else(|| "127.0.0.1:8090".to_string());
+    let admin_token = profile
+        .server
+        .as_ref()
+        .and_then(|s| s.admin_token.as_deref())
+        .map(|r| scope.resolve("server.admin_token", r))
+        .transpose()?;
     let reloader = crate::reload::Reloader::new(
         &args.at.flows,
         profile.clone(),
@@ -144,6 +158,25 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         for path in &hooks {
             println!("  webhook: POST http://{addr}{path}");
         }
+        let admin_state = crate::server::admin::AdminState {
+            store: Arc::clone(&store),
+            plans: Arc::clone(&shared_plans),
+            stats: Arc::clone(&worker.stats),
+            reload: Arc::clone(&reloader.status),
+            token: admin_token,
+        };
+        // An ephemeral webhook port (tests, several engines on one machine) gets an ephemeral
+        // admin port too, unless one is given.
+        let admin_addr = match (&args.admin_bind, bind.ends_with(":0")) {
+            (Some(a), _) => a.clone(),
+            (None, true) => "127.0.0.1:0".to_string(),
+            (None, false) => admin_bind,
+        };
+        let (admin, _admin_task) =
+            crate::server::serve(&admin_addr, crate::server::admin::router(admin_state)).await?;
+        println!(
+            "admin API on http://{admin} (/metrics, /api/flows, /api/runs, /api/dlq; bearer token)"
+        );
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let work = tokio::spawn(Arc::clone(&worker).run(stopped.clone()));
         println!(

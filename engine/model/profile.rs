@@ -57,6 +57,12 @@ pub struct ServerSettings {
     /// How far a webhook signature's timestamp may be from now, such as `5m` (default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature_tolerance: Option<String>,
+    /// Address and port of the admin API (default `127.0.0.1:8090`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_bind: Option<String>,
+    /// Bearer token for `/metrics` and `/api/*`, a secret reference; without one they answer 401.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_token: Option<String>,
 }
 
 /// Sandbox settings of a profile (see `docs/sandbox.md`).

@@ -12,11 +12,13 @@ use crate::load::secrets::SecretScope;
 use crate::load::{discover, read};
 use crate::model::Profile;
 use crate::runtime::worker::Plans;
+use crate::server::admin::ReloadStatus;
 use crate::server::webhook::WebhookRoutes;
 use crate::store::{StateStore, now_ms};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -47,6 +49,8 @@ pub struct Reloader {
     /// file -> (content digest, flow it defines, if it planned).
     seen: BTreeMap<PathBuf, (String, Option<String>)>,
     errors: BTreeMap<String, String>,
+    /// Shared with the admin API.
+    pub status: Arc<ReloadStatus>,
 }
 
 impl Reloader {
@@ -81,6 +85,7 @@ impl Reloader {
             store,
             seen,
             errors: BTreeMap::new(),
+            status: Arc::new(ReloadStatus::default()),
         }
     }
 
@@ -184,8 +189,14 @@ impl Reloader {
         report
     }
 
-    /// Log and audit a report.
+    /// Log and audit a report; keep the admin API's view current.
     fn note(&mut self, report: &ReloadReport) {
+        self.status
+            .loaded
+            .fetch_add(report.loaded.len() as u64, Ordering::Relaxed);
+        self.status
+            .failed
+            .fetch_add(report.failed.len() as u64, Ordering::Relaxed);
         for (flow, revision) in &report.loaded {
             tracing::warn!(flow = %flow, revision = %revision, "flow reloaded");
             let _ = self
@@ -204,6 +215,9 @@ impl Reloader {
         for flow in &report.removed {
             tracing::warn!(flow = %flow, "flow file deleted: no new runs of it");
             let _ = self.store.audit("reload.removed", flow, now_ms());
+        }
+        if let Ok(mut e) = self.status.errors.lock() {
+            *e = self.errors.clone();
         }
     }
 }

@@ -7,6 +7,7 @@
 mod executor;
 pub mod intake;
 pub mod journal;
+pub mod metrics;
 mod record;
 pub mod retry;
 pub mod worker;

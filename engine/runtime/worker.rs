@@ -93,6 +93,8 @@ pub struct Stats {
     pub dead_lettered: AtomicU64,
     pub waiting: AtomicU64,
     pub store_errors: AtomicU64,
+    /// Step latency by step kind.
+    pub step_seconds: super::metrics::Histograms,
 }
 
 pub struct Worker {
@@ -211,6 +213,11 @@ impl Worker {
                     .executor
                     .run_durable(&plan, &c.body, Arc::new(journal))
                     .await;
+                for step in &record.steps {
+                    self.stats
+                        .step_seconds
+                        .observe(step.kind, step.micros as f64 / 1e6);
+                }
                 // Alerts reach the log and the audit trail (delivery to targets: issue 7).
                 for a in &record.alerts {
                     tracing::warn!(run, flow = %c.run.flow, step = %a.step, severity = %a.severity,

@@ -2,6 +2,7 @@
 //! bind the profile names. With `sandbox/`, the only module that serves HTTP. Every error is
 //! one JSON body `{"error": {"code", "message"}}` with the right status.
 
+pub mod admin;
 pub mod webhook;
 
 use crate::store::StateStore;

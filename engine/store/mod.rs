@@ -102,6 +102,8 @@ pub trait StateStore: Send + Sync {
 
     fn cursor(&self, name: &str) -> Result<Option<String>, StoreError>;
     fn set_cursor(&self, name: &str, value: &str, now_ms: i64) -> Result<(), StoreError>;
+    /// Every cursor whose name starts with `prefix`.
+    fn cursors_like(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError>;
 
     /// Keep a flow revision's source (the plan hash names it).
     fn save_revision(

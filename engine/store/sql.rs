@@ -481,3 +481,13 @@ pub fn end_call(
     }
     Ok(())
 }
+
+pub fn cursors_like(conn: &Connection, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT name, value FROM cursors WHERE substr(name, 1, length(?1)) = ?1 ORDER BY name",
+    )?;
+    let rows = stmt
+        .query_map(params![prefix], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}

@@ -323,6 +323,11 @@ impl StateStore for SqliteStore {
         self.write(move |c| sql::set_cursor(c, &name, &value, now_ms))
     }
 
+    fn cursors_like(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let prefix = prefix.to_string();
+        self.read(move |c| sql::cursors_like(c, &prefix))
+    }
+
     fn save_revision(
         &self,
         flow: &str,

@@ -1,6 +1,7 @@
 //! Integration tests, compiled into one binary.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin;
 mod cli;
 mod cli_durable;
 mod connector_docs;
