@@ -10,6 +10,7 @@ pub mod connectors;
 pub mod lint;
 pub mod plan;
 pub mod store;
+pub mod alerts;
 pub mod runtime;
 pub mod triggers;
 pub mod server;

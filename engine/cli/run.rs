@@ -38,6 +38,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    // Background tasks (alert delivery) may start while the engine is assembled.
+    let _inside = runtime.enter();
     let profile = args.at.profile()?;
     let (plans, problems) = args.at.plans(&profile)?;
     for p in &problems {
@@ -97,8 +102,12 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         println!("recovered {recovered} run(s) left running by a previous process");
     }
     let store: Arc<dyn StateStore> = store;
+    let scope_for_alerts = crate::load::secrets::SecretScope::of(&profile, &args.at.profiles_dir);
+    let alerter = crate::alerts::Alerter::start(profile.alerts.as_ref(), &scope_for_alerts)
+        .map_err(|e| anyhow::anyhow!("profile `{}`: {e}", profile.profile))?;
     let config = WorkerConfig {
         concurrency: args.workers.max(1),
+        alerter: alerter.clone(),
         ..WorkerConfig::default()
     };
     let hooks: Vec<String> = routes.by_path.keys().cloned().collect();
@@ -128,7 +137,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .and_then(|s| s.admin_token.as_deref())
         .map(|r| scope.resolve("server.admin_token", r))
         .transpose()?;
-    let reloader = crate::reload::Reloader::new(
+    let mut reloader = crate::reload::Reloader::new(
         &args.at.flows,
         profile.clone(),
         scope.clone(),
@@ -136,6 +145,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         Arc::clone(&shared_routes),
         Arc::clone(&store) as Arc<dyn StateStore>,
     );
+    reloader.alerter = alerter;
     let worker = Worker::new(
         Arc::clone(&store),
         Arc::clone(&shared_plans),
@@ -148,9 +158,6 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         wake: Arc::clone(&worker.wake),
         tolerance_s: tolerance.as_secs() as i64,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
     runtime.block_on(async {
         let (addr, _server) =
             crate::server::serve(&bind, crate::server::router(server_state)).await?;

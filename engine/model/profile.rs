@@ -42,9 +42,37 @@ pub struct Profile {
     /// the emulators: ports, seed, faults active from the start, the demo notifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<SandboxSettings>,
+    /// Where alerts go: `alert` steps, dead letters and failed reloads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<AlertSettings>,
     /// Where `ledgerlink run` listens for webhooks and health checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<ServerSettings>,
+}
+
+/// Alert targets and routing.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSettings {
+    /// Named targets: a JSON webhook (Slack-compatible body), or only the log.
+    #[serde(default)]
+    pub targets: BTreeMap<String, AlertTarget>,
+    /// Targets for alerts that name no channel, dead letters and failed reloads.
+    #[serde(default)]
+    pub default: Vec<String>,
+    /// Identical alerts within this window are sent once with a count, such as `60s` (default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_window: Option<String>,
+}
+
+/// One alert target.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertTarget {
+    /// Webhook URL receiving `{"text": ..., "severity": ..., ...}` (Slack incoming-webhook
+    /// compatible); may be a secret reference. Absent: the alert is only logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<String>,
 }
 
 /// The engine's HTTP server.

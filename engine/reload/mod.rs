@@ -51,6 +51,8 @@ pub struct Reloader {
     errors: BTreeMap<String, String>,
     /// Shared with the admin API.
     pub status: Arc<ReloadStatus>,
+    /// Failed reloads are alerts.
+    pub alerter: crate::alerts::Alerter,
 }
 
 impl Reloader {
@@ -86,6 +88,7 @@ impl Reloader {
             seen,
             errors: BTreeMap::new(),
             status: Arc::new(ReloadStatus::default()),
+            alerter: crate::alerts::Alerter::log_only(),
         }
     }
 

@@ -70,6 +70,8 @@ pub struct WorkerConfig {
     /// How long shutdown waits for in-flight runs.
     pub grace: Duration,
     pub id: String,
+    /// Where `alert` steps and dead letters are reported.
+    pub alerter: crate::alerts::Alerter,
 }
 
 impl Default for WorkerConfig {
@@ -80,6 +82,7 @@ impl Default for WorkerConfig {
             poll: Duration::from_millis(50),
             grace: Duration::from_secs(10),
             id: format!("worker-{}", std::process::id()),
+            alerter: crate::alerts::Alerter::log_only(),
         }
     }
 }
@@ -218,10 +221,16 @@ impl Worker {
                         .step_seconds
                         .observe(step.kind, step.micros as f64 / 1e6);
                 }
-                // Alerts reach the log and the audit trail (delivery to targets: issue 7).
+                // Alerts go to their targets (never blocking the run) and the audit trail.
                 for a in &record.alerts {
-                    tracing::warn!(run, flow = %c.run.flow, step = %a.step, severity = %a.severity,
-                        channel = a.channel.as_deref().unwrap_or("-"), "alert: {}", a.message);
+                    self.config.alerter.send(crate::alerts::Alert {
+                        source: "alert".into(),
+                        severity: a.severity.clone(),
+                        channel: a.channel.clone(),
+                        flow: Some(c.run.flow.clone()),
+                        run: Some(run),
+                        message: a.message.clone(),
+                    });
                     let (store, detail) = (
                         Arc::clone(&self.store),
                         serde_json::json!({"run": run, "flow": c.run.flow, "step": a.step,
@@ -252,6 +261,16 @@ impl Worker {
                 }
             }
         };
+        if let RunEnd::DeadLettered { step, reason } = &end {
+            self.config.alerter.send(crate::alerts::Alert {
+                source: "dead_letter".into(),
+                severity: "error".into(),
+                channel: None,
+                flow: Some(c.run.flow.clone()),
+                run: Some(run),
+                message: format!("dead-lettered at `{step}`: {reason}"),
+            });
+        }
         let counter = match &end {
             RunEnd::Completed => &self.stats.completed,
             RunEnd::Skipped { .. } => &self.stats.skipped,

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin;
+mod alerts;
 mod cli;
 mod cli_durable;
 mod connector_docs;

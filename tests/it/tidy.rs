@@ -45,6 +45,7 @@ fn layers_point_down() {
         "lint",
         "plan",
         "store",
+        "alerts",
         "runtime",
         "triggers",
         "server",
@@ -74,7 +75,10 @@ fn layers_point_down() {
             for ext in ["clap", "tokio", "axum"] {
                 let allowed = *module == "cli"
                     || (ext == "tokio"
-                        && ["runtime", "triggers", "sandbox", "server", "reload"].contains(module))
+                        && [
+                            "alerts", "runtime", "triggers", "sandbox", "server", "reload",
+                        ]
+                        .contains(module))
                     || (ext == "axum" && ["sandbox", "server"].contains(module));
                 if !allowed {
                     assert!(
