@@ -15,6 +15,7 @@ mod check;
 mod dlq;
 mod lint;
 mod logging;
+mod poll;
 mod profiles;
 mod run;
 mod run_once;
@@ -48,6 +49,8 @@ pub struct Cli {
 enum Command {
     /// Check flow files: every finding with file:line:col, exit 1 on errors.
     Lint(lint::Args),
+    /// Poll flows: `poll backfill FLOW --from DATE --to DATE`.
+    Poll(poll::Args),
     /// Profiles: list them, or show what differs between two (promotion review).
     Profiles(profiles::Args),
     /// Check that the profile's connectors are reachable and accept their credentials.
@@ -98,6 +101,7 @@ pub fn main() -> i32 {
         Command::Lint(a) => lint::run(a),
         Command::Check(a) => check::run(a),
         Command::Profiles(a) => profiles::run(a),
+        Command::Poll(a) => poll::run(a),
         Command::Run(a) => run::run(a),
         Command::Send(a) => send::run(a),
         Command::Runs(a) => runs::run(a),

@@ -208,6 +208,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             };
             tokio::spawn(crate::triggers::schedule::run(
                 scheduler,
+                Some(Arc::clone(&shared_plans)),
                 Arc::clone(&worker.wake),
                 stopped.clone(),
             ));
@@ -269,6 +270,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             };
             tokio::spawn(crate::triggers::poll::run(
                 poller,
+                Some(Arc::clone(&shared_plans)),
                 Arc::clone(&worker.wake),
                 stopped.clone(),
             ));

@@ -157,7 +157,12 @@ impl Worker {
             let got = claimed.len();
             for c in claimed {
                 let me = Arc::clone(&self);
-                running.spawn(async move { me.execute(c).await });
+                // Every log line of the run carries its id, flow and event id.
+                let span = tracing::info_span!("run", run = c.run.id, flow = %c.run.flow, event = %c.event_key);
+                running.spawn(tracing::Instrument::instrument(
+                    async move { me.execute(c).await },
+                    span,
+                ));
             }
             if got == 0 || running.len() >= self.config.concurrency {
                 tokio::select! {

@@ -67,19 +67,12 @@ impl Poller {
             .unwrap_or(Duration::from_secs(300))
     }
 
-    /// Poll once, for the window from the last poll (less `overlap`) to `now`.
+    /// Poll once, for the window from the last poll (less `overlap`) to `now`; then store the
+    /// cursor.
     pub async fn poll_once(&self, now: DateTime<Utc>) -> Result<PollOutcome, PollError> {
         let Some(poll) = self.plan.flow.trigger.poll.clone() else {
             return Err(self.fail("the flow has no poll trigger"));
         };
-        let (_, operation) = crate::connectors::operation(&poll.operation)
-            .ok_or_else(|| self.fail(format!("unknown operation `{}`", poll.operation)))?;
-        let connector = poll.operation.split('.').next().unwrap_or("");
-        let client = self
-            .clients
-            .get(connector)
-            .ok_or_else(|| self.fail(format!("no client for connector `{connector}`")))?
-            .clone();
         let overlap = poll
             .overlap
             .as_deref()
@@ -99,7 +92,44 @@ impl Poller {
             }
         };
         let cursor = state.get("cursor").cloned().unwrap_or(Value::Null);
-        let mut input = self.input(&cursor, window_start, now)?;
+        let (outcome, best) = self.read_window(&cursor, window_start, now).await?;
+        let state = json!({"cursor": best, "last_poll_ms": now.timestamp_millis()});
+        self.store
+            .set_cursor(&self.cursor_name(), &state.to_string(), now_ms())
+            .map_err(|e| self.fail(e.to_string()))?;
+        Ok(outcome)
+    }
+
+    /// Read one explicit window (`ledgerlink poll backfill`): records go to the inbox as in a
+    /// poll (duplicates dropped); the stored cursor is not touched.
+    pub async fn backfill(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<PollOutcome, PollError> {
+        Ok(self.read_window(&Value::Null, start, end).await?.0)
+    }
+
+    /// Call the operation for one window, page by page, and accept the records; the outcome
+    /// and the highest cursor value seen.
+    async fn read_window(
+        &self,
+        cursor: &Value,
+        window_start: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(PollOutcome, Value), PollError> {
+        let Some(poll) = self.plan.flow.trigger.poll.clone() else {
+            return Err(self.fail("the flow has no poll trigger"));
+        };
+        let (_, operation) = crate::connectors::operation(&poll.operation)
+            .ok_or_else(|| self.fail(format!("unknown operation `{}`", poll.operation)))?;
+        let connector = poll.operation.split('.').next().unwrap_or("");
+        let client = self
+            .clients
+            .get(connector)
+            .ok_or_else(|| self.fail(format!("no client for connector `{connector}`")))?
+            .clone();
+        let mut input = self.input(cursor, window_start, now)?;
         let mut outcome = PollOutcome::default();
         let mut best = cursor.clone();
         for page in 1..=MAX_PAGES {
@@ -136,16 +166,12 @@ impl Poller {
             }
             input["page"] = json!(page + 1);
         }
-        let state = json!({"cursor": best, "last_poll_ms": now.timestamp_millis()});
-        self.store
-            .set_cursor(&self.cursor_name(), &state.to_string(), now_ms())
-            .map_err(|e| self.fail(e.to_string()))?;
         outcome.cursor = match &best {
             Value::Null => None,
             Value::String(s) => Some(s.clone()),
             v => Some(v.to_string()),
         };
-        Ok(outcome)
+        Ok((outcome, best))
     }
 
     fn load_state(&self) -> Result<Value, PollError> {
@@ -222,14 +248,26 @@ impl Poller {
 }
 
 /// Run a poller until `stop` turns true: poll at once, then every interval. Failures are
-/// logged and retried at the next tick; `wake` tells the worker when new events arrived.
+/// logged and retried at the next tick; `wake` tells the worker when new events arrived. With
+/// `plans`, each poll uses the flow's current revision (hot reload); a deleted flow stops.
 pub async fn run(
-    poller: Poller,
+    mut poller: Poller,
+    plans: Option<Arc<std::sync::RwLock<crate::runtime::worker::Plans>>>,
     wake: Arc<tokio::sync::Notify>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let every = poller.every();
     loop {
+        if let Some(plans) = &plans {
+            let flow = poller.plan.flow.flow.clone();
+            match plans.read().ok().and_then(|p| p.current(&flow)) {
+                Some(current) => poller.plan = current,
+                None => {
+                    tracing::warn!(flow = %flow, "poll flow removed; its poller stops");
+                    return;
+                }
+            }
+        }
+        let every = poller.every();
         match poller.poll_once(Utc::now()).await {
             Ok(o) if o.new > 0 => {
                 tracing::info!(flow = %poller.plan.flow.flow, new = o.new, duplicates = o.duplicates, "polled");

@@ -129,13 +129,25 @@ impl Scheduler {
     }
 }
 
-/// Tick every second until `stop` turns true.
+/// Tick every second until `stop` turns true. With `plans`, each tick uses the flow's current
+/// revision (hot reload); a deleted flow stops.
 pub async fn run(
-    scheduler: Scheduler,
+    mut scheduler: Scheduler,
+    plans: Option<Arc<std::sync::RwLock<crate::runtime::worker::Plans>>>,
     wake: Arc<tokio::sync::Notify>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
+        if let Some(plans) = &plans {
+            let flow = scheduler.plan.flow.flow.clone();
+            match plans.read().ok().and_then(|p| p.current(&flow)) {
+                Some(current) => scheduler.plan = current,
+                None => {
+                    tracing::warn!(flow = %flow, "scheduled flow removed; its schedule stops");
+                    return;
+                }
+            }
+        }
         match scheduler.tick(Utc::now()) {
             Ok(t) if !t.fired.is_empty() => {
                 tracing::info!(flow = %scheduler.plan.flow.flow, fired = t.fired.len(), skipped = t.skipped, "schedule fired");

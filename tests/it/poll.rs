@@ -159,3 +159,44 @@ async fn paged_lists_are_read_to_the_end() {
     let again = poller.poll_once(chrono::Utc::now()).await.unwrap();
     assert_eq!(again.new, 0, "{again:?}");
 }
+
+#[tokio::test]
+async fn backfill_reads_a_window_without_moving_the_cursor() {
+    let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let token: Value = ledgerlink::connectors::transport::client()
+        .post(format!("{}/oauth/token", sb.paytrace_url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=password&username=ledgerlink&password=sandbox")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_string();
+    for i in 0..2 {
+        sale(&sb, &token, &format!("INV-B{i}")).await;
+    }
+    let store: Arc<dyn StateStore> = Arc::new(SqliteStore::memory().unwrap());
+    let poller = Poller {
+        plan: plan(PAYTRACE_POLL),
+        clients: clients(&sb),
+        store: Arc::clone(&store),
+    };
+    let now = chrono::Utc::now();
+    let out = poller
+        .backfill(now - chrono::Duration::days(1), now)
+        .await
+        .unwrap();
+    assert_eq!((out.records, out.new), (2, 2));
+    let again = poller
+        .backfill(now - chrono::Duration::days(1), now)
+        .await
+        .unwrap();
+    assert_eq!((again.new, again.duplicates), (0, 2));
+    assert_eq!(
+        store.cursor("poll:poll-sales").unwrap(),
+        None,
+        "the cursor is not moved"
+    );
+}
