@@ -200,3 +200,122 @@ async fn backfill_reads_a_window_without_moving_the_cursor() {
         "the cursor is not moved"
     );
 }
+
+/// A polled PayTrace refund reaches Sage Pro as a credit memo through the shipped
+/// refund-posting flow, the worker and the real connectors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polled_refund_reaches_sagepro_as_a_credit_memo() {
+    use ledgerlink::runtime::Executor;
+    use ledgerlink::runtime::worker::{Plans, Worker, WorkerConfig};
+    let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let http = ledgerlink::connectors::transport::client();
+    let token: Value = http
+        .post(format!("{}/oauth/token", sb.paytrace_url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=password&username=ledgerlink&password=sandbox")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_string();
+    let call = |path: &'static str, body: Value| {
+        let (http, url, token) = (
+            http.clone(),
+            format!("{}{path}", sb.paytrace_url()),
+            token.clone(),
+        );
+        async move {
+            http.post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    call("/v1/customer/create", json!({"customer_id": "pt-cust-1001",
+        "credit_card": {"number": "4111111111111111", "expiration_month": 12, "expiration_year": 2030}})).await;
+    let sale = call(
+        "/v1/transactions/sale/by_customer",
+        json!({"customer_id": "pt-cust-1001", "amount": "50.00", "invoice_id": "INV-10021"}),
+    )
+    .await;
+    http.post(format!("{}/_sandbox/paytrace/settle", sb.paytrace_url()))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let refund = call(
+        "/v1/transactions/refund/for_transaction",
+        json!({"transaction_id": sale["transaction_id"], "amount": "20.00"}),
+    )
+    .await;
+    assert_eq!(refund["response_code"], 106, "{refund}");
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut profile = ledgerlink::load::find_profile(&root.join("profiles"), "dev").unwrap();
+    profile.profile = "qa".into(); // the refund flow is for qa and prod
+    let source = ledgerlink::load::read(&root.join("flows/paytrace-refund-posting.yaml")).unwrap();
+    let plan = Arc::new(
+        ledgerlink::plan::build(source, profile, ledgerlink::script::helpers::system_clock())
+            .unwrap(),
+    );
+    let store: Arc<dyn StateStore> = Arc::new(SqliteStore::memory().unwrap());
+    let poller = Poller {
+        plan: Arc::clone(&plan),
+        clients: clients(&sb),
+        store: Arc::clone(&store),
+    };
+    let polled = poller.poll_once(chrono::Utc::now()).await.unwrap();
+    assert_eq!(polled.new, 2, "the sale and the refund: {polled:?}");
+
+    let mut plans = Plans::default();
+    plans.insert_shared(plan);
+    let worker = Worker::new(
+        Arc::clone(&store),
+        Arc::new(std::sync::RwLock::new(plans)),
+        Executor::new(clients(&sb)),
+        WorkerConfig {
+            poll: std::time::Duration::from_millis(5),
+            ..WorkerConfig::default()
+        },
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let work = tokio::spawn(Arc::clone(&worker).run(stopped));
+    for _ in 0..300 {
+        let c = store.counts().unwrap();
+        if c.get("completed").copied().unwrap_or(0) + c.get("skipped").copied().unwrap_or(0) == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    stop.send(true).unwrap();
+    work.await.unwrap();
+    let counts = store.counts().unwrap();
+    assert_eq!(
+        (counts.get("completed"), counts.get("skipped")),
+        (Some(&1), Some(&1)),
+        "the sale is filtered out: {counts:?}"
+    );
+    let ledger: Value = http
+        .get(format!("{}/_sandbox/sagepro/ledger", sb.sagepro_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let inv = ledger["invoices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["InvoiceID"] == "INV-10021")
+        .unwrap()
+        .clone();
+    assert_eq!(inv["CreditsApplied"], "20.00", "{inv}");
+}
