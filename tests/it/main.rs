@@ -27,5 +27,6 @@ mod reload;
 mod schedule;
 mod schemas;
 mod store_contract;
+mod support;
 mod tidy;
 mod webhook;

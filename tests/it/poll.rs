@@ -22,30 +22,9 @@ fn plan(flow: &str) -> Arc<ledgerlink::plan::Plan> {
 }
 
 fn clients(sb: &Sandbox) -> Clients {
-    let pt = ledgerlink::connectors::paytrace::client::PayTrace::new(
-        ledgerlink::connectors::paytrace::config::Config {
-            base_url: sb.paytrace_url(),
-            username: "ledgerlink".into(),
-            password: "sandbox".into(),
-            integrator_id: None,
-            timeout: std::time::Duration::from_secs(5),
-            lookup_window: std::time::Duration::from_secs(60),
-            refresh_margin: std::time::Duration::from_secs(1),
-        },
-    )
-    .unwrap();
-    let sp = ledgerlink::connectors::sagepro::client::SagePro::new(
-        ledgerlink::connectors::sagepro::config::Config {
-            base_url: sb.sagepro_url(),
-            client_id: "ledgerlink-sandbox".into(),
-            client_secret: "sandbox-secret".into(),
-            timeout: std::time::Duration::from_secs(5),
-        },
-    )
-    .unwrap();
     Clients::default()
-        .with("paytrace", Arc::new(pt))
-        .with("sagepro", Arc::new(sp))
+        .with("paytrace", Arc::new(super::support::paytrace(sb)))
+        .with("sagepro", Arc::new(super::support::sagepro(sb)))
 }
 
 async fn sale(sb: &Sandbox, token: &str, invoice: &str) -> u64 {
@@ -84,17 +63,7 @@ steps:
 #[tokio::test]
 async fn polls_overlap_without_duplicates_and_resume_from_the_cursor() {
     let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
-    let token: Value = ledgerlink::connectors::transport::client()
-        .post(format!("{}/oauth/token", sb.paytrace_url()))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=password&username=ledgerlink&password=sandbox")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_string();
+    let token = super::support::paytrace_token(&sb).await;
     let store: Arc<dyn StateStore> = Arc::new(SqliteStore::memory().unwrap());
     let poller = || Poller {
         plan: plan(PAYTRACE_POLL),
@@ -163,17 +132,7 @@ async fn paged_lists_are_read_to_the_end() {
 #[tokio::test]
 async fn backfill_reads_a_window_without_moving_the_cursor() {
     let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
-    let token: Value = ledgerlink::connectors::transport::client()
-        .post(format!("{}/oauth/token", sb.paytrace_url()))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=password&username=ledgerlink&password=sandbox")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_string();
+    let token = super::support::paytrace_token(&sb).await;
     for i in 0..2 {
         sale(&sb, &token, &format!("INV-B{i}")).await;
     }
@@ -209,17 +168,7 @@ async fn a_polled_refund_reaches_sagepro_as_a_credit_memo() {
     use ledgerlink::runtime::worker::{Plans, Worker, WorkerConfig};
     let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let http = ledgerlink::connectors::transport::client();
-    let token: Value = http
-        .post(format!("{}/oauth/token", sb.paytrace_url()))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=password&username=ledgerlink&password=sandbox")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_string();
+    let token = super::support::paytrace_token(&sb).await;
     let call = |path: &'static str, body: Value| {
         let (http, url, token) = (
             http.clone(),
@@ -302,14 +251,7 @@ async fn a_polled_refund_reaches_sagepro_as_a_credit_memo() {
         (Some(&1), Some(&1)),
         "the sale is filtered out: {counts:?}"
     );
-    let ledger: Value = http
-        .get(format!("{}/_sandbox/sagepro/ledger", sb.sagepro_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ledger = super::support::ledger(&sb).await;
     let inv = ledger["invoices"]
         .as_array()
         .unwrap()

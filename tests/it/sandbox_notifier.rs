@@ -58,18 +58,9 @@ async fn receiver(fail_first: usize) -> (String, Arc<Mutex<Vec<Value>>>) {
 
 async fn sale(sb: &Sandbox, amount: &str, invoice: &str) -> Value {
     let http = ledgerlink::connectors::transport::client();
-    let token: Value = http
-        .post(format!("{}/oauth/token", sb.paytrace_url()))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=password&username=ledgerlink&password=sandbox")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = super::support::paytrace_token(sb).await;
     http.post(format!("{}/v1/transactions/sale/keyed", sb.paytrace_url()))
-        .bearer_auth(token["access_token"].as_str().unwrap())
+        .bearer_auth(&token)
         .json(&json!({
             "amount": amount,
             "credit_card": {"number": "5454545454545454", "expiration_month": "12", "expiration_year": "2030"},
@@ -240,7 +231,6 @@ async fn a_profile_sets_faults_and_the_notifier_with_a_secret_reference() {
 #[tokio::test]
 async fn notifier_events_post_through_the_shipped_flow() {
     use ledgerlink::connectors::Clients;
-    use ledgerlink::connectors::sagepro::client::SagePro;
     use ledgerlink::runtime::{Executor, RunStatus};
 
     let (url, got) = receiver(0).await;
@@ -253,17 +243,7 @@ async fn notifier_events_post_through_the_shipped_flow() {
     .await
     .unwrap();
     let http = ledgerlink::connectors::transport::client();
-    let token: Value = http
-        .post(format!("{}/oauth/token", sb.paytrace_url()))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=password&username=ledgerlink&password=sandbox")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_string();
+    let token = super::support::paytrace_token(&sb).await;
     for (path, body) in [
         (
             "/v1/transactions/sale/keyed",
@@ -293,13 +273,7 @@ async fn notifier_events_post_through_the_shipped_flow() {
     let plan =
         ledgerlink::plan::build(source, profile, ledgerlink::script::helpers::system_clock())
             .unwrap();
-    let sagepro = SagePro::new(ledgerlink::connectors::sagepro::config::Config {
-        base_url: sb.sagepro_url(),
-        client_id: "ledgerlink-sandbox".into(),
-        client_secret: "sandbox-secret".into(),
-        timeout: Duration::from_secs(5),
-    })
-    .unwrap();
+    let sagepro = super::support::sagepro(&sb);
     let executor = Executor::new(Clients::default().with("sagepro", Arc::new(sagepro)));
     for e in &events {
         let record = executor.run(&plan, e).await;
@@ -310,14 +284,7 @@ async fn notifier_events_post_through_the_shipped_flow() {
             record.timeline(false)
         );
     }
-    let ledger: Value = http
-        .get(format!("{}/_sandbox/sagepro/ledger", sb.sagepro_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ledger = super::support::ledger(&sb).await;
     let payments = ledger["payments"].as_array().unwrap();
     let find = |reference: String| {
         payments

@@ -341,17 +341,9 @@ async fn simulated_sales_reach_the_sagepro_ledger_through_the_webhook() {
         .filter_map(|e| e.transaction_id)
         .collect();
     assert!(!sales.is_empty());
-    let http = ledgerlink::connectors::transport::client();
     let mut missing = sales.clone();
     for _ in 0..200 {
-        let ledger: Value = http
-            .get(format!("{}/_sandbox/sagepro/ledger", sb.sagepro_url()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let ledger = super::support::ledger(&sb).await;
         let refs: Vec<String> = ledger["payments"]
             .as_array()
             .unwrap()

@@ -1,0 +1,60 @@
+//! Helpers the integration tests share: sandbox credentials, connector clients pointing at a
+//! running sandbox, and reading the Sage Pro ledger back.
+
+use ledgerlink::connectors::paytrace::client::PayTrace;
+use ledgerlink::connectors::sagepro::client::SagePro;
+use ledgerlink::sandbox::Sandbox;
+use serde_json::Value;
+use std::time::Duration;
+
+/// A PayTrace access token from the emulator (the sandbox's built-in API user).
+pub async fn paytrace_token(sb: &Sandbox) -> String {
+    let v: Value = ledgerlink::connectors::transport::client()
+        .post(format!("{}/oauth/token", sb.paytrace_url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=password&username=ledgerlink&password=sandbox")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["access_token"].as_str().unwrap().to_string()
+}
+
+/// The PayTrace connector against the emulator.
+pub fn paytrace(sb: &Sandbox) -> PayTrace {
+    PayTrace::new(ledgerlink::connectors::paytrace::config::Config {
+        base_url: sb.paytrace_url(),
+        username: "ledgerlink".into(),
+        password: "sandbox".into(),
+        integrator_id: None,
+        timeout: Duration::from_secs(5),
+        lookup_window: Duration::from_secs(60),
+        refresh_margin: Duration::from_secs(1),
+    })
+    .unwrap()
+}
+
+/// The Sage Pro connector against the emulator.
+pub fn sagepro(sb: &Sandbox) -> SagePro {
+    SagePro::new(ledgerlink::connectors::sagepro::config::Config {
+        base_url: sb.sagepro_url(),
+        client_id: "ledgerlink-sandbox".into(),
+        client_secret: "sandbox-secret".into(),
+        timeout: Duration::from_secs(5),
+    })
+    .unwrap()
+}
+
+/// The Sage Pro emulator's ledger (`/_sandbox/sagepro/ledger`).
+pub async fn ledger(sb: &Sandbox) -> Value {
+    ledgerlink::connectors::transport::client()
+        .get(format!("{}/_sandbox/sagepro/ledger", sb.sagepro_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
