@@ -143,8 +143,9 @@ async fn deliver(mut rx: mpsc::Receiver<Alert>, targets: Arc<Targets>) {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap_or_default();
-    // (source, flow, message) -> (first seen, count not yet reported)
-    let mut recent: BTreeMap<(String, Option<String>, String), (Instant, u64)> = BTreeMap::new();
+    // (source, flow, message) -> (first seen, the alert, repeats not yet reported)
+    let mut recent: BTreeMap<(String, Option<String>, String), (Instant, Alert, u64)> =
+        BTreeMap::new();
     let mut flush = tokio::time::interval(targets.window.max(Duration::from_millis(100)));
     loop {
         tokio::select! {
@@ -152,34 +153,40 @@ async fn deliver(mut rx: mpsc::Receiver<Alert>, targets: Arc<Targets>) {
                 let Some(alert) = got else { return };
                 let key = (alert.source.clone(), alert.flow.clone(), alert.message.clone());
                 match recent.get_mut(&key) {
-                    Some((since, count)) if since.elapsed() < targets.window => {
+                    Some((since, _, count)) if since.elapsed() < targets.window => {
                         *count += 1;
                         continue;
                     }
                     _ => {
-                        recent.insert(key, (Instant::now(), 0));
+                        recent.insert(key, (Instant::now(), alert.clone(), 0));
                     }
                 }
-                post_all(&http, &targets, &alert, 1).await;
+                post_all(&http, &targets, &alert, 1, false).await;
             }
             _ = flush.tick() => {
                 // Report how many identical alerts were held back in the window that ended.
-                let due: Vec<_> = recent
-                    .iter()
-                    .filter(|(_, (since, count))| since.elapsed() >= targets.window && *count > 0)
-                    .map(|(k, (_, c))| (k.clone(), *c))
+                let due: Vec<(Alert, u64)> = recent
+                    .values()
+                    .filter(|(since, _, count)| since.elapsed() >= targets.window && *count > 0)
+                    .map(|(_, alert, count)| (alert.clone(), *count))
                     .collect();
-                for ((source, flow, message), count) in due {
-                    let alert = Alert { source, severity: "info".into(), channel: None, flow, run: None, message };
-                    post_all(&http, &targets, &alert, count).await;
+                for (alert, count) in due {
+                    post_all(&http, &targets, &alert, count, true).await;
                 }
-                recent.retain(|_, (since, _)| since.elapsed() < targets.window);
+                recent.retain(|_, (since, _, _)| since.elapsed() < targets.window);
             }
         }
     }
 }
 
-async fn post_all(http: &reqwest::Client, targets: &Targets, alert: &Alert, count: u64) {
+/// Post one alert; `repeats` is true for the summary of alerts held back in a window.
+async fn post_all(
+    http: &reqwest::Client,
+    targets: &Targets,
+    alert: &Alert,
+    count: u64,
+    repeats: bool,
+) {
     let names: Vec<String> = match &alert.channel {
         Some(c) if targets.by_name.contains_key(c) => vec![c.clone()],
         Some(c) => {
@@ -188,8 +195,12 @@ async fn post_all(http: &reqwest::Client, targets: &Targets, alert: &Alert, coun
         }
         None => targets.default.clone(),
     };
-    let text = if count > 1 {
-        format!("{} (and {} more like it)", describe(alert), count - 1)
+    let text = if repeats {
+        format!(
+            "{} (repeated {count} more time(s) in the last {}s)",
+            describe(alert),
+            targets.window.as_secs()
+        )
     } else {
         describe(alert)
     };

@@ -63,7 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
 fn kind(e: &crate::connectors::ConnectorError) -> &'static str {
     use crate::connectors::ConnectorError as E;
     match e {
-        E::Retryable { .. } => "unreachable or busy: is it running?",
+        E::Retryable { .. } | E::NotSent { .. } => "unreachable or busy: is it running?",
         E::Misconfigured { .. } => "check the credentials and base_url",
         _ => "unexpected answer",
     }

@@ -40,6 +40,22 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     if plan.flow.trigger.poll.is_none() {
         anyhow::bail!("flow `{flow}` has no poll trigger");
     }
+    let windowed = plan
+        .flow
+        .trigger
+        .poll
+        .as_ref()
+        .and_then(|p| p.with.as_ref())
+        .is_some_and(|w| {
+            serde_json::Value::Object(w.clone())
+                .to_string()
+                .contains("window_")
+        });
+    if !windowed {
+        eprintln!(
+            "warning: `{flow}`'s poll input does not use `window_start`/`window_end`, so every day reads the same records (only duplicates are skipped)"
+        );
+    }
     let clients = super::setup::clients(&profile, &at.profiles_dir)?;
     let store = at.open_store()?;
     let poller = Poller {

@@ -91,6 +91,13 @@ fn scalars(v: &serde_json::Value, at: &str, out: &mut BTreeMap<String, String>) 
         }
     };
     match v {
+        // Empty containers are settings too (`faults: []`, `log: {}`).
+        serde_json::Value::Object(m) if m.is_empty() => {
+            out.insert(at.to_string(), "{}".into());
+        }
+        serde_json::Value::Array(items) if items.is_empty() => {
+            out.insert(at.to_string(), "[]".into());
+        }
         serde_json::Value::Object(m) => m.iter().for_each(|(k, v)| scalars(v, &join(k), out)),
         serde_json::Value::Array(items) => items
             .iter()

@@ -31,11 +31,16 @@ pub struct ReloadReport {
     pub failed: Vec<(String, String)>,
     /// Flows whose file is gone.
     pub removed: Vec<String>,
+    /// Files saved back to the content that is loaded after a failed save.
+    pub restored: Vec<String>,
 }
 
 impl ReloadReport {
     pub fn is_empty(&self) -> bool {
-        self.loaded.is_empty() && self.failed.is_empty() && self.removed.is_empty()
+        self.loaded.is_empty()
+            && self.failed.is_empty()
+            && self.removed.is_empty()
+            && self.restored.is_empty()
     }
 }
 
@@ -48,6 +53,8 @@ pub struct Reloader {
     store: Arc<dyn StateStore>,
     /// file -> (content digest, flow it defines, if it planned).
     seen: BTreeMap<PathBuf, (String, Option<String>)>,
+    /// file -> digest of the content that last failed (not tried again until it changes).
+    failed: BTreeMap<PathBuf, String>,
     errors: BTreeMap<String, String>,
     /// Shared with the admin API.
     pub status: Arc<ReloadStatus>,
@@ -86,6 +93,7 @@ impl Reloader {
             routes,
             store,
             seen,
+            failed: BTreeMap::new(),
             errors: BTreeMap::new(),
             status: Arc::new(ReloadStatus::default()),
             alerter: crate::alerts::Alerter::log_only(),
@@ -107,11 +115,21 @@ impl Reloader {
         let mut candidate = current;
         let mut changed: Vec<(PathBuf, String, Option<String>)> = Vec::new();
         for (file, digest) in &now {
+            let name = file.display().to_string();
             let before = self.seen.get(file);
             if before.is_some_and(|(d, _)| d == digest) {
+                // Back to the content that is loaded (a broken save undone): nothing to
+                // reload, but the error is over.
+                if self.failed.remove(file).is_some() {
+                    self.errors.remove(&name);
+                    report.restored.push(name);
+                }
                 continue;
             }
-            let name = file.display().to_string();
+            if self.failed.get(file) == Some(digest) {
+                // The same broken content: already reported.
+                continue;
+            }
             let result = read(file).map_err(|e| e.to_string()).and_then(|source| {
                 crate::plan::build(
                     source,
@@ -139,8 +157,8 @@ impl Reloader {
                 }
                 Err(e) => {
                     report.failed.push((name, e));
-                    // Keep the old digest so the next save is checked again; remember the
-                    // error until then.
+                    // The loaded revision stays; this content is not tried again.
+                    self.failed.insert(file.clone(), digest.clone());
                 }
             }
         }
@@ -166,6 +184,7 @@ impl Reloader {
                 }
                 for (file, digest, flow) in changed {
                     self.errors.remove(&file.display().to_string());
+                    self.failed.remove(&file);
                     self.seen.insert(file, (digest, flow));
                 }
                 for file in gone {
@@ -201,18 +220,24 @@ impl Reloader {
             .failed
             .fetch_add(report.failed.len() as u64, Ordering::Relaxed);
         for (flow, revision) in &report.loaded {
-            tracing::warn!(flow = %flow, revision = %revision, "flow reloaded");
+            tracing::info!(flow = %flow, revision = %revision, "flow reloaded");
             let _ = self
                 .store
                 .audit("reload", &format!("{flow} -> {revision}"), now_ms());
         }
         for (file, why) in &report.failed {
-            if self.errors.get(file) != Some(why) {
-                tracing::error!(file = %file, "flow not reloaded, the previous revision keeps running: {why}");
-                let _ = self
-                    .store
-                    .audit("reload.failed", &format!("{file}: {why}"), now_ms());
-            }
+            tracing::error!(file = %file, "flow not reloaded, the previous revision keeps running: {why}");
+            let _ = self
+                .store
+                .audit("reload.failed", &format!("{file}: {why}"), now_ms());
+            self.alerter.send(crate::alerts::Alert {
+                source: "reload".into(),
+                severity: "error".into(),
+                channel: None,
+                flow: None,
+                run: None,
+                message: format!("{file} not reloaded, the previous revision keeps running: {why}"),
+            });
             self.errors.insert(file.clone(), why.clone());
         }
         for flow in &report.removed {
@@ -248,6 +273,9 @@ pub async fn watch(
         }
         for flow in &report.removed {
             println!("removed `{flow}`: its file is gone");
+        }
+        for file in &report.restored {
+            println!("{file} is back to the loaded revision; its error is cleared");
         }
     }
 }

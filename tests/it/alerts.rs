@@ -96,12 +96,13 @@ async fn alerts_reach_the_webhook_grouped_and_retried() {
     assert_eq!(delivered[1]["count"], 1);
     // The three repeats are held back in the window, then reported once with a count.
     assert_eq!(delivered[2]["count"], 3, "{delivered:?}");
-    assert!(
-        delivered[2]["text"]
-            .as_str()
-            .unwrap()
-            .contains("and 2 more like it")
+    let text = delivered[2]["text"].as_str().unwrap();
+    assert!(text.contains("repeated 3 more time(s)"), "{text}");
+    assert_eq!(
+        delivered[2]["severity"], "warning",
+        "the held-back alerts keep their level"
     );
+    assert_eq!(delivered[2]["run"], 7);
 }
 
 #[tokio::test]

@@ -36,8 +36,15 @@ steps:
 "#;
 
 fn plan() -> ledgerlink::plan::Plan {
-    let source =
-        ledgerlink::load::from_bytes("durable-test.yaml", FLOW.as_bytes().to_vec()).unwrap();
+    plan_with_backoff("20ms")
+}
+
+fn plan_with_backoff(backoff: &str) -> ledgerlink::plan::Plan {
+    let text = FLOW.replace(
+        "backoff: 20ms, max_delay: 50ms",
+        &format!("backoff: {backoff}, max_delay: 5s"),
+    );
+    let source = ledgerlink::load::from_bytes("durable-test.yaml", text.into_bytes()).unwrap();
     let profile = ledgerlink::model::Profile {
         profile: "dev".into(),
         ..Default::default()
@@ -61,8 +68,12 @@ struct Rig {
 
 impl Rig {
     fn new(replies: Vec<Reply>) -> Rig {
+        Rig::with_plan(replies, plan())
+    }
+
+    fn with_plan(replies: Vec<Reply>, plan: ledgerlink::plan::Plan) -> Rig {
         let mut plans = Plans::default();
-        plans.insert(plan());
+        plans.insert(plan);
         Rig {
             store: Arc::new(SqliteStore::memory().unwrap()),
             plans: Arc::new(RwLock::new(plans)),
@@ -142,13 +153,17 @@ fn idle(s: &dyn StateStore) -> bool {
 
 #[tokio::test]
 async fn retries_are_rows_that_a_new_worker_picks_up() {
-    let rig = Rig::new(vec![
-        ok_customer(),
-        reply(
-            json!({"call": "sagepro.create_payment", "error": "retryable", "message": "503", "times": 2}),
-        ),
-        reply(json!({"call": "sagepro.create_payment", "ok": {"PaymentReference": "PT-1"}})),
-    ]);
+    // A backoff long enough that the first worker is surely stopped while the row waits.
+    let rig = Rig::with_plan(
+        vec![
+            ok_customer(),
+            reply(
+                json!({"call": "sagepro.create_payment", "error": "retryable", "message": "503", "times": 2}),
+            ),
+            reply(json!({"call": "sagepro.create_payment", "ok": {"PaymentReference": "PT-1"}})),
+        ],
+        plan_with_backoff("300ms"),
+    );
     let run = rig.send(&[json!({"n": 1, "customer": "ACME01", "amount": "10.00"})])[0];
     // First worker: the first failure leaves a waiting row, then the worker stops.
     rig.work_until(|s| s.run(run).unwrap().unwrap().run.state == RunState::Waiting)

@@ -126,6 +126,25 @@ async fn edits_swap_revisions_without_losing_events_and_broken_saves_keep_the_ol
     let (_, why) = &report.failed[0];
     assert!(why.contains("LL004") && why.contains("9:11"), "{why}");
     assert!(reloader.errors().values().any(|e| e.contains("LL004")));
+    assert!(
+        reloader.check().is_empty(),
+        "the same broken content is reported once"
+    );
+    // Saving the loaded content back clears the error without a reload.
+    std::fs::write(&file, flow("second")).unwrap();
+    let report = reloader.check();
+    assert_eq!(report.restored.len(), 1, "{report:?}");
+    assert!(reloader.errors().is_empty());
+    std::fs::write(
+        &file,
+        flow("third").replace("call: mock.echo", "call: mock.ecko"),
+    )
+    .unwrap();
+    assert_eq!(
+        reloader.check().failed.len(),
+        1,
+        "a new broken save is reported again"
+    );
     assert_eq!(send("c0".into()).await, 202);
 
     // Run everything: none fails, each run on the revision it was accepted with.

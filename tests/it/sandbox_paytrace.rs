@@ -381,9 +381,20 @@ async fn vault_lifecycle() {
         )
         .await;
     assert_eq!(codes(&v), ["30"]);
+    // Only the three seeded sandbox profiles are left.
+    let left: Vec<Value> = pt.call("/v1/customer/export", json!({})).await.1["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["customer_id"].clone())
+        .collect();
     assert_eq!(
-        pt.call("/v1/customer/export", json!({})).await.1["customers"],
-        json!([])
+        left,
+        vec![
+            json!("pt-cust-1001"),
+            json!("pt-cust-1002"),
+            json!("pt-cust-1003")
+        ]
     );
 }
 

@@ -199,7 +199,7 @@ impl Inner {
             cfg: Config::default(),
             tokens: HashMap::new(),
             txns: BTreeMap::new(),
-            customers: BTreeMap::new(),
+            customers: seeded_customers(),
             batches: Vec::new(),
             protect: HashMap::new(),
             last_close: None,
@@ -240,6 +240,36 @@ impl Inner {
         s.truncate(n);
         s
     }
+}
+
+/// The vault profiles the dev profile's tables name (`pt-cust-1001` to `1003`, for the Sage
+/// Pro customers ACME01, GLOBEX and INITECH), so vault sales and the customer sync work out of
+/// the box. Masked test cards only.
+fn seeded_customers() -> BTreeMap<String, Customer> {
+    let seeds = [
+        ("pt-cust-1001", "Acme Corporation", "4111", "411111"),
+        ("pt-cust-1002", "Globex Corporation", "5454", "545454"),
+        ("pt-cust-1003", "Initech", "1111", "411111"),
+    ];
+    seeds
+        .iter()
+        .map(|(id, name, last4, bin)| {
+            let mut fields = Map::new();
+            fields.insert("billing_address".into(), serde_json::json!({"name": name}));
+            let customer = Customer {
+                id: id.to_string(),
+                card: Some(Card {
+                    masked: format!("xxxxxxxxxxxx{last4}"),
+                    bin: format!("{bin}******{last4}"),
+                    exp_month: 12,
+                    exp_year: 2030,
+                }),
+                account: None,
+                fields,
+            };
+            (id.to_string(), customer)
+        })
+        .collect()
 }
 
 fn splitmix(state: &mut u64) -> u64 {
