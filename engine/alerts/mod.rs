@@ -137,15 +137,17 @@ fn describe(a: &Alert) -> String {
     s
 }
 
-/// The delivery task: group, log, post.
+/// Identical alerts: same source, flow and message.
+type GroupKey = (String, Option<String>, String);
+
+/// The delivery task: group, log, post. `recent` maps a group to when it was first sent, the
+/// alert, and the repeats held back since.
 async fn deliver(mut rx: mpsc::Receiver<Alert>, targets: Arc<Targets>) {
     let http = transport::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap_or_default();
-    // (source, flow, message) -> (first seen, the alert, repeats not yet reported)
-    let mut recent: BTreeMap<(String, Option<String>, String), (Instant, Alert, u64)> =
-        BTreeMap::new();
+    let mut recent: BTreeMap<GroupKey, (Instant, Alert, u64)> = BTreeMap::new();
     let mut flush = tokio::time::interval(targets.window.max(Duration::from_millis(100)));
     loop {
         tokio::select! {
