@@ -4,6 +4,8 @@
 //! POSTs it to each target's webhook as Slack-compatible JSON (`text`, plus `severity`,
 //! `source`, `flow`, `run`, `count`), retrying a few times with backoff.
 
+pub mod health;
+
 use crate::connectors::transport;
 use crate::load::secrets::SecretScope;
 use crate::model::AlertSettings;

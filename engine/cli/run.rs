@@ -124,6 +124,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .filter(|p| p.flow.trigger.poll.is_some())
         .collect();
     let poll_clients = clients.clone();
+    let health: crate::alerts::health::HealthMap = Arc::default();
+    let health_clients = clients.clone();
+    let health_alerter = alerter.clone();
     let shared_plans = Arc::new(RwLock::new(plans));
     let shared_routes = Arc::new(RwLock::new(routes));
     let admin_bind = profile
@@ -171,6 +174,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             stats: Arc::clone(&worker.stats),
             reload: Arc::clone(&reloader.status),
             token: admin_token,
+            health: Arc::clone(&health),
         };
         // An ephemeral webhook port (tests, several engines on one machine) gets an ephemeral
         // admin port too, unless one is given.
@@ -248,6 +252,14 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             }
             _sandbox = Some(sb);
         }
+        // Connector health every minute: changes are alerts and `ledgerlink_connector_up`.
+        tokio::spawn(crate::alerts::health::watch(
+            health_clients,
+            health_alerter,
+            Arc::clone(&health),
+            Duration::from_secs(60),
+            stopped.clone(),
+        ));
         // Pollers start once their peers (possibly the embedded sandbox) are up.
         for plan in polled {
             println!(

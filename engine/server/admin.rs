@@ -35,6 +35,8 @@ pub struct AdminState {
     pub reload: Arc<ReloadStatus>,
     /// `None`: no token configured, protected routes refuse everyone.
     pub token: Option<String>,
+    /// Connector health as last checked.
+    pub health: crate::alerts::health::HealthMap,
 }
 
 pub fn router(state: AdminState) -> axum::Router {

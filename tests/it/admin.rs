@@ -34,6 +34,9 @@ async fn start(token: Option<&str>) -> (String, Arc<dyn StateStore>) {
         stats: Arc::new(Stats::default()),
         reload,
         token: token.map(str::to_string),
+        health: Arc::new(std::sync::Mutex::new(
+            [("sagepro".to_string(), true)].into_iter().collect(),
+        )),
     };
     let (addr, _task) = serve("127.0.0.1:0", router(state)).await.unwrap();
     (format!("http://{addr}"), store)

@@ -122,3 +122,67 @@ async fn bad_settings_are_refused_and_no_settings_only_log() {
         .unwrap()
         .send(alert("only logged"));
 }
+
+/// A connector whose health a test switches.
+struct Flaky(std::sync::atomic::AtomicBool);
+
+impl ledgerlink::connectors::Connector for Flaky {
+    fn call<'a>(
+        &'a self,
+        _: &'a ledgerlink::connectors::Operation,
+        _: &'a Value,
+        _: &'a ledgerlink::connectors::CallContext,
+    ) -> ledgerlink::connectors::BoxFuture<'a, Result<Value, ledgerlink::connectors::ConnectorError>>
+    {
+        Box::pin(async { Ok(json!({})) })
+    }
+
+    fn check(
+        &self,
+    ) -> ledgerlink::connectors::BoxFuture<'_, Result<String, ledgerlink::connectors::ConnectorError>>
+    {
+        let up = self.0.load(std::sync::atomic::Ordering::Relaxed);
+        Box::pin(async move {
+            if up {
+                Ok("fine".into())
+            } else {
+                Err(ledgerlink::connectors::ConnectorError::NotSent {
+                    message: "cannot connect".into(),
+                    retry_after: None,
+                })
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn connector_health_changes_are_alerts_and_metrics() {
+    use ledgerlink::alerts::health::{HealthMap, check_once};
+    let (url, got) = receiver(0).await;
+    let alerter = Alerter::start(Some(&settings(&url, "50ms")), &SecretScope::default()).unwrap();
+    let flaky = Arc::new(Flaky(std::sync::atomic::AtomicBool::new(true)));
+    let clients = ledgerlink::connectors::Clients::default().with("sagepro", flaky.clone());
+    let health: HealthMap = Arc::default();
+    check_once(&clients, &alerter, &health).await;
+    assert_eq!(health.lock().unwrap().get("sagepro"), Some(&true));
+    flaky.0.store(false, std::sync::atomic::Ordering::Relaxed);
+    check_once(&clients, &alerter, &health).await;
+    check_once(&clients, &alerter, &health).await; // still down: no second alert
+    flaky.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    check_once(&clients, &alerter, &health).await;
+    let delivered = wait_for(&got, 2).await;
+    let texts: Vec<&str> = delivered
+        .iter()
+        .filter_map(|d| d["text"].as_str())
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(
+        texts[0].contains("connector `sagepro` is down: temporary failure: cannot connect"),
+        "{texts:?}"
+    );
+    assert!(
+        texts[1].contains("connector `sagepro` is up again"),
+        "{texts:?}"
+    );
+    assert_eq!(health.lock().unwrap().get("sagepro"), Some(&true));
+}
