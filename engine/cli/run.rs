@@ -155,6 +155,17 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         Executor::new(clients),
         config,
     );
+    {
+        let (worker, dir) = (Arc::clone(&worker), args.at.profiles_dir.clone());
+        reloader.watch_profile(
+            &args.at.profiles_dir,
+            Box::new(move |p| {
+                let clients = super::setup::clients(p, &dir).map_err(|e| format!("{e:#}"))?;
+                worker.set_clients(clients);
+                Ok(())
+            }),
+        );
+    }
     let server_state = crate::server::ServerState {
         store: Arc::clone(&store),
         routes: Arc::clone(&shared_routes),

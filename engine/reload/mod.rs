@@ -33,6 +33,8 @@ pub struct ReloadReport {
     pub removed: Vec<String>,
     /// Files saved back to the content that is loaded after a failed save.
     pub restored: Vec<String>,
+    /// The profile, when its file changed and was applied.
+    pub profile: Option<String>,
 }
 
 impl ReloadReport {
@@ -41,6 +43,7 @@ impl ReloadReport {
             && self.failed.is_empty()
             && self.removed.is_empty()
             && self.restored.is_empty()
+            && self.profile.is_none()
     }
 }
 
@@ -60,7 +63,15 @@ pub struct Reloader {
     pub status: Arc<ReloadStatus>,
     /// Failed reloads are alerts.
     pub alerter: crate::alerts::Alerter,
+    /// The profile file watched with the flows (see `watch_profile`).
+    profile_file: Option<(PathBuf, String)>,
+    /// Called with a new profile before it is swapped in (rebuild connector clients); an
+    /// error keeps the old profile.
+    on_profile: Option<ProfileHook>,
 }
+
+/// What `run` does with a new profile: rebuild and install the connector clients.
+pub type ProfileHook = Box<dyn Fn(&Profile) -> Result<(), String> + Send>;
 
 impl Reloader {
     /// Watch `flows_dir`; the files there now are taken as already loaded into `plans`.
@@ -97,6 +108,49 @@ impl Reloader {
             errors: BTreeMap::new(),
             status: Arc::new(ReloadStatus::default()),
             alerter: crate::alerts::Alerter::log_only(),
+            profile_file: None,
+            on_profile: None,
+        }
+    }
+
+    /// Also watch the profile (`<profiles_dir>/<name>.yaml`): a good save (guards pass, secrets
+    /// resolve, `hook` accepts it) re-plans every flow under it and swaps everything together;
+    /// a bad one keeps the running profile. Server binds and the embedded sandbox keep their
+    /// start-time settings.
+    pub fn watch_profile(&mut self, profiles_dir: &Path, hook: ProfileHook) {
+        let file = profiles_dir.join(format!("{}.yaml", self.profile.profile));
+        let digest = digest_of(&file).unwrap_or_default();
+        self.profile_file = Some((file, digest));
+        self.on_profile = Some(hook);
+    }
+
+    /// A changed profile file: `Some(Ok(profile))` to apply, `Some(Err)` to report.
+    fn changed_profile(&mut self) -> Option<Result<Profile, (String, String)>> {
+        let (file, seen) = self.profile_file.clone()?;
+        let digest = digest_of(&file)?;
+        if digest == seen {
+            return None;
+        }
+        let name = file.display().to_string();
+        if self.failed.get(&file) == Some(&digest) {
+            return None;
+        }
+        let dir = file.parent().unwrap_or(Path::new("."));
+        let result = crate::load::find_profile(dir, &self.profile.profile)
+            .map_err(|e| e.to_string())
+            .and_then(|p| {
+                let scope = SecretScope::of(&p, dir);
+                WebhookRoutes::build(&Plans::default(), &p, &scope).map(|_| p)
+            });
+        match result {
+            Ok(p) => {
+                self.profile_file = Some((file, digest));
+                Some(Ok(p))
+            }
+            Err(e) => {
+                self.failed.insert(file, digest);
+                Some(Err((name, e)))
+            }
         }
     }
 
@@ -107,8 +161,37 @@ impl Reloader {
 
     /// Look for changes once and apply them.
     pub fn check(&mut self) -> ReloadReport {
-        let now = scan(&self.flows_dir);
         let mut report = ReloadReport::default();
+        match self.changed_profile() {
+            Some(Ok(profile)) => {
+                let applied = match &self.on_profile {
+                    Some(hook) => hook(&profile),
+                    None => Ok(()),
+                };
+                match applied {
+                    Ok(()) => {
+                        let dir = self
+                            .profile_file
+                            .as_ref()
+                            .and_then(|(f, _)| f.parent().map(Path::to_path_buf))
+                            .unwrap_or_default();
+                        self.scope = SecretScope::of(&profile, &dir);
+                        self.profile = profile;
+                        // Every flow is planned again under the new profile.
+                        for (_, (digest, _)) in self.seen.iter_mut() {
+                            digest.clear();
+                        }
+                        report.profile = Some(self.profile.profile.clone());
+                    }
+                    Err(e) => report
+                        .failed
+                        .push((format!("profile `{}`", profile.profile), e)),
+                }
+            }
+            Some(Err((file, why))) => report.failed.push((file, why)),
+            None => {}
+        }
+        let now = scan(&self.flows_dir);
         let Ok(current) = self.plans.read().map(|p| p.clone()) else {
             return report;
         };
@@ -173,6 +256,14 @@ impl Reloader {
             }
         }
         if report.loaded.is_empty() && report.removed.is_empty() {
+            if report.profile.is_some() {
+                // A profile change re-plans flows; with none loaded, routes still need rebuilding.
+                if let (Ok(p), Ok(mut r)) = (self.plans.read(), self.routes.write()) {
+                    if let Ok(routes) = WebhookRoutes::build(&p, &self.profile, &self.scope) {
+                        *r = routes;
+                    }
+                }
+            }
             self.note(&report);
             return report;
         }
@@ -240,6 +331,10 @@ impl Reloader {
             });
             self.errors.insert(file.clone(), why.clone());
         }
+        if let Some(p) = &report.profile {
+            tracing::info!(profile = %p, "profile reloaded");
+            let _ = self.store.audit("reload.profile", p, now_ms());
+        }
         for flow in &report.removed {
             tracing::warn!(flow = %flow, "flow file deleted: no new runs of it");
             let _ = self.store.audit("reload.removed", flow, now_ms());
@@ -277,11 +372,25 @@ pub async fn watch(
         for file in &report.restored {
             println!("{file} is back to the loaded revision; its error is cleared");
         }
+        if let Some(p) = &report.profile {
+            println!("profile `{p}` reloaded: every flow re-planned, connectors rebuilt");
+        }
     }
 }
 
 fn listed(profiles: &[String], profile: &str) -> bool {
     profiles.is_empty() || profiles.iter().any(|p| p == profile)
+}
+
+fn digest_of(file: &Path) -> Option<String> {
+    let bytes = std::fs::read(file).ok()?;
+    Some(
+        Sha256::digest(&bytes)
+            .iter()
+            .take(12)
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
 }
 
 /// Every flow file under `dir` with a digest of its content.

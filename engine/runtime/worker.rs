@@ -103,7 +103,8 @@ pub struct Stats {
 pub struct Worker {
     pub store: Arc<dyn StateStore>,
     pub plans: Arc<RwLock<Plans>>,
-    pub executor: Executor,
+    /// Replaced whole when the profile's connectors change; each run takes a snapshot.
+    executor: RwLock<Executor>,
     pub config: WorkerConfig,
     /// Wakes the worker when events were accepted in this process.
     pub wake: Arc<Notify>,
@@ -120,11 +121,18 @@ impl Worker {
         Arc::new(Worker {
             store,
             plans,
-            executor,
+            executor: RwLock::new(executor),
             config,
             wake: Arc::new(Notify::new()),
             stats: Arc::new(Stats::default()),
         })
+    }
+
+    /// Use these connector clients for runs started from now on (a profile reload).
+    pub fn set_clients(&self, clients: crate::connectors::Clients) {
+        if let Ok(mut e) = self.executor.write() {
+            e.clients = clients;
+        }
     }
 
     /// Work until `shutdown` turns true.
@@ -217,8 +225,12 @@ impl Worker {
                         return;
                     }
                 };
-                let record = self
+                let executor = self
                     .executor
+                    .read()
+                    .map(|e| e.clone())
+                    .unwrap_or_else(|e| e.into_inner().clone());
+                let record = executor
                     .run_durable(&plan, &c.body, Arc::new(journal))
                     .await;
                 for step in &record.steps {

@@ -214,3 +214,93 @@ async fn edits_swap_revisions_without_losing_events_and_broken_saves_keep_the_ol
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Saving the profile re-plans every flow under it (new values reach new runs) and calls the
+/// hook that rebuilds connectors; a profile that breaks its guards keeps the running one.
+#[tokio::test]
+async fn profile_saves_replan_flows_and_bad_ones_are_kept_out() {
+    let dir = std::env::temp_dir().join(format!("ll-reload-profile-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("flows")).unwrap();
+    std::fs::create_dir_all(dir.join("profiles")).unwrap();
+    let flow = "flow: stamped\ntrigger: { manual: {} }\nsteps:\n  - id: echo\n    call: mock.echo\n    with: { company: profile.values.company }\n";
+    std::fs::write(dir.join("flows/stamped.yaml"), flow).unwrap();
+    let profile_file = dir.join("profiles/dev.yaml");
+    std::fs::write(&profile_file, "profile: dev\nvalues: { company: FIRST }\n").unwrap();
+    let profile = ledgerlink::load::find_profile(&dir.join("profiles"), "dev").unwrap();
+    let mut plans = Plans::default();
+    let source = ledgerlink::load::read(&dir.join("flows/stamped.yaml")).unwrap();
+    plans.insert(
+        ledgerlink::plan::build(
+            source,
+            profile.clone(),
+            ledgerlink::script::helpers::system_clock(),
+        )
+        .unwrap(),
+    );
+    let first = plans.current("stamped").unwrap().profile_values.to_string();
+    let scope = SecretScope::of(&profile, &dir.join("profiles"));
+    let routes = WebhookRoutes::build(&plans, &profile, &scope).unwrap();
+    let plans = Arc::new(RwLock::new(plans));
+    let store: Arc<dyn StateStore> = Arc::new(SqliteStore::memory().unwrap());
+    let mut reloader = Reloader::new(
+        &dir.join("flows"),
+        profile,
+        scope,
+        Arc::clone(&plans),
+        Arc::new(RwLock::new(routes)),
+        store,
+    );
+    let hooked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&hooked);
+    reloader.watch_profile(
+        &dir.join("profiles"),
+        Box::new(move |p| {
+            seen.lock().unwrap().push(p.values["company"].to_string());
+            Ok(())
+        }),
+    );
+    assert!(reloader.check().is_empty());
+    std::fs::write(&profile_file, "profile: dev\nvalues: { company: SECOND }\n").unwrap();
+    let report = reloader.check();
+    assert_eq!(report.profile.as_deref(), Some("dev"), "{report:?}");
+    assert_eq!(
+        report.loaded.len(),
+        1,
+        "the flow is planned again: {report:?}"
+    );
+    let now = plans
+        .read()
+        .unwrap()
+        .current("stamped")
+        .unwrap()
+        .profile_values
+        .to_string();
+    assert_ne!(now, first);
+    assert!(now.contains("SECOND"), "{now}");
+    assert_eq!(hooked.lock().unwrap().as_slice(), ["\"SECOND\""]);
+    // A dev profile pointing at PayTrace production breaks its guards: kept out.
+    std::fs::write(
+        &profile_file,
+        "profile: dev\nvalues: { company: THIRD }\nconnectors:\n  paytrace: { base_url: \"https://api.paytrace.com\", username: u, password: \"${env:X}\" }\n",
+    )
+    .unwrap();
+    let report = reloader.check();
+    assert!(report.profile.is_none());
+    assert!(
+        report.failed[0].1.contains("breaks its guards"),
+        "{report:?}"
+    );
+    assert!(
+        plans
+            .read()
+            .unwrap()
+            .current("stamped")
+            .unwrap()
+            .profile_values
+            .to_string()
+            .contains("SECOND")
+    );
+    assert!(reloader.check().is_empty(), "reported once");
+    let _ = std::fs::remove_dir_all(&dir);
+}
