@@ -205,6 +205,44 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             "watching {} for changes (hot reload)",
             args.at.flows.display()
         );
+        {
+            // Poll and schedule flows that appear while running get their trigger started.
+            let (clients, store, wake, stop, plans) = (
+                poll_clients.clone(),
+                Arc::clone(&store),
+                Arc::clone(&worker.wake),
+                stopped.clone(),
+                Arc::clone(&shared_plans),
+            );
+            reloader.on_new_flow(Box::new(move |plan| {
+                if plan.flow.trigger.poll.is_some() {
+                    println!("  polling new flow `{}`", plan.flow.flow);
+                    let poller = crate::triggers::poll::Poller {
+                        plan,
+                        clients: clients.clone(),
+                        store: Arc::clone(&store),
+                    };
+                    tokio::spawn(crate::triggers::poll::run(
+                        poller,
+                        Some(Arc::clone(&plans)),
+                        Arc::clone(&wake),
+                        stop.clone(),
+                    ));
+                } else if plan.flow.trigger.schedule.is_some() {
+                    println!("  scheduling new flow `{}`", plan.flow.flow);
+                    let scheduler = crate::triggers::schedule::Scheduler {
+                        plan,
+                        store: Arc::clone(&store),
+                    };
+                    tokio::spawn(crate::triggers::schedule::run(
+                        scheduler,
+                        Some(Arc::clone(&plans)),
+                        Arc::clone(&wake),
+                        stop.clone(),
+                    ));
+                }
+            }));
+        }
         tokio::spawn(crate::reload::watch(
             reloader,
             Duration::from_millis(500),

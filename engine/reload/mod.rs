@@ -68,7 +68,12 @@ pub struct Reloader {
     /// Called with a new profile before it is swapped in (rebuild connector clients); an
     /// error keeps the old profile.
     on_profile: Option<ProfileHook>,
+    /// Called with each flow that appears while running (start its poller or schedule).
+    on_new_flow: Option<NewFlowHook>,
 }
+
+/// What `run` does with a flow that appeared while running.
+pub type NewFlowHook = Box<dyn Fn(Arc<crate::plan::Plan>) + Send>;
 
 /// What `run` does with a new profile: rebuild and install the connector clients.
 pub type ProfileHook = Box<dyn Fn(&Profile) -> Result<(), String> + Send>;
@@ -110,6 +115,7 @@ impl Reloader {
             alerter: crate::alerts::Alerter::log_only(),
             profile_file: None,
             on_profile: None,
+            on_new_flow: None,
         }
     }
 
@@ -122,6 +128,11 @@ impl Reloader {
         let digest = digest_of(&file).unwrap_or_default();
         self.profile_file = Some((file, digest));
         self.on_profile = Some(hook);
+    }
+
+    /// Call `hook` with every flow that appears while running, once it is swapped in.
+    pub fn on_new_flow(&mut self, hook: NewFlowHook) {
+        self.on_new_flow = Some(hook);
     }
 
     /// A changed profile file: `Some(Ok(profile))` to apply, `Some(Err)` to report.
@@ -269,9 +280,19 @@ impl Reloader {
         }
         match WebhookRoutes::build(&candidate, &self.profile, &self.scope) {
             Ok(routes) => {
+                let known: Vec<String> = self.plans.read().map(|p| p.flows()).unwrap_or_default();
                 if let (Ok(mut p), Ok(mut r)) = (self.plans.write(), self.routes.write()) {
                     *p = candidate.clone();
                     *r = routes;
+                }
+                if let Some(hook) = &self.on_new_flow {
+                    for (flow, _) in &report.loaded {
+                        if !known.contains(flow) {
+                            if let Some(plan) = candidate.current(flow) {
+                                hook(plan);
+                            }
+                        }
+                    }
                 }
                 for (file, digest, flow) in changed {
                     self.errors.remove(&file.display().to_string());

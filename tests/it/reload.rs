@@ -304,3 +304,49 @@ async fn profile_saves_replan_flows_and_bad_ones_are_kept_out() {
     assert!(reloader.check().is_empty(), "reported once");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn flows_added_while_running_are_announced_to_start_their_triggers() {
+    let dir = std::env::temp_dir().join(format!("ll-reload-new-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("flows")).unwrap();
+    let profile = ledgerlink::model::Profile {
+        profile: "dev".into(),
+        ..Default::default()
+    };
+    let scope = SecretScope::at(&dir);
+    let plans = Arc::new(RwLock::new(Plans::default()));
+    let store: Arc<dyn StateStore> = Arc::new(SqliteStore::memory().unwrap());
+    let mut reloader = Reloader::new(
+        &dir.join("flows"),
+        profile,
+        scope,
+        Arc::clone(&plans),
+        Arc::new(RwLock::new(WebhookRoutes::default())),
+        store,
+    );
+    let announced = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&announced);
+    reloader.on_new_flow(Box::new(move |plan| {
+        seen.lock().unwrap().push(plan.flow.flow.clone())
+    }));
+    std::fs::write(
+        dir.join("flows/nightly.yaml"),
+        "flow: nightly\ntrigger:\n  schedule: { cron: \"0 0 2 * * *\", timezone: UTC }\nsteps:\n  - id: echo\n    call: mock.echo\n    with: { at: event.scheduled_at }\n",
+    )
+    .unwrap();
+    assert_eq!(reloader.check().loaded.len(), 1);
+    assert_eq!(announced.lock().unwrap().as_slice(), ["nightly"]);
+    std::fs::write(
+        dir.join("flows/nightly.yaml"),
+        "flow: nightly\ntrigger:\n  schedule: { cron: \"0 0 3 * * *\", timezone: UTC }\nsteps:\n  - id: echo\n    call: mock.echo\n    with: { at: event.scheduled_at }\n",
+    )
+    .unwrap();
+    assert_eq!(reloader.check().loaded.len(), 1);
+    assert_eq!(
+        announced.lock().unwrap().len(),
+        1,
+        "an edit is not a new flow"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
