@@ -240,13 +240,13 @@ impl Reloader {
                     changed.push((file.clone(), digest.clone(), Some(flow)));
                 }
                 Ok(plan) => {
-                    report.failed.push((
-                        name,
-                        format!(
-                            "flow `{}` is not for profile `{}`",
-                            plan.flow.flow, self.profile.profile
-                        ),
-                    ));
+                    // Not for this profile (its `profiles:` list): not an error, just not run.
+                    tracing::info!(flow = %plan.flow.flow, profile = %self.profile.profile,
+                        "flow is not for this profile; not loaded");
+                    if let Some((_, Some(was))) = self.seen.get(file) {
+                        candidate.remove(was);
+                        report.removed.push(was.clone());
+                    }
                     changed.push((file.clone(), digest.clone(), None));
                 }
                 Err(e) => {
