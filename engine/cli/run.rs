@@ -17,9 +17,9 @@ use std::time::Duration;
 pub struct Args {
     #[command(flatten)]
     at: Where,
-    /// Runs executing at once.
-    #[arg(long, default_value_t = 8)]
-    workers: usize,
+    /// Runs executing at once (default: the profile's `runtime.workers`, else 8).
+    #[arg(long)]
+    workers: Option<usize>,
     /// Print progress every this many seconds (0: never).
     #[arg(long, default_value_t = 10)]
     progress: u64,
@@ -106,7 +106,11 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let alerter = crate::alerts::Alerter::start(profile.alerts.as_ref(), &scope_for_alerts)
         .map_err(|e| anyhow::anyhow!("profile `{}`: {e}", profile.profile))?;
     let config = WorkerConfig {
-        concurrency: args.workers.max(1),
+        concurrency: args
+            .workers
+            .or_else(|| profile.runtime.as_ref().and_then(|r| r.workers))
+            .unwrap_or(8)
+            .max(1),
         alerter: alerter.clone(),
         ..WorkerConfig::default()
     };

@@ -40,8 +40,15 @@ impl Where {
         Ok(find_profile(&self.profiles_dir, &self.profile)?)
     }
 
+    /// `--store`, else the profile's `runtime.store`, else `.ledgerlink/<profile>/state.db`.
     pub fn store_path(&self) -> PathBuf {
-        self.store.clone().unwrap_or_else(|| {
+        if let Some(s) = &self.store {
+            return s.clone();
+        }
+        let configured = find_profile(&self.profiles_dir, &self.profile)
+            .ok()
+            .and_then(|p| p.runtime.and_then(|r| r.store));
+        configured.map(PathBuf::from).unwrap_or_else(|| {
             PathBuf::from(".ledgerlink")
                 .join(&self.profile)
                 .join("state.db")

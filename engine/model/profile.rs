@@ -45,6 +45,9 @@ pub struct Profile {
     /// Where alerts go: `alert` steps, dead letters and failed reloads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerts: Option<AlertSettings>,
+    /// The engine's own settings: where the store lives and how many runs execute at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<RuntimeSettings>,
     /// Where `ledgerlink run` listens for webhooks and health checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<ServerSettings>,
@@ -73,6 +76,19 @@ pub struct AlertTarget {
     /// compatible); may be a secret reference. Absent: the alert is only logged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<String>,
+}
+
+/// Store location and worker count (command-line flags win).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeSettings {
+    /// The SQLite store file, relative to the working directory (default
+    /// `.ledgerlink/<profile>/state.db`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    /// Runs executing at once (default 8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<usize>,
 }
 
 /// The engine's HTTP server.

@@ -101,12 +101,27 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
+/// Ready when the store answers and no connector failed its last health check.
 async fn ready(State(state): State<AdminState>) -> Response {
     let store = Arc::clone(&state.store);
-    match blocking(move || store.counts()).await {
-        Ok(counts) => Json(json!({"status": "ready", "runs": counts})).into_response(),
-        Err(r) => r,
-    }
+    let counts = match blocking(move || store.counts()).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let health = state.health.lock().map(|h| h.clone()).unwrap_or_default();
+    let down: Vec<&String> = health
+        .iter()
+        .filter(|(_, up)| !**up)
+        .map(|(n, _)| n)
+        .collect();
+    let body = json!({"status": if down.is_empty() { "ready" } else { "degraded" },
+        "runs": counts, "connectors": health});
+    let status = if down.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
 }
 
 async fn flows(State(state): State<AdminState>) -> Response {

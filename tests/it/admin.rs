@@ -169,3 +169,35 @@ async fn without_a_configured_token_the_api_is_closed() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["code"], "NoAdminToken");
 }
+
+#[tokio::test]
+async fn readyz_reports_a_down_connector() {
+    let store: Arc<dyn StateStore> = Arc::new(SqliteStore::memory().unwrap());
+    let state = AdminState {
+        store,
+        plans: Arc::new(RwLock::new(Plans::default())),
+        stats: Arc::new(Stats::default()),
+        reload: Arc::new(ReloadStatus::default()),
+        token: None,
+        health: Arc::new(std::sync::Mutex::new(
+            [
+                ("paytrace".to_string(), true),
+                ("sagepro".to_string(), false),
+            ]
+            .into_iter()
+            .collect(),
+        )),
+    };
+    let (addr, _task) = serve("127.0.0.1:0", router(state)).await.unwrap();
+    let r = ledgerlink::connectors::transport::client()
+        .get(format!("http://{addr}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["status"].as_str(), v["connectors"]["sagepro"].as_bool()),
+        (Some("degraded"), Some(false))
+    );
+}
