@@ -45,15 +45,20 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     } else {
         args.paths
     };
+    let mut profile_data = None;
     if let Some(name) = &args.profile {
         // A typo must not lint silently against nothing; outside a project (no profiles
         // directory) the name alone is used.
         if args.profiles_dir.is_dir() {
-            crate::load::find_profile(&args.profiles_dir, name)?;
+            profile_data = Some(std::sync::Arc::new(crate::load::find_profile(
+                &args.profiles_dir,
+                name,
+            )?));
         }
     }
     let options = LintOptions {
         profile: args.profile,
+        profile_data,
     };
     let report = lint_paths(&paths, &options)?;
     let colour = match args.color {

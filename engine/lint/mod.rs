@@ -18,6 +18,9 @@ use std::sync::Arc;
 pub struct LintOptions {
     /// Lint for this profile: flows that do not list it are reported (LL022).
     pub profile: Option<String>,
+    /// The profile's contents, when known: flows are checked against its tables, secret
+    /// bindings and connectors (LL023).
+    pub profile_data: Option<Arc<crate::model::Profile>>,
 }
 
 /// The result of linting: all findings (sorted) and the flows that parsed.

@@ -139,6 +139,7 @@ pub fn base_scope() -> Scope<'static> {
 pub fn build(source: SourceFile, profile: Profile, clock: Clock) -> Result<Plan, PlanError> {
     let options = LintOptions {
         profile: Some(profile.profile.clone()),
+        profile_data: None,
     };
     let report = lint_sources(vec![source.clone()], &options);
     let errors: Vec<Diagnostic> = report

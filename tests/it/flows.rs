@@ -1,7 +1,7 @@
 //! Every shipped flow in `flows/` (and `templates/`, once there are some) lints clean.
 
 use ledgerlink::lint::{LintOptions, lint_paths};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[test]
 fn shipped_flows_lint_clean() {
@@ -12,8 +12,19 @@ fn shipped_flows_lint_clean() {
             continue;
         }
         for profile in [None, Some("dev"), Some("qa"), Some("prod")] {
+            // Shipped flows are checked against the shipped profiles' contents too (LL023).
+            let profile_data = profile.map(|p| {
+                std::sync::Arc::new(
+                    ledgerlink::load::find_profile(
+                        &Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles"),
+                        p,
+                    )
+                    .unwrap(),
+                )
+            });
             let options = LintOptions {
                 profile: profile.map(String::from),
+                profile_data,
             };
             let report = lint_paths(std::slice::from_ref(&path), &options).unwrap();
             let errors: Vec<_> = report

@@ -36,10 +36,23 @@ fn golden_cases() {
     let failures: Vec<String> = super::golden::case_dirs(&root)
         .iter()
         .filter_map(|case| {
-            let profile = std::fs::read_to_string(case.join("profile"))
+            let mut profile = std::fs::read_to_string(case.join("profile"))
                 .ok()
                 .map(|s| s.trim().to_string());
-            let actual = lint_dir(case, &LintOptions { profile });
+            // A case may carry a whole profile (`against.profile`) to lint against.
+            let profile_data = ledgerlink::load::read_profile(&case.join("against.profile"))
+                .ok()
+                .map(std::sync::Arc::new);
+            if let Some(p) = &profile_data {
+                profile = Some(p.profile.clone());
+            }
+            let actual = lint_dir(
+                case,
+                &LintOptions {
+                    profile,
+                    profile_data,
+                },
+            );
             super::golden::check(&case.join("expected.txt"), &actual)
         })
         .collect();

@@ -25,6 +25,7 @@
 //! | LL020 | unknown-outcome |
 //! | LL021 | invalid-duration |
 //! | LL022 | profile-not-allowed |
+//! | LL023 | profile-mismatch |
 
 use super::FlowCx;
 use crate::diag::{Code, Diagnostic};
@@ -38,6 +39,7 @@ pub mod invalid_schedule;
 pub mod missing_idempotency_key;
 pub mod missing_required_input;
 pub mod pci_card_data;
+pub mod profile_mismatch;
 pub mod profile_not_allowed;
 pub mod retry_out_of_bounds;
 pub mod rhai_compile;
@@ -84,6 +86,7 @@ pub static RULES: &[&dyn Rule] = &[
     &unknown_outcome::Check,
     &invalid_duration::Check,
     &profile_not_allowed::Check,
+    &profile_mismatch::Check,
 ];
 
 /// Declare a rule's code constant and unit struct.
