@@ -102,8 +102,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         println!("recovered {recovered} run(s) left running by a previous process");
     }
     let store: Arc<dyn StateStore> = store;
-    let scope_for_alerts = crate::load::secrets::SecretScope::of(&profile, &args.at.profiles_dir);
-    let alerter = crate::alerts::Alerter::start(profile.alerts.as_ref(), &scope_for_alerts)
+    let alerter = crate::alerts::Alerter::start(profile.alerts.as_ref(), &scope)
         .map_err(|e| anyhow::anyhow!("profile `{}`: {e}", profile.profile))?;
     let config = WorkerConfig {
         concurrency: args
@@ -209,43 +208,17 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             "watching {} for changes (hot reload)",
             args.at.flows.display()
         );
+        let starter = TriggerStarter {
+            clients: poll_clients.clone(),
+            store: Arc::clone(&store),
+            plans: Arc::clone(&shared_plans),
+            wake: Arc::clone(&worker.wake),
+            stop: stopped.clone(),
+        };
         {
             // Poll and schedule flows that appear while running get their trigger started.
-            let (clients, store, wake, stop, plans) = (
-                poll_clients.clone(),
-                Arc::clone(&store),
-                Arc::clone(&worker.wake),
-                stopped.clone(),
-                Arc::clone(&shared_plans),
-            );
-            reloader.on_new_flow(Box::new(move |plan| {
-                if plan.flow.trigger.poll.is_some() {
-                    println!("  polling new flow `{}`", plan.flow.flow);
-                    let poller = crate::triggers::poll::Poller {
-                        plan,
-                        clients: clients.clone(),
-                        store: Arc::clone(&store),
-                    };
-                    tokio::spawn(crate::triggers::poll::run(
-                        poller,
-                        Some(Arc::clone(&plans)),
-                        Arc::clone(&wake),
-                        stop.clone(),
-                    ));
-                } else if plan.flow.trigger.schedule.is_some() {
-                    println!("  scheduling new flow `{}`", plan.flow.flow);
-                    let scheduler = crate::triggers::schedule::Scheduler {
-                        plan,
-                        store: Arc::clone(&store),
-                    };
-                    tokio::spawn(crate::triggers::schedule::run(
-                        scheduler,
-                        Some(Arc::clone(&plans)),
-                        Arc::clone(&wake),
-                        stop.clone(),
-                    ));
-                }
-            }));
+            let starter = starter.clone();
+            reloader.on_new_flow(Box::new(move |plan| starter.start(plan)));
         }
         tokio::spawn(crate::reload::watch(
             reloader,
@@ -253,22 +226,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             stopped.clone(),
         ));
         for plan in scheduled {
-            if let Some(s) = &plan.flow.trigger.schedule {
-                println!(
-                    "  schedule `{}` ({}) for `{}`",
-                    s.cron, s.timezone, plan.flow.flow
-                );
-            }
-            let scheduler = crate::triggers::schedule::Scheduler {
-                plan,
-                store: Arc::clone(&store),
-            };
-            tokio::spawn(crate::triggers::schedule::run(
-                scheduler,
-                Some(Arc::clone(&shared_plans)),
-                Arc::clone(&worker.wake),
-                stopped.clone(),
-            ));
+            starter.start(plan);
         }
         let mut _sandbox = None;
         if let Some((config, simulate)) = embedded {
@@ -315,30 +273,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         ));
         // Pollers start once their peers (possibly the embedded sandbox) are up.
         for plan in polled {
-            println!(
-                "  polling `{}` every {}",
-                plan.flow
-                    .trigger
-                    .poll
-                    .as_ref()
-                    .map_or("", |p| p.operation.as_str()),
-                plan.flow
-                    .trigger
-                    .poll
-                    .as_ref()
-                    .map_or("", |p| p.every.as_str())
-            );
-            let poller = crate::triggers::poll::Poller {
-                plan,
-                clients: poll_clients.clone(),
-                store: Arc::clone(&store),
-            };
-            tokio::spawn(crate::triggers::poll::run(
-                poller,
-                Some(Arc::clone(&shared_plans)),
-                Arc::clone(&worker.wake),
-                stopped.clone(),
-            ));
+            starter.start(plan);
         }
         let every = Duration::from_secs(args.progress.max(1));
         let mut tick = tokio::time::interval(if args.until_idle {
@@ -418,5 +353,54 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Starts the trigger task of a poll or schedule flow (at start, and for flows that appear
+/// while running); both follow the flow's current revision through `plans`.
+#[derive(Clone)]
+struct TriggerStarter {
+    clients: crate::connectors::Clients,
+    store: Arc<dyn StateStore>,
+    plans: Arc<RwLock<crate::runtime::worker::Plans>>,
+    wake: Arc<tokio::sync::Notify>,
+    stop: tokio::sync::watch::Receiver<bool>,
+}
+
+impl TriggerStarter {
+    fn start(&self, plan: Arc<crate::plan::Plan>) {
+        let trigger = &plan.flow.trigger;
+        if let Some(p) = &trigger.poll {
+            println!(
+                "  polling `{}` every {} for `{}`",
+                p.operation, p.every, plan.flow.flow
+            );
+            let poller = crate::triggers::poll::Poller {
+                plan,
+                clients: self.clients.clone(),
+                store: Arc::clone(&self.store),
+            };
+            tokio::spawn(crate::triggers::poll::run(
+                poller,
+                Some(Arc::clone(&self.plans)),
+                Arc::clone(&self.wake),
+                self.stop.clone(),
+            ));
+        } else if let Some(sc) = &trigger.schedule {
+            println!(
+                "  schedule `{}` ({}) for `{}`",
+                sc.cron, sc.timezone, plan.flow.flow
+            );
+            let scheduler = crate::triggers::schedule::Scheduler {
+                plan,
+                store: Arc::clone(&self.store),
+            };
+            tokio::spawn(crate::triggers::schedule::run(
+                scheduler,
+                Some(Arc::clone(&self.plans)),
+                Arc::clone(&self.wake),
+                self.stop.clone(),
+            ));
+        }
     }
 }

@@ -147,12 +147,9 @@ impl Reloader {
             return None;
         }
         let dir = file.parent().unwrap_or(Path::new("."));
-        let result = crate::load::find_profile(dir, &self.profile.profile)
-            .map_err(|e| e.to_string())
-            .and_then(|p| {
-                let scope = SecretScope::of(&p, dir);
-                WebhookRoutes::build(&Plans::default(), &p, &scope).map(|_| p)
-            });
+        // Guards are checked by the read; secrets when the routes and clients are rebuilt.
+        let result =
+            crate::load::find_profile(dir, &self.profile.profile).map_err(|e| e.to_string());
         match result {
             Ok(p) => {
                 self.profile_file = Some((file, digest));
