@@ -15,6 +15,7 @@ pub mod runtime;
 pub mod triggers;
 pub mod server;
 pub mod reload;
+pub mod flowtest;
 pub mod sandbox;
 pub mod schemas;
 pub mod cli;

@@ -24,6 +24,7 @@ mod sandbox;
 mod schema;
 mod send;
 mod setup;
+mod test;
 
 use clap::{Parser, Subcommand};
 
@@ -65,6 +66,8 @@ enum Command {
     Dlq(dlq::Args),
     /// Run one event through one flow and print the step timeline.
     RunOnce(run_once::Args),
+    /// Run flow tests (`flows/<name>.test.yaml`) with scripted connectors, no network.
+    Test(test::Args),
     /// Run the PayTrace and Sage Pro emulators on loopback.
     Sandbox(sandbox::Args),
     /// Print the JSON Schema of flow files, or of a connector's operations.
@@ -107,6 +110,7 @@ pub fn main() -> i32 {
         Command::Runs(a) => runs::run(a),
         Command::Dlq(a) => dlq::run(a),
         Command::RunOnce(a) => run_once::run(a),
+        Command::Test(a) => test::run(a),
         Command::Sandbox(a) => sandbox::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Bench(a) => bench::run(a),

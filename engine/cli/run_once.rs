@@ -139,35 +139,6 @@ fn exit_code(status: &RunStatus) -> i32 {
 
 /// A replies file with an unknown operation or failure kind is a usage error, not a run failure.
 fn check_replies(replies: &[Reply], path: &std::path::Path) -> anyhow::Result<()> {
-    const KINDS: &[&str] = &[
-        "declined",
-        "not_found",
-        "duplicate",
-        "validation",
-        "conflict",
-        "retryable",
-        "permanent",
-        "misconfigured",
-    ];
-    for (i, r) in replies.iter().enumerate() {
-        if crate::connectors::operation(&r.call).is_none() {
-            bail!(
-                "{}: reply {}: unknown operation `{}`",
-                path.display(),
-                i + 1,
-                r.call
-            );
-        }
-        if let Some(kind) = &r.error {
-            if !KINDS.contains(&kind.as_str()) {
-                bail!(
-                    "{}: reply {}: unknown error `{kind}` (one of: {})",
-                    path.display(),
-                    i + 1,
-                    KINDS.join(", ")
-                );
-            }
-        }
-    }
-    Ok(())
+    crate::connectors::mock::scripted::check(replies)
+        .map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))
 }

@@ -23,6 +23,29 @@ pub struct CallContext {
     pub attempt: u32,
 }
 
+/// `message (Field: why; Field: why)`: per-field details (`[{field, message}]`, as Sage Pro answers a 422), so the dead letter and
+/// the log name the fields at fault, not only "the payment is not valid".
+pub fn with_fields(message: String, details: &Value) -> String {
+    let fields: Vec<String> = details
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| {
+            let field = d.get("field").and_then(Value::as_str)?;
+            let why = d
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("invalid");
+            Some(format!("{field}: {why}"))
+        })
+        .collect();
+    if fields.is_empty() {
+        message
+    } else {
+        format!("{message} ({})", fields.join("; "))
+    }
+}
+
 /// How a call failed, as the runtime needs to know it.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConnectorError {
@@ -36,6 +59,7 @@ pub enum ConnectorError {
         message: String,
         existing: Option<Value>,
     },
+    /// Connectors put the fields at fault in `message` too, so a dead letter names them.
     #[error("validation failed: {message}")]
     Validation { message: String, details: Value },
     #[error("conflict: {message}")]

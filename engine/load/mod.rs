@@ -59,12 +59,15 @@ impl LoadError {
 }
 
 /// Expand paths into flow files: files as given, directories searched recursively for
-/// `*.yaml`/`*.yml` (hidden entries skipped), sorted for stable output.
+/// `*.yaml`/`*.yml` (hidden entries and `*.test.yaml` flow tests skipped), sorted for stable
+/// output.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            walk(p, &mut out)?;
+            let mut found = Vec::new();
+            walk_yaml(p, &mut found)?;
+            out.extend(found.into_iter().filter(|f| !is_flow_test(f)));
         } else if p.exists() {
             out.push(p.clone());
         } else {
@@ -76,7 +79,16 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+/// Is this a flow test file (`*.test.yaml` / `*.test.yml`, run by `ledgerlink test`) rather
+/// than a flow?
+pub fn is_flow_test(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(".test.yaml") || n.ends_with(".test.yml"))
+}
+
+/// Every `*.yaml`/`*.yml` file under `dir`, hidden entries skipped, sorted.
+pub fn walk_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
     let io = |error| LoadError::Io {
         path: dir.display().to_string(),
         error,
@@ -95,7 +107,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
             continue;
         }
         if path.is_dir() {
-            walk(&path, out)?;
+            walk_yaml(&path, out)?;
         } else if matches!(
             path.extension().and_then(|e| e.to_str()),
             Some("yaml" | "yml")

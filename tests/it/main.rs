@@ -13,6 +13,7 @@ mod connectors_sagepro;
 mod crash;
 mod durable;
 mod flows;
+mod flowtest;
 mod golden;
 mod lint_golden;
 mod malformed;

@@ -37,6 +37,39 @@ pub struct Reply {
     pub times: Option<u32>,
 }
 
+/// The failure kinds a reply may script.
+pub const ERROR_KINDS: &[&str] = &[
+    "declined",
+    "not_found",
+    "duplicate",
+    "validation",
+    "conflict",
+    "retryable",
+    "not_sent",
+    "permanent",
+    "misconfigured",
+];
+
+/// Refuse replies naming an operation no connector has, or an unknown failure kind, so a typo
+/// in a test is reported as such rather than as a puzzling run.
+pub fn check(replies: &[Reply]) -> Result<(), String> {
+    for (i, r) in replies.iter().enumerate() {
+        if crate::connectors::operation(&r.call).is_none() {
+            return Err(format!("reply {}: unknown operation `{}`", i + 1, r.call));
+        }
+        if let Some(kind) = &r.error {
+            if !ERROR_KINDS.contains(&kind.as_str()) {
+                return Err(format!(
+                    "reply {}: unknown error `{kind}` (one of: {})",
+                    i + 1,
+                    ERROR_KINDS.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One recorded call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordedCall {
@@ -93,6 +126,19 @@ impl Scripted {
             .unwrap_or_default()
     }
 
+    /// Scripted replies no call consumed, as `connector.operation`.
+    pub fn unused(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .map(|s| {
+                s.queues
+                    .iter()
+                    .flat_map(|(call, q)| std::iter::repeat_n(call.clone(), q.len()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn answer(&self, call: &str, input: &Value) -> Result<Value, ConnectorError> {
         let reply = self
             .state
@@ -121,7 +167,10 @@ impl Scripted {
                 message,
                 existing: r.details,
             }),
-            Some("validation") => Err(ConnectorError::Validation { message, details }),
+            Some("validation") => Err(ConnectorError::Validation {
+                message: crate::connectors::client::with_fields(message, &details),
+                details,
+            }),
             Some("conflict") => Err(ConnectorError::Conflict { message }),
             Some("retryable") => Err(ConnectorError::Retryable {
                 message,

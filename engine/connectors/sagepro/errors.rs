@@ -56,7 +56,10 @@ pub fn classify(answer: &Answer) -> Result<Value, ConnectorError> {
             existing: None,
         },
         412 => ConnectorError::Conflict { message },
-        400 | 422 => ConnectorError::Validation { message, details },
+        400 | 422 => ConnectorError::Validation {
+            message: crate::connectors::client::with_fields(message, &details),
+            details,
+        },
         401 => ConnectorError::Misconfigured {
             message: format!("Sage Pro refused the credentials ({message})"),
         },
