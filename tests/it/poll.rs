@@ -160,7 +160,7 @@ async fn backfill_reads_a_window_without_moving_the_cursor() {
     );
 }
 
-/// A polled PayTrace refund reaches Sage Pro as a credit memo through the shipped
+/// A polled PayTrace refund reaches Sage Pro as a Refunded payment and a credit memo through the shipped
 /// refund-posting flow, the worker and the real connectors.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_polled_refund_reaches_sagepro_as_a_credit_memo() {
@@ -206,9 +206,27 @@ async fn a_polled_refund_reaches_sagepro_as_a_credit_memo() {
     .await;
     assert_eq!(refund["response_code"], 106, "{refund}");
 
+    // The sale's payment, as the payment-posting flow records it: the refund reverses it.
+    let payment = json!({"PaymentReference": format!("PT-{}", sale["transaction_id"]),
+        "PaymentDate": "2026-11-25", "Amount": "50.00", "CustomerID": "ACME01",
+        "InvoiceID": "INV-10021", "GLAccountID": "1050", "PaymentMethodCode": "CC",
+        "PaymentStatus": "Paid"});
+    let context = ledgerlink::connectors::client::CallContext {
+        flow: "test".into(),
+        step: "pay".into(),
+        idempotency_key: Some("pay-1".into()),
+        attempt: 1,
+    };
+    let (_, create) = ledgerlink::connectors::operation("sagepro.create_payment").unwrap();
+    clients(&sb)
+        .get("sagepro")
+        .unwrap()
+        .call(create, &payment, &context)
+        .await
+        .unwrap();
+
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut profile = ledgerlink::load::find_profile(&root.join("profiles"), "dev").unwrap();
-    profile.profile = "qa".into(); // the refund flow is for qa and prod
+    let profile = ledgerlink::load::find_profile(&root.join("profiles"), "dev").unwrap();
     let source = ledgerlink::load::read(&root.join("flows/paytrace-refund-posting.yaml")).unwrap();
     let plan = Arc::new(
         ledgerlink::plan::build(source, profile, ledgerlink::script::helpers::system_clock())
@@ -260,4 +278,15 @@ async fn a_polled_refund_reaches_sagepro_as_a_credit_memo() {
         .unwrap()
         .clone();
     assert_eq!(inv["CreditsApplied"], "20.00", "{inv}");
+    // 1500.00 - 50.00 paid + 20.00 reopened by the refund - 20.00 credited.
+    assert_eq!((&inv["AmountPaid"], &inv["Balance"]), (&json!("30.00"), &json!("1450.00")));
+    let refund = ledger["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["PaymentStatus"] == "Refunded")
+        .unwrap()
+        .clone();
+    assert_eq!(refund["Amount"], "20.00", "{refund}");
+    assert_eq!(refund["OriginalPaymentReference"], format!("PT-{}", sale["transaction_id"]));
 }
