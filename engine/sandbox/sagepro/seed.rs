@@ -29,6 +29,7 @@ const ACCOUNTS: &[(&str, &str, bool)] = &[
     ("1050", "Card clearing (PayTrace)", true),
     ("1055", "ACH clearing", true),
     ("1200", "Accounts receivable control", true),
+    ("1290", "Chargebacks in dispute", true),
     ("1900", "Old suspense (inactive)", false),
     ("2200", "Sales tax payable", true),
     ("4000", "Sales", true),
