@@ -9,6 +9,7 @@ use crate::model::Profile;
 use crate::runtime::retry::{Jitter, RecordingSleeper};
 use crate::runtime::{Executor, RunRecord, RunStatus};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -148,6 +149,7 @@ pub fn run_file(path: &Path, profiles: Option<&Path>) -> Result<FileResult, File
         let started = std::time::Instant::now();
         let mut profile = profile.clone();
         merge(&mut profile.values, &case.values);
+        merge_tables(&mut profile, &case.tables);
         let mut out = CaseResult {
             name: case.name.clone(),
             failures: Vec::new(),
@@ -202,13 +204,17 @@ fn load_profile(path: &Path, profiles: Option<&Path>, spec: &TestFile) -> Result
         find_profile(&dir, name).map_err(|e| e.to_string())?
     };
     merge(&mut profile.values, &spec.values);
-    for (table, rows) in &spec.tables {
+    merge_tables(&mut profile, &spec.tables);
+    Ok(profile)
+}
+
+fn merge_tables(profile: &mut Profile, tables: &BTreeMap<String, BTreeMap<String, Value>>) {
+    for (table, rows) in tables {
         let t = profile.tables.entry(table.clone()).or_default();
         for (k, v) in rows {
             t.insert(k.clone(), v.clone());
         }
     }
-    Ok(profile)
 }
 
 fn merge(into: &mut Map<String, Value>, from: &Map<String, Value>) {

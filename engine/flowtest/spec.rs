@@ -50,6 +50,9 @@ pub struct TestCase {
     /// Overrides of the profile's `values` for this case.
     #[serde(default)]
     pub values: Map<String, Value>,
+    /// Table rows added or replaced for this case.
+    #[serde(default)]
+    pub tables: BTreeMap<String, BTreeMap<String, Value>>,
     /// Scripted replies, per `connector.operation`, consumed in order.
     #[serde(default)]
     pub replies: Vec<Reply>,

@@ -279,7 +279,10 @@ async fn a_polled_refund_reaches_sagepro_as_a_credit_memo() {
         .clone();
     assert_eq!(inv["CreditsApplied"], "20.00", "{inv}");
     // 1500.00 - 50.00 paid + 20.00 reopened by the refund - 20.00 credited.
-    assert_eq!((&inv["AmountPaid"], &inv["Balance"]), (&json!("30.00"), &json!("1450.00")));
+    assert_eq!(
+        (&inv["AmountPaid"], &inv["Balance"]),
+        (&json!("30.00"), &json!("1450.00"))
+    );
     let refund = ledger["payments"]
         .as_array()
         .unwrap()
@@ -288,5 +291,8 @@ async fn a_polled_refund_reaches_sagepro_as_a_credit_memo() {
         .unwrap()
         .clone();
     assert_eq!(refund["Amount"], "20.00", "{refund}");
-    assert_eq!(refund["OriginalPaymentReference"], format!("PT-{}", sale["transaction_id"]));
+    assert_eq!(
+        refund["OriginalPaymentReference"],
+        format!("PT-{}", sale["transaction_id"])
+    );
 }

@@ -30,9 +30,15 @@ const FIELDS: &[&str] = &[
     "ShipVia",
     "Terms",
     "Lines",
+    "PaymentStatus",
+    "PaymentReference",
     "Status",
     "RowVersion",
 ];
+/// Fields a create accepts (the rest only on update).
+const CREATE_FIELDS: usize = 11;
+/// How the order has been paid (a Ledgerlink facade field: storefront orders arrive paid).
+const PAYMENT_STATUSES: &[&str] = &["Unpaid", "Authorized", "Paid", "Failed", "Refunded"];
 const TYPES: &[&str] = &["Order", "Quote", "Return"];
 const STATUSES: &[&str] = &["Open", "Closed", "Void", "Cancelled"];
 
@@ -51,7 +57,11 @@ fn apply(
     full: bool,
 ) -> Result<(), ApiError> {
     let mut inp = Input::new(body);
-    inp.only(if full { &FIELDS[..9] } else { FIELDS });
+    inp.only(if full {
+        &FIELDS[..CREATE_FIELDS]
+    } else {
+        FIELDS
+    });
     let cust = inp
         .string("CustomerID", full, 10)
         .map(|s| customers::custno(&s));
@@ -63,7 +73,9 @@ fn apply(
     } else {
         inp.choice("Status", STATUSES, false)
     };
-    let strings = ["PONumber", "ShipVia", "Terms"].map(|f| (f, inp.string(f, false, 40)));
+    let paid = inp.choice("PaymentStatus", PAYMENT_STATUSES, false);
+    let strings =
+        ["PONumber", "ShipVia", "Terms", "PaymentReference"].map(|f| (f, inp.string(f, false, 40)));
     let mut lines = None;
     if let Some(objs) = inp.objects("Lines", full, 1) {
         let mut out = Vec::new();
@@ -123,7 +135,11 @@ fn apply(
             doc.insert(f.into(), json!(fmt_date(d)));
         }
     }
-    for (f, v) in [("OrderType", kind), ("Status", status)] {
+    for (f, v) in [
+        ("OrderType", kind),
+        ("Status", status),
+        ("PaymentStatus", paid),
+    ] {
         if let Some(v) = v {
             doc.insert(f.into(), json!(v));
         }
@@ -167,6 +183,7 @@ pub fn insert(conn: &Connection, body: &Map<String, Value>, now: &str) -> Result
         ("OrderID", json!(id)),
         ("OrderType", json!("Order")),
         ("Status", json!("Open")),
+        ("PaymentStatus", json!("Unpaid")),
     ] {
         doc.insert(k.into(), v);
     }
