@@ -221,7 +221,13 @@ fn scalar_to_json(scalar: &Scalar<'_>, span: Span, lines: &[&str]) -> Value {
         Scalar::Null => Value::Null,
         Scalar::Boolean(b) => Value::Bool(*b),
         Scalar::Integer(i) => Value::Number((*i).into()),
-        Scalar::FloatingPoint(f) => match Number::from_f64(f.into_inner()) {
+        // Keep the digits as written (`250.00` stays 250.00, not 250.0): amounts in flows and
+        // flow tests are decimals, and a float round trip would change their scale.
+        Scalar::FloatingPoint(f) => match serde_json::from_str::<Number>(&source_text(span, lines))
+            .ok()
+            .filter(|n| n.as_f64() == Some(f.into_inner()))
+            .or_else(|| Number::from_f64(f.into_inner()))
+        {
             Some(n) => Value::Number(n),
             // .inf and .nan have no JSON form: keep the text so the schema names the field.
             None => Value::String(source_text(span, lines)),
@@ -236,7 +242,7 @@ fn source_text(span: Span, lines: &[&str]) -> String {
         .map(|l| {
             l.chars()
                 .skip(span.col - 1)
-                .take_while(|c| !c.is_whitespace())
+                .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | ']' | '}' | '#'))
                 .collect()
         })
         .unwrap_or_default()
@@ -271,6 +277,15 @@ fn flow_nesting_too_deep(text: &str) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_keep_their_digits() {
+        let p = parse("a: 250.00\nb: { c: 12.50, d: [0.10] }\ne: 1.5e3\n").unwrap();
+        assert_eq!(
+            p.value.to_string(),
+            r#"{"a":250.00,"b":{"c":12.50,"d":[0.10]},"e":1.5e+3}"#
+        );
+    }
 
     #[test]
     fn indexes_keys_and_values() {

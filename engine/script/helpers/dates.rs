@@ -199,6 +199,17 @@ pub fn register(engine: &mut Engine, env: &Arc<HelperEnv>) {
         let (a, b) = (date_in(parse(a)?, None), date_in(parse(b)?, None));
         Ok((b - a).num_days())
     });
+    engine.register_fn("add_days", |d: &str, n: rhai::INT| -> R<String> {
+        let day = date_in(parse(d)?, None);
+        let moved = i64::try_from(n)
+            .ok()
+            .filter(|n| n.abs() <= 36_600)
+            .and_then(|n| day.checked_add_signed(chrono::Duration::days(n)));
+        match moved {
+            Some(m) => Ok(ymd(m)),
+            None => fail(format!("add_days(): {n} days from {d} is out of range")),
+        }
+    });
     let _: fn() -> DateTime<Utc> = Utc::now; // the clock type helpers agree on
 }
 
@@ -217,6 +228,21 @@ mod tests {
         assert_eq!(date_in(p, Some(Los_Angeles)).to_string(), "2025-12-31");
         let p = parse_time("2026-01-01T05:00:00Z").unwrap();
         assert_eq!(date_in(p, Some(Los_Angeles)).to_string(), "2025-12-31");
+    }
+
+    #[test]
+    fn add_days_crosses_months_and_refuses_silly_spans() {
+        let mut engine = Engine::new();
+        register(&mut engine, &Arc::new(HelperEnv::default()));
+        let d: String = engine.eval(r#"add_days("2026-02-27", 3)"#).unwrap();
+        assert_eq!(d, "2026-03-02");
+        let d: String = engine.eval(r#"add_days("2026-01-15", -30)"#).unwrap();
+        assert_eq!(d, "2025-12-16");
+        assert!(
+            engine
+                .eval::<String>(r#"add_days("2026-01-15", 99999999)"#)
+                .is_err()
+        );
     }
 
     #[test]
