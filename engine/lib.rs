@@ -6,6 +6,7 @@ pub mod model;
 pub mod pci;
 pub mod load;
 pub mod script;
+pub mod reconcile;
 pub mod connectors;
 pub mod lint;
 pub mod plan;
