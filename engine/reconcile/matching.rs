@@ -341,8 +341,8 @@ mod tests {
                 (Some(9), Category::MissingInPayTrace),
             ]
         );
-        // 2.90 + 0.30, 1.45 + 0.30, 0.58 + 0.30 twice; refunds carry no fee.
-        assert_eq!(r.fees_total, d("6.91"));
+        // 3.20 + 1.75 + 0.88 + 0.88; refunds carry no fee.
+        assert_eq!(r.fees_total, d("6.71"));
         let b = &r.batches[0];
         assert_eq!((b.sales_amount, b.refund_amount, b.net_amount), (d("190.00"), d("10.00"), d("180.00")));
         assert_eq!(r.problems, 3);
