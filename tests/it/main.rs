@@ -3,6 +3,7 @@
 
 mod admin;
 mod alerts;
+mod bad_input;
 mod cli;
 mod cli_durable;
 mod connector_docs;
@@ -13,7 +14,9 @@ mod connectors_sagepro;
 mod crash;
 mod durable;
 mod flows;
+mod fuzz_corpus;
 mod golden;
+mod leak_scan;
 mod lint_golden;
 mod malformed;
 mod sandbox_faults;
