@@ -542,4 +542,9 @@ async fn no_card_data_or_secret_rests_or_shows_after_a_card_bearing_run() {
         hits.join("\n")
     );
     assert!(seen.len() > 40, "scanned {} artifacts", seen.len());
+    let bytes: usize = seen.iter().map(|(_, b)| b.len()).sum();
+    println!(
+        "leak scan: {} artifacts, {bytes} bytes, no card data or secret",
+        seen.len()
+    );
 }
