@@ -48,7 +48,7 @@ pub fn flow_lint(data: &[u8]) {
     let Ok(file) = ledgerlink::load::from_bytes("fuzz.yaml", data.to_vec()) else {
         return; // too large or not UTF-8: refused before parsing, as intended
     };
-    let lines = file.text.lines().count().max(1);
+    let lines = ledgerlink::diag::lines(&file.text).count().max(1);
     let options = LintOptions {
         profile: Some("dev".into()),
         profile_data: Some(Arc::new(dev_profile().clone())),
