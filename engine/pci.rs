@@ -76,22 +76,130 @@ pub fn is_card_number(text: &str) -> bool {
 
 /// A card number inside free text (`"use 4111 1111 1111 1111 to test"`), if any.
 pub fn card_number_in(text: &str) -> Option<String> {
+    card_numbers_in(text)
+        .into_iter()
+        .next()
+        .map(|r| text[r].to_string())
+}
+
+/// Every card number inside free text, as byte ranges. Digits are read in groups separated by
+/// spaces or dashes; a card number is 13 to 19 digits passing Luhn made of whole groups, the
+/// longest from each starting group. Reading whole groups (rather than one run of everything
+/// digit-like) finds two numbers written side by side (`4111111111111111 5454545454545454`)
+/// and a number after other digits (`order 12 4012-0000-9876-5439`); a single digit string
+/// longer than 19 is an id, not a card, and is left alone.
+pub fn card_numbers_in(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut found = Vec::new();
     if text.bytes().filter(u8::is_ascii_digit).count() < 13 {
-        return None;
+        return found;
     }
-    let mut run = String::new();
-    for ch in text.chars().chain(std::iter::once('x')) {
-        if ch.is_ascii_digit() || ((ch == ' ' || ch == '-') && !run.is_empty()) {
-            run.push(ch);
-            continue;
+    for chain in digit_chains(text) {
+        let mut i = 0;
+        while i < chain.len() {
+            let mut digits = String::new();
+            let mut best = None;
+            for (j, group) in chain.iter().enumerate().skip(i) {
+                digits.push_str(&text[group.clone()]);
+                if digits.len() > 19 {
+                    break;
+                }
+                if digits.len() >= 13 && is_card_number(&digits) {
+                    best = Some(j);
+                }
+            }
+            match best {
+                Some(j) => {
+                    found.push(chain[i].start..chain[j].end);
+                    i = j + 1;
+                }
+                None => i += 1,
+            }
         }
-        let candidate = run.trim_end_matches([' ', '-']);
-        if is_card_number(candidate) {
-            return Some(candidate.to_string());
-        }
-        run.clear();
     }
-    None
+    found
+}
+
+/// Digit groups (byte ranges), chained while only spaces or dashes stand between them.
+fn digit_chains(text: &str) -> Vec<Vec<std::ops::Range<usize>>> {
+    let bytes = text.as_bytes();
+    let mut chains: Vec<Vec<std::ops::Range<usize>>> = Vec::new();
+    let mut current: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_digit() {
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            current.push(start..i);
+            let gap = i;
+            while i < bytes.len() && matches!(bytes[i], b' ' | b'-') {
+                i += 1;
+            }
+            if i == gap || !bytes.get(i).is_some_and(u8::is_ascii_digit) {
+                chains.push(std::mem::take(&mut current));
+            }
+        } else {
+            i += 1;
+        }
+    }
+    if !current.is_empty() {
+        chains.push(current);
+    }
+    chains
+}
+
+/// `text` with every card number masked and every CVV written after its name (`cvv 123`,
+/// `CSC: 1234`, `security code 999`) starred; `None` when there is nothing to hide. Free text
+/// (notes, decline messages) carries both, and neither may be stored or shown.
+pub fn redact_text(text: &str) -> Option<String> {
+    let mut out = text.to_string();
+    let mut changed = false;
+    for range in card_numbers_in(text).into_iter().rev() {
+        let masked = mask(&text[range.clone()]);
+        out.replace_range(range, &masked);
+        changed = true;
+    }
+    for range in cvvs_in(&out).into_iter().rev() {
+        let stars = "*".repeat(range.len());
+        out.replace_range(range, &stars);
+        changed = true;
+    }
+    changed.then_some(out)
+}
+
+/// Names a CVV goes by in free text, lowercase.
+const CVV_WORDS: &[&str] = &["cvv2", "cvv", "cvc", "csc", "cid", "security code"];
+
+/// Byte ranges of 3 or 4 digit codes that follow a CVV name, a few separator characters apart.
+fn cvvs_in(text: &str) -> Vec<std::ops::Range<usize>> {
+    let lower = text.to_ascii_lowercase();
+    let bytes = lower.as_bytes();
+    let mut found = Vec::new();
+    for word in CVV_WORDS {
+        let mut from = 0;
+        while let Some(at) = lower[from..].find(word) {
+            let start = from + at;
+            from = start + word.len();
+            // The name is a word of its own (not `xcvv`).
+            if start > 0 && bytes[start - 1].is_ascii_alphanumeric() {
+                continue;
+            }
+            let mut i = from;
+            while i < bytes.len()
+                && i - from < 4
+                && matches!(bytes[i], b' ' | b':' | b'=' | b'#' | b'"' | b'\'')
+            {
+                i += 1;
+            }
+            let digits = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+            if (3..=4).contains(&digits) && !found.contains(&(i..i + digits)) {
+                found.push(i..i + digits);
+            }
+        }
+    }
+    found.sort_by_key(|r| r.start);
+    found
 }
 
 /// First six and last four only, as PCI DSS allows for display.
@@ -124,9 +232,9 @@ fn redact_at(value: &mut Value, parent: Option<&str>) -> usize {
             })
             .sum(),
         Value::Array(items) => items.iter_mut().map(|v| redact_at(v, parent)).sum(),
-        Value::String(s) => match card_number_in(s) {
-            Some(n) => {
-                *s = s.replace(&n, &mask(&n));
+        Value::String(s) => match redact_text(s) {
+            Some(clean) => {
+                *s = clean;
                 1
             }
             None => 0,
@@ -239,5 +347,53 @@ mod tests {
         assert!(!text.contains("\"999\""), "{text}");
         assert_eq!(v["invoice"]["number"], "INV-1");
         assert_eq!(find(&v), None);
+    }
+
+    #[test]
+    fn every_card_number_in_a_text_is_found() {
+        // Regression (leak scan): two numbers side by side were read as one 32-digit run and
+        // neither was masked; a number after other digits failed Luhn as part of the run.
+        let text = "cards 4111111111111111 5454545454545454, order 12 4012-0000-9876-5439";
+        let found: Vec<&str> = card_numbers_in(text)
+            .into_iter()
+            .map(|r| &text[r])
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "4111111111111111",
+                "5454545454545454",
+                "4012-0000-9876-5439"
+            ]
+        );
+        let clean = redact_text(text).unwrap();
+        assert_eq!(
+            clean,
+            "cards 411111******1111 545454******5454, order 12 401200******5439"
+        );
+        // Amex groups, and ids that are not cards.
+        assert_eq!(
+            card_number_in("amex 3782 822463 10005.").as_deref(),
+            Some("3782 822463 10005")
+        );
+        assert!(card_numbers_in("invoice 2026-11-25 ref 12345678901234567890123").is_empty());
+        assert_eq!(redact_text("nothing 12 here"), None);
+    }
+
+    #[test]
+    fn cvvs_after_their_name_are_starred() {
+        assert_eq!(
+            redact_text("exp 12/28 cvv 8317, CSC: 731; cvv2=123 security code 999").as_deref(),
+            Some("exp 12/28 cvv ****, CSC: ***; cvv2=*** security code ***")
+        );
+        assert_eq!(
+            redact_text(r#"{"cvv": "8317"}"#).as_deref(),
+            Some(r#"{"cvv": "****"}"#)
+        );
+        // Not a CVV: a word containing the letters, or a longer number.
+        assert_eq!(redact_text("xcvv 123, cvv 12345, cid"), None);
+        let mut v = serde_json::json!({"note": "declined, card 4012 0000 9876 5439 cvv 731"});
+        assert_eq!(redact(&mut v), 1);
+        assert_eq!(v["note"], "declined, card 401200******5439 cvv ***");
     }
 }

@@ -120,8 +120,29 @@ impl SourceMap {
 
     pub fn line(&self, file: &str, line: usize) -> Option<&str> {
         let (_, text) = self.files.iter().find(|(name, _)| &**name == file)?;
-        text.lines().nth(line.checked_sub(1)?)
+        lines(text).nth(line.checked_sub(1)?)
     }
+}
+
+/// Lines as YAML counts them, so a finding's line number finds its text: `\n`, `\r\n` and a
+/// lone `\r` each end one. (`str::lines` ignores a lone `\r`: the fuzzer found a file with old
+/// Mac line endings whose finding pointed past the lines the caret display could see.)
+pub fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let t = rest?;
+        match t.find(['\r', '\n']) {
+            Some(i) => {
+                let end = if t[i..].starts_with("\r\n") { 2 } else { 1 };
+                rest = Some(&t[i + end..]);
+                Some(&t[..i])
+            }
+            None => {
+                rest = None;
+                (!t.is_empty()).then_some(t)
+            }
+        }
+    })
 }
 
 /// Counts for the summary line and the exit code.
@@ -131,4 +152,19 @@ pub fn count(diags: &[Diagnostic]) -> (usize, usize) {
         .filter(|d| d.severity == Severity::Error)
         .count();
     (errors, diags.len() - errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_end_where_yaml_ends_them() {
+        let all: Vec<&str> = lines("a\nb\r\nc\rd\r\re\n").collect();
+        assert_eq!(all, ["a", "b", "c", "d", "", "e"]);
+        assert_eq!(lines("").count(), 0);
+        let mut map = SourceMap::default();
+        map.add(&"f".into(), &"x: 1\r\ry: [\r".into());
+        assert_eq!(map.line("f", 3), Some("y: ["));
+    }
 }

@@ -17,6 +17,14 @@ pub enum ProfileError {
     },
     #[error("{file}: {message}")]
     Invalid { file: String, message: String },
+    /// A setting of the wrong type or name, with the place the profile schema points at.
+    #[error("{file}:{line}:{col}: {message}")]
+    InvalidAt {
+        file: String,
+        line: usize,
+        col: usize,
+        message: String,
+    },
     #[error("{file}: profile `{name}` breaks its guards:\n  - {}", .problems.join("\n  - "))]
     Guarded {
         file: String,
@@ -44,11 +52,26 @@ pub fn read_profile(path: &Path) -> Result<Profile, ProfileError> {
             message: e.message,
         }
     })?;
-    let profile: Profile =
-        serde_json::from_value(parsed.value).map_err(|e| ProfileError::Invalid {
-            file: name.clone(),
-            message: e.to_string(),
-        })?;
+    let profile: Profile = match serde_json::from_value(parsed.value.clone()) {
+        Ok(p) => p,
+        Err(e) => {
+            let message = e.to_string();
+            // serde names the problem but not the place; the profile schema's first violation
+            // gives the JSON pointer, and the loader's index its line and column.
+            return Err(match locate(&parsed.value, &parsed.index) {
+                Some((line, col)) => ProfileError::InvalidAt {
+                    file: name,
+                    line,
+                    col,
+                    message,
+                },
+                None => ProfileError::Invalid {
+                    file: name,
+                    message,
+                },
+            });
+        }
+    };
     let problems = super::guards::violations(&profile);
     if !problems.is_empty() {
         return Err(ProfileError::Guarded {
@@ -58,6 +81,27 @@ pub fn read_profile(path: &Path) -> Result<Profile, ProfileError> {
         });
     }
     Ok(profile)
+}
+
+/// Line and column of the first place `value` breaks the profile schema.
+fn locate(value: &serde_json::Value, index: &super::PointerIndex) -> Option<(usize, usize)> {
+    static VALIDATOR: std::sync::OnceLock<Option<jsonschema::Validator>> =
+        std::sync::OnceLock::new();
+    let validator = VALIDATOR
+        .get_or_init(|| jsonschema::validator_for(&super::profile_schema()).ok())
+        .as_ref()?;
+    let error = validator.iter_errors(value).next()?;
+    let mut pointer = error.instance_path().to_string();
+    // An unknown setting: point at its name rather than at the mapping holding it.
+    if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
+        error.kind()
+    {
+        if let Some(name) = unexpected.first() {
+            pointer = format!("{pointer}/{}", super::escape(name));
+        }
+    }
+    let span = index.key_span(&pointer)?;
+    Some((span.line, span.col))
 }
 
 /// The profile named `name` in `dir`, as `<dir>/<name>.yaml`.

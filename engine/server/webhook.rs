@@ -12,11 +12,11 @@ use crate::model::{Profile, SignatureScheme};
 use crate::plan::Plan;
 use crate::runtime::intake::new_event;
 use crate::runtime::worker::Plans;
-use crate::store::{Accepted, now_ms};
+use crate::store::{Accepted, NewEvent, now_ms};
 use crate::triggers::signature;
 use axum::body::to_bytes;
 use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -108,6 +108,80 @@ impl WebhookRoutes {
     }
 }
 
+/// Why a webhook request was refused: the status and the JSON error's code and message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {code}: {message}")]
+pub struct Refused {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+fn refused(status: StatusCode, code: &'static str, message: impl Into<String>) -> Refused {
+    Refused {
+        status,
+        code,
+        message: message.into(),
+    }
+}
+
+/// Whether the request says its body is JSON (`application/json`, any parameters).
+pub fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        })
+}
+
+/// The checks on a read body, in order: signature (when the route has a secret), JSON object,
+/// event id; the inbox row when all pass. No I/O and the clock passed in, so the handler and
+/// the fuzz target (`fuzz/fuzz_targets/webhook_intake.rs`) run exactly the same code.
+pub fn check_request(
+    plan: &Plan,
+    secret: Option<&[u8]>,
+    header_name: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    now_ms: i64,
+    tolerance_s: i64,
+) -> Result<NewEvent, Refused> {
+    if let Some(secret) = secret {
+        let given = headers.get(header_name).and_then(|v| v.to_str().ok());
+        signature::verify(secret, given, body, now_ms.div_euclid(1000), tolerance_s).map_err(
+            |e| {
+                refused(
+                    StatusCode::UNAUTHORIZED,
+                    "InvalidSignature",
+                    format!("{e} (header `{header_name}`)"),
+                )
+            },
+        )?;
+    }
+    let event: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(v @ serde_json::Value::Object(_)) => v,
+        Ok(_) => {
+            return Err(refused(
+                StatusCode::BAD_REQUEST,
+                "NotAnObject",
+                "the event must be a JSON object",
+            ));
+        }
+        Err(e) => {
+            return Err(refused(
+                StatusCode::BAD_REQUEST,
+                "MalformedJson",
+                format!("the body is not JSON: {e}"),
+            ));
+        }
+    };
+    new_event(plan, &event, now_ms)
+        .map_err(|e| refused(StatusCode::BAD_REQUEST, "NoEventId", e.to_string()))
+}
+
 /// Every request the other routes do not take.
 pub async fn receive(State(state): State<ServerState>, request: Request) -> Response {
     let path = request.uri().path().to_string();
@@ -136,15 +210,7 @@ pub async fn receive(State(state): State<ServerState>, request: Request) -> Resp
         );
     }
     let headers = request.headers().clone();
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim()
-                .to_ascii_lowercase()
-                .starts_with("application/json")
-        });
-    if !json {
+    if !is_json(&headers) {
         return error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UnsupportedMediaType",
@@ -161,45 +227,23 @@ pub async fn receive(State(state): State<ServerState>, request: Request) -> Resp
             );
         }
     };
-    if let Some(secret) = &secret {
-        let given = headers
-            .get(header_name.as_str())
-            .and_then(|v| v.to_str().ok());
-        if let Err(e) = signature::verify(
-            secret,
-            given,
-            &body,
-            chrono::Utc::now().timestamp(),
-            state.tolerance_s,
-        ) {
-            tracing::warn!(path = %path, flow = %plan.flow.flow, reason = %e, "webhook refused");
-            return error(
-                StatusCode::UNAUTHORIZED,
-                "InvalidSignature",
-                format!("{e} (header `{header_name}`)"),
-            );
+    let checked = check_request(
+        &plan,
+        secret.as_deref(),
+        &header_name,
+        &headers,
+        &body,
+        now_ms(),
+        state.tolerance_s,
+    );
+    let row = match checked {
+        Ok(row) => row,
+        Err(refused) => {
+            if refused.status == StatusCode::UNAUTHORIZED {
+                tracing::warn!(path = %path, flow = %plan.flow.flow, reason = %refused.message, "webhook refused");
+            }
+            return error(refused.status, refused.code, refused.message);
         }
-    }
-    let event: serde_json::Value = match serde_json::from_slice(&body) {
-        Ok(v @ serde_json::Value::Object(_)) => v,
-        Ok(_) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "NotAnObject",
-                "the event must be a JSON object",
-            );
-        }
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "MalformedJson",
-                format!("the body is not JSON: {e}"),
-            );
-        }
-    };
-    let row = match new_event(&plan, &event, now_ms()) {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "NoEventId", e.to_string()),
     };
     let key = row.key.clone();
     let store = Arc::clone(&state.store);

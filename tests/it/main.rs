@@ -3,6 +3,7 @@
 
 mod admin;
 mod alerts;
+mod bad_input;
 mod cli;
 mod cli_durable;
 mod connector_docs;
@@ -14,7 +15,9 @@ mod crash;
 mod durable;
 mod flows;
 mod flowtest;
+mod fuzz_corpus;
 mod golden;
+mod leak_scan;
 mod lint_golden;
 mod malformed;
 mod sandbox_faults;
