@@ -17,6 +17,7 @@ mod lint;
 mod logging;
 mod poll;
 mod profiles;
+mod reconcile;
 mod run;
 mod run_once;
 mod runs;
@@ -68,6 +69,8 @@ enum Command {
     RunOnce(run_once::Args),
     /// Run flow tests (`flows/<name>.test.yaml`) with scripted connectors, no network.
     Test(test::Args),
+    /// Reconcile one day's PayTrace settlement with Sage Pro, write the report, post fees.
+    Reconcile(reconcile::Args),
     /// Run the PayTrace and Sage Pro emulators on loopback.
     Sandbox(sandbox::Args),
     /// Print the JSON Schema of flow files, or of a connector's operations.
@@ -111,6 +114,7 @@ pub fn main() -> i32 {
         Command::Dlq(a) => dlq::run(a),
         Command::RunOnce(a) => run_once::run(a),
         Command::Test(a) => test::run(a),
+        Command::Reconcile(a) => reconcile::run(a),
         Command::Sandbox(a) => sandbox::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Bench(a) => bench::run(a),

@@ -10,6 +10,7 @@ pub mod docs;
 pub mod http;
 pub mod mock;
 pub mod paytrace;
+pub mod reconcile;
 pub mod redact;
 pub mod sagepro;
 pub mod setup;
@@ -55,6 +56,11 @@ pub const REGISTRY: &[Registration] = &[
     ),
     register("http", http::ops::CATALOG, Some(http::client::Http::build)),
     register("mock", mock::ops::CATALOG, None),
+    register(
+        "reconcile",
+        reconcile::ops::CATALOG,
+        Some(reconcile::client::Reconcile::build),
+    ),
 ];
 
 /// All catalogs, parsed once. A catalog that does not parse is a build defect caught by tests;

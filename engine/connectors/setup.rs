@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Builds one connector's client from its settings; secret references resolve in `scope`.
-pub type Builder = fn(&Value, &SecretScope) -> Result<Arc<dyn Connector>, ConfigError>;
+/// `built` holds the clients of connectors registered before it (a connector that works
+/// through others, like `reconcile`, takes them from there).
+pub type Builder = fn(&Value, &SecretScope, &Clients) -> Result<Arc<dyn Connector>, ConfigError>;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
@@ -106,18 +108,26 @@ pub fn build_clients(
 ) -> Result<Clients, ConfigError> {
     let scope = &SecretScope::of(profile, profiles_dir);
     let mut clients = Clients::default();
-    for (name, settings) in &profile.connectors {
-        let registered = REGISTRY.iter().find(|r| r.name == name).ok_or_else(|| {
+    for name in profile.connectors.keys() {
+        if !REGISTRY.iter().any(|r| r.name == name) {
             let known: Vec<&str> = REGISTRY.iter().map(|r| r.name).collect();
-            invalid(
+            return Err(invalid(
                 name,
                 format!("unknown connector; known: {}", known.join(", ")),
-            )
-        })?;
+            ));
+        }
+    }
+    // In registry order, so a connector built on others finds them built.
+    for registered in REGISTRY {
+        let Some(settings) = profile.connectors.get(registered.name) else {
+            continue;
+        };
+        let name = registered.name;
         let build = registered
             .build
             .ok_or_else(|| invalid(name, "this connector has no network client to configure"))?;
-        clients = clients.with(name, build(settings, scope)?);
+        let client = build(settings, scope, &clients)?;
+        clients = clients.with(name, client);
     }
     Ok(clients)
 }

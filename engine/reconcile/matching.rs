@@ -237,7 +237,12 @@ pub fn reconcile(
             batch: None,
             category: Category::MissingInPayTrace,
             transaction_id: Some(txn),
-            kind: if p.status == "Refunded" { "REFUND" } else { "SALE" }.into(),
+            kind: if p.status == "Refunded" {
+                "REFUND"
+            } else {
+                "SALE"
+            }
+            .into(),
             invoice_id: p.invoice_id.clone(),
             paytrace_amount: None,
             sagepro_reference: Some(p.reference.clone()),
@@ -328,8 +333,11 @@ mod tests {
             fixed: d("0.30"),
         };
         let r = reconcile("2026-11-25", &[batch], &payments, fees);
-        let cats: Vec<(Option<u64>, Category)> =
-            r.rows.iter().map(|r| (r.transaction_id, r.category)).collect();
+        let cats: Vec<(Option<u64>, Category)> = r
+            .rows
+            .iter()
+            .map(|r| (r.transaction_id, r.category))
+            .collect();
         assert_eq!(
             cats,
             vec![
@@ -344,7 +352,10 @@ mod tests {
         // 3.20 + 1.75 + 0.88 + 0.88; refunds carry no fee.
         assert_eq!(r.fees_total, d("6.71"));
         let b = &r.batches[0];
-        assert_eq!((b.sales_amount, b.refund_amount, b.net_amount), (d("190.00"), d("10.00"), d("180.00")));
+        assert_eq!(
+            (b.sales_amount, b.refund_amount, b.net_amount),
+            (d("190.00"), d("10.00"), d("180.00"))
+        );
         assert_eq!(r.problems, 3);
     }
 
@@ -359,7 +370,12 @@ mod tests {
         pending.explained = Some("pending settlement".into());
         let mut failed = paid("PT-1", "10.00");
         failed.status = "Failed".into();
-        let r = reconcile("2026-11-25", &[batch], &[failed, pending], FeeSchedule::default());
+        let r = reconcile(
+            "2026-11-25",
+            &[batch],
+            &[failed, pending],
+            FeeSchedule::default(),
+        );
         assert_eq!(r.rows[0].category, Category::MissingInSagePro);
         assert_eq!(r.rows.len(), 1);
         assert_eq!(r.explained[0].note, "pending settlement");

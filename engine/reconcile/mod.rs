@@ -6,4 +6,6 @@
 pub mod matching;
 pub mod report;
 
-pub use matching::{Batch, Category, FeeSchedule, Reconciliation, Row, SagePayment, Settled, reconcile};
+pub use matching::{
+    Batch, Category, FeeSchedule, Reconciliation, Row, SagePayment, Settled, reconcile,
+};

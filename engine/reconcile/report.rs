@@ -17,7 +17,9 @@ fn money(d: Option<Decimal>) -> String {
 
 fn csv_field(s: &str) -> String {
     // Quote when needed; a leading = + - @ would be a formula in a spreadsheet: prefix a quote.
-    let s = if s.starts_with(['=', '+', '@']) || (s.starts_with('-') && s.parse::<Decimal>().is_err()) {
+    let s = if s.starts_with(['=', '+', '@'])
+        || (s.starts_with('-') && s.parse::<Decimal>().is_err())
+    {
         format!("'{s}")
     } else {
         s.to_string()
@@ -70,7 +72,11 @@ fn html_escape(s: &str) -> String {
 fn html_rows(rows: &[&Row]) -> String {
     let mut out = String::new();
     for r in rows {
-        let class = if r.category.is_problem() { " class=\"problem\"" } else { "" };
+        let class = if r.category.is_problem() {
+            " class=\"problem\""
+        } else {
+            ""
+        };
         out.push_str(&format!(
             "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>\n",
             html_escape(r.category.label()),
@@ -115,7 +121,11 @@ pub fn html(rec: &Reconciliation) -> String {
             money(Some(b.sagepro_amount)),
             html_escape(&counts.join(", ")),
         ));
-        let rows: Vec<&Row> = rec.rows.iter().filter(|r| r.batch == Some(b.number)).collect();
+        let rows: Vec<&Row> = rec
+            .rows
+            .iter()
+            .filter(|r| r.batch == Some(b.number))
+            .collect();
         out.push_str(&html_rows(&rows));
         out.push_str("</table>\n");
     }

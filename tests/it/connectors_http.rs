@@ -82,6 +82,7 @@ async fn answers_are_classified_and_settings_apply() {
     let client = build(
         &json!({"timeout": "1s", "headers": {"Authorization": "${file:token}"}}),
         &ledgerlink::load::secrets::SecretScope::at(&dir),
+        &ledgerlink::connectors::Clients::default(),
     )
     .unwrap();
     let call = |op: &'static str, input: Value, key: Option<&str>| {
@@ -154,6 +155,7 @@ async fn answers_are_classified_and_settings_apply() {
     let e = build(
         &json!({"headers": {"Authorization": "${env:LEDGERLINK_NO_SUCH}"}}),
         &ledgerlink::load::secrets::SecretScope::at(&dir),
+        &ledgerlink::connectors::Clients::default(),
     )
     .err()
     .unwrap();

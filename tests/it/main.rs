@@ -27,6 +27,7 @@ mod sandbox_sagepro;
 mod sandbox_simulator;
 mod scenarios;
 mod poll;
+mod reconcile;
 mod reload;
 mod schedule;
 mod schemas;

@@ -47,7 +47,11 @@ pub struct Http {
 }
 
 impl Http {
-    pub fn build(value: &Value, scope: &SecretScope) -> Result<Arc<dyn Connector>, ConfigError> {
+    pub fn build(
+        value: &Value,
+        scope: &SecretScope,
+        _built: &crate::connectors::Clients,
+    ) -> Result<Arc<dyn Connector>, ConfigError> {
         let w: Written = if value.is_null() {
             Written::default()
         } else {

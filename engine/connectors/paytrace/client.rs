@@ -32,7 +32,11 @@ impl PayTrace {
     }
 
     /// The registry's builder: settings from the profile.
-    pub fn build(value: &Value, scope: &SecretScope) -> Result<Arc<dyn Connector>, ConfigError> {
+    pub fn build(
+        value: &Value,
+        scope: &SecretScope,
+        _built: &crate::connectors::Clients,
+    ) -> Result<Arc<dyn Connector>, ConfigError> {
         Ok(Arc::new(PayTrace::new(Config::from_settings(
             value, scope,
         )?)?))

@@ -35,7 +35,11 @@ impl SagePro {
         })
     }
 
-    pub fn build(value: &Value, scope: &SecretScope) -> Result<Arc<dyn Connector>, ConfigError> {
+    pub fn build(
+        value: &Value,
+        scope: &SecretScope,
+        _built: &crate::connectors::Clients,
+    ) -> Result<Arc<dyn Connector>, ConfigError> {
         Ok(Arc::new(SagePro::new(Config::from_settings(
             value, scope,
         )?)?))
