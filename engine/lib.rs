@@ -17,6 +17,7 @@ pub mod triggers;
 pub mod server;
 pub mod reload;
 pub mod flowtest;
+pub mod templates;
 pub mod sandbox;
 pub mod schemas;
 pub mod cli;

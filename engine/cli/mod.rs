@@ -15,6 +15,7 @@ mod check;
 mod dlq;
 mod lint;
 mod logging;
+mod new;
 mod poll;
 mod profiles;
 mod reconcile;
@@ -69,6 +70,8 @@ enum Command {
     RunOnce(run_once::Args),
     /// Run flow tests (`flows/<name>.test.yaml`) with scripted connectors, no network.
     Test(test::Args),
+    /// Write a new flow and its test file from a template (`new --list` shows them).
+    New(new::Args),
     /// Reconcile one day's PayTrace settlement with Sage Pro, write the report, post fees.
     Reconcile(reconcile::Args),
     /// Run the PayTrace and Sage Pro emulators on loopback.
@@ -115,6 +118,7 @@ pub fn main() -> i32 {
         Command::RunOnce(a) => run_once::run(a),
         Command::Test(a) => test::run(a),
         Command::Reconcile(a) => reconcile::run(a),
+        Command::New(a) => new::run(a),
         Command::Sandbox(a) => sandbox::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Bench(a) => bench::run(a),

@@ -125,3 +125,66 @@ fn a_broken_test_file_is_an_error_at_its_position() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn every_template_makes_a_flow_that_lints_clean_and_passes_its_tests() {
+    let dir = std::env::temp_dir().join(format!("ll-templates-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bin = env!("CARGO_BIN_EXE_ledgerlink");
+    let list = Command::new(bin).args(["new", "--list"]).output().unwrap();
+    let list = String::from_utf8_lossy(&list.stdout).to_string();
+    let names: Vec<&str> = list
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names.len(), 8, "one template per use case: {list}");
+    for t in &names {
+        let out = Command::new(bin)
+            .args(["new", &format!("my-{t}"), "--template", t, "--dir"])
+            .arg(dir.join("flows"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{t}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // All eight side by side: names and webhook paths do not collide.
+    for profile in ["dev", "qa", "prod"] {
+        let lint = Command::new(bin)
+            .args(["lint", "--profile", profile, "--profiles-dir"])
+            .arg(root.join("profiles"))
+            .arg(dir.join("flows"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&lint.stdout);
+        assert!(
+            text.contains("8 files checked, no findings"),
+            "{profile}: {text}"
+        );
+    }
+    let test = Command::new(bin)
+        .args(["test", "--profiles-dir"])
+        .arg(root.join("profiles"))
+        .arg(dir.join("flows"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&test.stdout);
+    assert_eq!(test.status.code(), Some(0), "{text}");
+    assert!(text.contains(" 0 failed (8 files)"), "{text}");
+    let again = Command::new(bin)
+        .args(["new", "my-chargeback", "--template", "chargeback", "--dir"])
+        .arg(dir.join("flows"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "an existing flow is not overwritten"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
