@@ -30,6 +30,7 @@ pub const TEMPLATES: &[Template] = &[
     template!("void-reversal", "paytrace-void-reversal"),
     template!("chargeback", "paytrace-chargeback"),
     template!("customer-sync", "sagepro-customer-to-paytrace"),
+    template!("vault-sync", "paytrace-vault-to-sagepro"),
     template!("settlement-reconciliation", "settlement-reconciliation"),
     template!("recurring-billing", "recurring-billing"),
 ];
@@ -59,6 +60,10 @@ pub const EVENTS: &[(&str, &str)] = &[
     (
         "sagepro-customer-changed.json",
         include_str!("../../flows/events/sagepro-customer-changed.json"),
+    ),
+    (
+        "paytrace-vault-profile.json",
+        include_str!("../../flows/events/paytrace-vault-profile.json"),
     ),
 ];
 
@@ -206,6 +211,19 @@ mod tests {
                 "{}",
                 m.template
             );
+        }
+    }
+
+    #[test]
+    fn every_event_a_template_test_reads_is_embedded() {
+        for t in TEMPLATES {
+            for part in t.tests.split("events/").skip(1) {
+                let file: String = part.chars().take_while(|c| !c.is_whitespace()).collect();
+                assert!(
+                    EVENTS.iter().any(|(f, _)| *f == file),
+                    "{file} is not in templates::EVENTS"
+                );
+            }
         }
     }
 

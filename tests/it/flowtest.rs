@@ -139,7 +139,7 @@ fn every_template_makes_a_flow_that_lints_clean_and_passes_its_tests() {
         .take_while(|l| !l.is_empty())
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    assert_eq!(names.len(), 8, "one template per use case: {list}");
+    assert_eq!(names.len(), 9, "one template per flow: {list}");
     for t in &names {
         let out = Command::new(bin)
             .args(["new", &format!("my-{t}"), "--template", t, "--dir"])
@@ -153,7 +153,7 @@ fn every_template_makes_a_flow_that_lints_clean_and_passes_its_tests() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    // All eight side by side: names and webhook paths do not collide.
+    // All nine side by side: names and webhook paths do not collide.
     for profile in ["dev", "qa", "prod"] {
         let lint = Command::new(bin)
             .args(["lint", "--profile", profile, "--profiles-dir"])
@@ -163,7 +163,7 @@ fn every_template_makes_a_flow_that_lints_clean_and_passes_its_tests() {
             .unwrap();
         let text = String::from_utf8_lossy(&lint.stdout);
         assert!(
-            text.contains("8 files checked, no findings"),
+            text.contains("9 files checked, no findings"),
             "{profile}: {text}"
         );
     }
@@ -175,7 +175,7 @@ fn every_template_makes_a_flow_that_lints_clean_and_passes_its_tests() {
         .unwrap();
     let text = String::from_utf8_lossy(&test.stdout);
     assert_eq!(test.status.code(), Some(0), "{text}");
-    assert!(text.contains(" 0 failed (8 files)"), "{text}");
+    assert!(text.contains(" 0 failed (9 files)"), "{text}");
     let again = Command::new(bin)
         .args(["new", "my-chargeback", "--template", "chargeback", "--dir"])
         .arg(dir.join("flows"))

@@ -30,6 +30,8 @@ const TEXT_FIELDS: &[&str] = &[
     "Email",
     "Terms",
     "SalespersonCode",
+    "PaymentToken",
+    "CardOnFile",
 ];
 const WRITABLE: &[&str] = &[
     "CustomerID",
@@ -44,6 +46,8 @@ const WRITABLE: &[&str] = &[
     "Email",
     "Terms",
     "SalespersonCode",
+    "PaymentToken",
+    "CardOnFile",
     "CreditLimit",
     "OnCreditHold",
     "Status",
@@ -69,6 +73,29 @@ fn apply(
             doc.insert(f.to_string(), Value::String(v));
         }
     }
+    // The facade keeps card data out of the ERP: a token is an id, a card on file is masked.
+    for (field, longest, what) in [
+        ("PaymentToken", 12, "a payment token, not a card number"),
+        (
+            "CardOnFile",
+            6,
+            "masked (at most the first six and last four digits)",
+        ),
+    ] {
+        let run = doc
+            .get(field)
+            .and_then(Value::as_str)
+            .map(longest_digit_run)
+            .unwrap_or(0);
+        if run > longest {
+            doc.remove(field);
+            inp.fail(
+                field,
+                "CardDataRefused",
+                &format!("{field} must be {what}."),
+            );
+        }
+    }
     if let Some(v) = inp.money("CreditLimit", false, false) {
         doc.insert("CreditLimit".into(), Value::String(money(v)));
     }
@@ -79,6 +106,13 @@ fn apply(
         doc.insert("Status".into(), Value::String(v));
     }
     inp.finish("The customer is not valid.")
+}
+
+fn longest_digit_run(s: &str) -> usize {
+    s.split(|c: char| !c.is_ascii_digit())
+        .map(str::len)
+        .max()
+        .unwrap_or(0)
 }
 
 fn status(doc: &Map<String, Value>) -> String {
