@@ -92,7 +92,7 @@ fn apply(
             inp.fail(
                 field,
                 "CardDataRefused",
-                &format!("{field} must be {what}."),
+                format!("{field} must be {what}."),
             );
         }
     }
