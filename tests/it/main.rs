@@ -13,6 +13,7 @@ mod connectors_paytrace;
 mod connectors_sagepro;
 mod crash;
 mod durable;
+mod e2e_flows;
 mod flows;
 mod flowtest;
 mod fuzz_corpus;

@@ -89,11 +89,7 @@ fn apply(
             .unwrap_or(0);
         if run > longest {
             doc.remove(field);
-            inp.fail(
-                field,
-                "CardDataRefused",
-                format!("{field} must be {what}."),
-            );
+            inp.fail(field, "CardDataRefused", format!("{field} must be {what}."));
         }
     }
     if let Some(v) = inp.money("CreditLimit", false, false) {
