@@ -9,14 +9,14 @@ use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
 
-struct Harness {
-    sb: Sandbox,
+pub(super) struct Harness {
+    pub(super) sb: Sandbox,
     token: String,
-    clients: Clients,
+    pub(super) clients: Clients,
 }
 
 impl Harness {
-    async fn start() -> Harness {
+    pub(super) async fn start() -> Harness {
         let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
         let token = super::support::paytrace_token(&sb).await;
         let clients = Clients::default()
@@ -25,7 +25,7 @@ impl Harness {
         Harness { sb, token, clients }
     }
 
-    async fn paytrace(&self, path: &str, body: Value) -> Value {
+    pub(super) async fn paytrace(&self, path: &str, body: Value) -> Value {
         ledgerlink::connectors::transport::client()
             .post(format!("{}{path}", self.sb.paytrace_url()))
             .bearer_auth(&self.token)
@@ -39,7 +39,7 @@ impl Harness {
     }
 
     /// A sale by the vaulted card of `customer`; its transaction id.
-    async fn sale(&self, customer: &str, amount: &str, invoice: &str) -> u64 {
+    pub(super) async fn sale(&self, customer: &str, amount: &str, invoice: &str) -> u64 {
         let v = self
             .paytrace(
                 "/v1/transactions/sale/by_customer",
@@ -52,7 +52,7 @@ impl Harness {
     }
 
     /// The transaction as PayTrace's export shows it: the event the flows receive.
-    async fn export(&self, id: u64) -> Value {
+    pub(super) async fn export(&self, id: u64) -> Value {
         let v = self
             .paytrace(
                 "/v1/transactions/export/by_id",
@@ -62,7 +62,7 @@ impl Harness {
         v["transactions"][0].clone()
     }
 
-    async fn settle(&self) {
+    pub(super) async fn settle(&self) {
         ledgerlink::connectors::transport::client()
             .post(format!(
                 "{}/_sandbox/paytrace/settle",
@@ -74,7 +74,7 @@ impl Harness {
             .unwrap();
     }
 
-    async fn run(&self, flow: &str, event: &Value) -> RunRecord {
+    pub(super) async fn run(&self, flow: &str, event: &Value) -> RunRecord {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let profile = ledgerlink::load::find_profile(&root.join("profiles"), "dev").unwrap();
         let source = ledgerlink::load::read(&root.join("flows").join(flow)).unwrap();
@@ -84,12 +84,12 @@ impl Harness {
         Executor::new(self.clients.clone()).run(&plan, event).await
     }
 
-    async fn ledger(&self) -> Value {
+    pub(super) async fn ledger(&self) -> Value {
         super::support::ledger(&self.sb).await
     }
 }
 
-fn invoice<'a>(ledger: &'a Value, id: &str) -> &'a Value {
+pub(super) fn invoice<'a>(ledger: &'a Value, id: &str) -> &'a Value {
     ledger["invoices"]
         .as_array()
         .unwrap()
@@ -98,7 +98,7 @@ fn invoice<'a>(ledger: &'a Value, id: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no invoice {id}"))
 }
 
-fn account(ledger: &Value, id: &str) -> String {
+pub(super) fn account(ledger: &Value, id: &str) -> String {
     ledger["accounts"]
         .as_array()
         .unwrap()
@@ -109,7 +109,7 @@ fn account(ledger: &Value, id: &str) -> String {
 }
 
 /// Every GL batch balances: debits equal credits.
-fn every_entry_balances(ledger: &Value) {
+pub(super) fn every_entry_balances(ledger: &Value) {
     use rust_decimal::Decimal;
     use std::collections::BTreeMap;
     let mut by_batch: BTreeMap<String, Decimal> = BTreeMap::new();
@@ -201,7 +201,9 @@ async fn payments_voids_refunds_chargebacks_and_declines_reach_the_ledger_to_the
             .await,
     );
 
-    // A chargeback of A (a dispute notice, not a PayTrace API).
+    // A chargeback of A (a dispute notice, not a PayTrace API). The refund above named no sale,
+    // so it was booked against A (the oldest payment by the same card): the chargeback finds A
+    // short and reopens the invoice against C instead; the invoice comes out the same.
     let notice = json!({"notice_id": "CB-1", "transaction_id": a, "amount": "100.00",
         "reason_code": "10.4", "reason": "fraud", "invoice_id": "INV-10021",
         "customer_id": "pt-cust-1001", "received_at": "2026-11-27T15:00:00Z",

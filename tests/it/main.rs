@@ -21,6 +21,7 @@ mod golden;
 mod leak_scan;
 mod lint_golden;
 mod malformed;
+mod month;
 mod sandbox_faults;
 mod sandbox_notifier;
 mod sandbox_paytrace;

@@ -1,8 +1,8 @@
 //! The seeded company, the same for the same seed: ten customers (ACME01, GLOBEX and INITECH
 //! among them), open invoices (INV-10021 for ACME01, balance 1500.00), one void invoice, a few
 //! sales orders, the chart of accounts (1050 card clearing, 1055 ACH clearing, 1200 AR control,
-//! 2200 sales tax, 4000 sales, 4050 refunds, 6120 card fees; 1900 inactive) and two periods:
-//! the current month open, the previous month closed.
+//! 1290 chargebacks in dispute, 2200 sales tax, 4000 sales, 4050 refunds, 6120 card fees; 1900
+//! inactive) and periods: the previous month closed, the current and the next two open.
 
 use super::db::{self, Cols};
 use super::error::ApiError;
@@ -76,7 +76,16 @@ pub fn seed_if_empty(conn: &Connection, seed: u64, now: DateTime<Utc>) -> Result
     let today = now.date_naive();
     let (cur_start, cur_end) = month_bounds(today);
     let (prev_start, prev_end) = month_bounds(cur_start - Duration::days(1));
-    for (start, end, closed) in [(prev_start, prev_end, true), (cur_start, cur_end, false)] {
+    // The next two months are open too, as ERPs keep them for early postings (and so a month
+    // of simulated activity can cross a month end).
+    let (next_start, next_end) = month_bounds(cur_end + Duration::days(1));
+    let (after_start, after_end) = month_bounds(next_end + Duration::days(1));
+    for (start, end, closed) in [
+        (prev_start, prev_end, true),
+        (cur_start, cur_end, false),
+        (next_start, next_end, false),
+        (after_start, after_end, false),
+    ] {
         conn.execute(
             "INSERT INTO glperiod (period, start, finish, closed) VALUES (?1, ?2, ?3, ?4)",
             rusqlite::params![
