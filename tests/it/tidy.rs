@@ -41,6 +41,7 @@ fn layers_point_down() {
         "pci",
         "load",
         "script",
+        "reconcile",
         "connectors",
         "lint",
         "plan",
@@ -50,6 +51,8 @@ fn layers_point_down() {
         "triggers",
         "server",
         "reload",
+        "flowtest",
+        "templates",
         "sandbox",
         "schemas",
         "cli",
@@ -77,6 +80,7 @@ fn layers_point_down() {
                     || (ext == "tokio"
                         && [
                             "alerts", "runtime", "triggers", "sandbox", "server", "reload",
+                            "flowtest",
                         ]
                         .contains(module))
                     || (ext == "axum" && ["sandbox", "server"].contains(module));
