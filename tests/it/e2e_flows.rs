@@ -26,16 +26,7 @@ impl Harness {
     }
 
     pub(super) async fn paytrace(&self, path: &str, body: Value) -> Value {
-        ledgerlink::connectors::transport::client()
-            .post(format!("{}{path}", self.sb.paytrace_url()))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        super::support::paytrace_post(&self.sb, &self.token, path, &body).await
     }
 
     /// A sale by the vaulted card of `customer`; its transaction id.

@@ -11,16 +11,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 async fn post(sb: &Sandbox, token: &str, path: &str, body: Value) -> Value {
-    ledgerlink::connectors::transport::client()
-        .post(format!("{}{path}", sb.paytrace_url()))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    super::support::paytrace_post(sb, token, path, &body).await
 }
 
 async fn payment(clients: &Clients, reference: &str, amount: &str, date: &str) {

@@ -57,21 +57,13 @@ async fn receiver(fail_first: usize) -> (String, Arc<Mutex<Vec<Value>>>) {
 }
 
 async fn sale(sb: &Sandbox, amount: &str, invoice: &str) -> Value {
-    let http = ledgerlink::connectors::transport::client();
     let token = super::support::paytrace_token(sb).await;
-    http.post(format!("{}/v1/transactions/sale/keyed", sb.paytrace_url()))
-        .bearer_auth(&token)
-        .json(&json!({
-            "amount": amount,
-            "credit_card": {"number": "5454545454545454", "expiration_month": "12", "expiration_year": "2030"},
-            "invoice_id": invoice,
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    let body = json!({
+        "amount": amount,
+        "credit_card": {"number": "5454545454545454", "expiration_month": "12", "expiration_year": "2030"},
+        "invoice_id": invoice,
+    });
+    super::support::paytrace_post(sb, &token, "/v1/transactions/sale/keyed", &body).await
 }
 
 async fn wait_for(got: &Arc<Mutex<Vec<Value>>>, n: usize) -> Vec<Value> {

@@ -58,3 +58,17 @@ pub async fn ledger(sb: &Sandbox) -> Value {
         .await
         .unwrap()
 }
+
+/// POST JSON to the PayTrace emulator with a bearer token; the answer's body.
+pub async fn paytrace_post(sb: &Sandbox, token: &str, path: &str, body: &Value) -> Value {
+    ledgerlink::connectors::transport::client()
+        .post(format!("{}{path}", sb.paytrace_url()))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
