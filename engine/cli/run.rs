@@ -174,6 +174,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         routes: Arc::clone(&shared_routes),
         wake: Arc::clone(&worker.wake),
         tolerance_s: tolerance.as_secs() as i64,
+        completions: Arc::clone(&worker.completions),
     };
     runtime.block_on(async {
         let (addr, _server) =

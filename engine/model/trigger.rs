@@ -58,6 +58,21 @@ pub struct WebhookTrigger {
     /// Largest body accepted, such as `256KiB` or `1MiB` (default 1MiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_body: Option<String>,
+    /// When the sender gets its answer: `accepted` (default; 202 as soon as the event is stored)
+    /// or `completed` (200 with the run's outcome once it has ended; still 202 when the run
+    /// waits for a retry or takes longer than 30 seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub respond: Option<Respond>,
+}
+
+/// When a webhook answers its sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Respond {
+    /// As soon as the event is durably stored (202).
+    Accepted,
+    /// After the run has ended (200 with its outcome).
+    Completed,
 }
 
 /// Webhook signature verification.

@@ -5,6 +5,7 @@
 //! `intake.rs` turns events into inbox rows.
 
 mod executor;
+pub mod completions;
 pub mod intake;
 pub mod journal;
 pub mod metrics;

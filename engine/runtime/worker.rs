@@ -109,6 +109,8 @@ pub struct Worker {
     /// Wakes the worker when events were accepted in this process.
     pub wake: Arc<Notify>,
     pub stats: Arc<Stats>,
+    /// Told of every finished run (webhooks that answer after their run wait here).
+    pub completions: Arc<super::completions::Completions>,
 }
 
 impl Worker {
@@ -125,6 +127,7 @@ impl Worker {
             config,
             wake: Arc::new(Notify::new()),
             stats: Arc::new(Stats::default()),
+            completions: Arc::default(),
         })
     }
 
@@ -296,14 +299,37 @@ impl Worker {
             RunEnd::Waiting { .. } => &self.stats.waiting,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        let outcome = outcome_of(&end);
         let store = Arc::clone(&self.store);
         let done = tokio::task::spawn_blocking(move || store.finish(run, &end, now_ms())).await;
-        if !matches!(done, Ok(Ok(()))) {
+        if matches!(done, Ok(Ok(()))) {
+            // Only once the end is committed: a waiting sender may act on it.
+            self.completions.finished(run, outcome);
+        } else {
             self.stats.store_errors.fetch_add(1, Ordering::Relaxed);
             tracing::error!(
                 run,
                 "cannot record the end of a run; it will run again from its journal"
             );
         }
+    }
+}
+
+fn outcome_of(end: &RunEnd) -> super::completions::Outcome {
+    let (status, step, reason) = match end {
+        RunEnd::Completed => ("completed", None, None),
+        RunEnd::Skipped { reason } => ("skipped", None, Some(reason.clone())),
+        RunEnd::Failed { step, reason } => ("failed", Some(step.clone()), Some(reason.clone())),
+        RunEnd::DeadLettered { step, reason } => {
+            ("dead_lettered", Some(step.clone()), Some(reason.clone()))
+        }
+        RunEnd::Waiting { step, reason, .. } => {
+            ("waiting", Some(step.clone()), Some(reason.clone()))
+        }
+    };
+    super::completions::Outcome {
+        status,
+        step,
+        reason,
     }
 }

@@ -25,6 +25,8 @@ pub struct ServerState {
     pub wake: Arc<Notify>,
     /// Seconds of tolerance for webhook signature timestamps.
     pub tolerance_s: i64,
+    /// Where `respond: completed` webhooks wait for their run (the worker's).
+    pub completions: Arc<crate::runtime::completions::Completions>,
 }
 
 #[derive(Debug, thiserror::Error)]

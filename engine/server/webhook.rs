@@ -35,7 +35,12 @@ pub struct WebhookRoute {
     pub secret: Option<Vec<u8>>,
     pub header: String,
     pub max_body: usize,
+    /// Answer after the run has ended (`respond: completed`).
+    pub after_run: bool,
 }
+
+/// How long a `respond: completed` webhook waits for its run before answering 202.
+pub const RESPOND_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Webhook endpoints by path.
 #[derive(Default)]
@@ -101,6 +106,7 @@ impl WebhookRoutes {
                         .clone()
                         .unwrap_or_else(|| DEFAULT_HEADER.to_string()),
                     max_body,
+                    after_run: hook.respond == Some(crate::model::Respond::Completed),
                 },
             );
         }
@@ -192,10 +198,11 @@ pub async fn receive(State(state): State<ServerState>, request: Request) -> Resp
                 w.secret.clone(),
                 w.header.clone(),
                 w.max_body,
+                w.after_run,
             )
         })
     });
-    let Some((plan, secret, header_name, max_body)) = found else {
+    let Some((plan, secret, header_name, max_body, after_run)) = found else {
         return error(
             StatusCode::NOT_FOUND,
             "NotFound",
@@ -250,6 +257,11 @@ pub async fn receive(State(state): State<ServerState>, request: Request) -> Resp
     let accepted = tokio::task::spawn_blocking(move || store.accept(&[row])).await;
     match accepted {
         Ok(Ok(a)) => match a.first() {
+            Some(Accepted::New { run, .. }) if after_run => {
+                let ended = state.completions.wait(*run);
+                state.wake.notify_one();
+                answer_after_run(&state, *run, &key, ended).await
+            }
             Some(Accepted::New { run, .. }) => {
                 state.wake.notify_one();
                 (
@@ -271,5 +283,44 @@ pub async fn receive(State(state): State<ServerState>, request: Request) -> Resp
             "StoreUnavailable",
             "the event could not be stored; send it again",
         ),
+    }
+}
+
+/// `respond: completed`: 200 with the run's outcome once it has ended; 202 when it waits for
+/// a retry or is still running after `RESPOND_WAIT` (it goes on either way).
+async fn answer_after_run(
+    state: &ServerState,
+    run: i64,
+    key: &str,
+    ended: tokio::sync::oneshot::Receiver<crate::runtime::completions::Outcome>,
+) -> Response {
+    match tokio::time::timeout(RESPOND_WAIT, ended).await {
+        Ok(Ok(o)) => {
+            let status = if o.status == "waiting" {
+                StatusCode::ACCEPTED
+            } else {
+                StatusCode::OK
+            };
+            let mut body = serde_json::json!({"accepted": true, "run": run, "event_id": key,
+                "status": o.status});
+            if let Some(step) = o.step {
+                body["step"] = step.into();
+            }
+            if let Some(reason) = o.reason {
+                body["reason"] = reason.into();
+            }
+            (status, axum::Json(body)).into_response()
+        }
+        _ => {
+            state.completions.forget(run);
+            (
+                StatusCode::ACCEPTED,
+                axum::Json(
+                    serde_json::json!({"accepted": true, "run": run, "event_id": key,
+                    "status": "running"}),
+                ),
+            )
+                .into_response()
+        }
     }
 }

@@ -156,6 +156,7 @@ async fn malformed_webhook_requests_get_a_clear_4xx_never_a_5xx() {
         routes: Arc::new(RwLock::new(routes)),
         wake: Arc::new(tokio::sync::Notify::new()),
         tolerance_s: 300,
+        completions: Default::default(),
     };
     let (addr, _task) = serve("127.0.0.1:0", router(state)).await.unwrap();
     let secret = scope.resolve("test", "${secret:paytrace_webhook}").unwrap();

@@ -83,6 +83,7 @@ async fn edits_swap_revisions_without_losing_events_and_broken_saves_keep_the_ol
         routes,
         wake: Arc::clone(&worker.wake),
         tolerance_s: 300,
+        completions: Default::default(),
     };
     let (addr, _server) = serve("127.0.0.1:0", router(state)).await.unwrap();
     let url = format!("http://{addr}/hooks/reload");

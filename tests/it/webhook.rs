@@ -58,6 +58,7 @@ async fn start(
         routes: Arc::new(RwLock::new(routes)),
         wake: Arc::new(tokio::sync::Notify::new()),
         tolerance_s: 300,
+        completions: Default::default(),
     };
     let (addr, _task) = serve("127.0.0.1:0", router(state)).await.unwrap();
     (
@@ -316,6 +317,7 @@ async fn simulated_sales_reach_the_sagepro_ledger_through_the_webhook() {
         routes: Arc::new(RwLock::new(routes)),
         wake: Arc::clone(&worker.wake),
         tolerance_s: 300,
+        completions: Default::default(),
     };
     let (_addr, _server) = serve(&format!("127.0.0.1:{listener_port}"), router(state))
         .await
@@ -363,4 +365,81 @@ async fn simulated_sales_reach_the_sagepro_ledger_through_the_webhook() {
         "sales not posted to Sage Pro: {missing:?}; runs {:?}",
         store.counts().unwrap()
     );
+}
+
+/// `respond: completed`: the sender's answer waits for the run and carries its outcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_can_answer_after_its_run() {
+    let dir = tempdir("webhook-sync");
+    let profile = profile(&dir);
+    let flow = FLOW.replace(
+        "    max_body: 1KiB\n",
+        "    max_body: 1KiB\n    respond: completed\n",
+    ) + "  - id: stop\n    switch:\n      - when: event.id == \"bad\"\n        steps:\n          - id: refuse\n            dead_letter: { reason: '\"refused \" + event.id' }\n";
+    let source = ledgerlink::load::from_bytes("flow.yaml", flow.into_bytes()).unwrap();
+    let plan = ledgerlink::plan::build(
+        source,
+        profile.clone(),
+        ledgerlink::script::helpers::system_clock(),
+    )
+    .unwrap();
+    let mut plans = Plans::default();
+    plans.insert(plan);
+    let routes = WebhookRoutes::build(&plans, &profile, &SecretScope::of(&profile, &dir)).unwrap();
+    let store: Arc<dyn StateStore> = Arc::new(SqliteStore::memory().unwrap());
+    let script = ledgerlink::connectors::mock::scripted::Scripted::default().echoing();
+    let worker = Worker::new(
+        Arc::clone(&store),
+        Arc::new(RwLock::new(plans)),
+        Executor::new(script.clients()),
+        WorkerConfig::default(),
+    );
+    let state = ServerState {
+        store: Arc::clone(&store),
+        routes: Arc::new(RwLock::new(routes)),
+        wake: Arc::clone(&worker.wake),
+        tolerance_s: 300,
+        completions: Arc::clone(&worker.completions),
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let work = tokio::spawn(Arc::clone(&worker).run(stopped));
+    let (addr, _task) = serve("127.0.0.1:0", router(state)).await.unwrap();
+    let http = ledgerlink::connectors::transport::client();
+    let send = |id: &str| {
+        let body = json!({"id": id}).to_string();
+        let sig = signature::sign(
+            SECRET.as_bytes(),
+            chrono::Utc::now().timestamp(),
+            body.as_bytes(),
+        );
+        http.post(format!("http://{addr}/hooks/test"))
+            .header("content-type", "application/json")
+            .header("X-Test-Signature", sig)
+            .body(body)
+            .send()
+    };
+    let r = send("good").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["status"], "completed", "{v}");
+    let run = v["run"].as_i64().unwrap();
+    assert_eq!(
+        store.run(run).unwrap().unwrap().run.state,
+        ledgerlink::store::RunState::Completed,
+        "answered after the commit"
+    );
+    let v: Value = send("bad").await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (&v["status"], &v["step"], &v["reason"]),
+        (
+            &json!("dead_lettered"),
+            &json!("refuse"),
+            &json!("refused bad")
+        )
+    );
+    let again = send("good").await.unwrap();
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.json::<Value>().await.unwrap()["duplicate"], true);
+    stop.send(true).unwrap();
+    work.await.unwrap();
 }
