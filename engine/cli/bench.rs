@@ -10,9 +10,10 @@ use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// What to measure: `lint` (200 flow files), `sandbox` (emulator requests per second) or
-    /// `runtime` (W1 events per second, in memory and durable).
-    #[arg(value_parser = ["lint", "sandbox", "runtime"])]
+    /// What to measure: `lint` (200 flow files), `sandbox` (emulator requests per second),
+    /// `runtime` (W1 events per second, in memory and durable) or `w1` (W1 over HTTP against a
+    /// hand-written baseline service).
+    #[arg(value_parser = ["lint", "sandbox", "runtime", "w1"])]
     what: String,
     /// Number of generated flow files.
     #[arg(long, default_value_t = 200)]
@@ -26,9 +27,15 @@ pub struct Args {
     /// Concurrent connections (`bench sandbox`) or runs (`bench runtime`).
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
-    /// Events (`bench runtime`).
+    /// Events (`bench runtime`; per measurement for `bench w1`).
     #[arg(long, default_value_t = 5_000)]
     events: usize,
+    /// Concurrency levels for `bench w1`, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "16,64")]
+    levels: Vec<usize>,
+    /// Interleaved repeats per level for `bench w1` (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
 }
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
@@ -37,6 +44,16 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             .enable_all()
             .build()?;
         return runtime.block_on(super::bench_sandbox::run(args.requests, args.concurrency));
+    }
+    if args.what == "w1" {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        return runtime.block_on(super::bench_w1::run(
+            args.events,
+            &args.levels,
+            args.repeats,
+        ));
     }
     if args.what == "runtime" {
         let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-const FLOW: &str = r#"flow: w1-posting
+pub(super) const FLOW: &str = r#"flow: w1-posting
 trigger: { manual: {} }
 steps:
   - id: payment
@@ -49,7 +49,7 @@ fn profile() -> Profile {
 }
 
 /// A W1-like PayTrace transaction (about 1 KB with its addresses).
-fn event(i: usize, offset: usize) -> Value {
+pub(super) fn event(i: usize, offset: usize) -> Value {
     let n = i + offset;
     json!({
         "transaction_id": 500_000 + n, "transaction_type": "SALE", "status_code": 101,

@@ -11,6 +11,7 @@ macro_rules! outln {
 mod bench;
 mod bench_runtime;
 mod bench_sandbox;
+mod bench_w1;
 mod check;
 mod dlq;
 mod lint;
@@ -80,6 +81,9 @@ enum Command {
     Schema(schema::Args),
     /// Measure Ledgerlink on this machine (`bench lint`, `bench sandbox`).
     Bench(bench::Args),
+    /// The hand-written W1 service `bench w1` measures Ledgerlink against (not for users).
+    #[command(hide = true)]
+    BenchBaseline(bench_w1::BaselineArgs),
 }
 
 /// Write to stdout; a closed pipe (`ledgerlink schema | head`) ends output quietly instead of
@@ -119,6 +123,7 @@ pub fn main() -> i32 {
         Command::Test(a) => test::run(a),
         Command::Reconcile(a) => reconcile::run(a),
         Command::New(a) => new::run(a),
+        Command::BenchBaseline(a) => bench_w1::baseline(a),
         Command::Sandbox(a) => sandbox::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Bench(a) => bench::run(a),
