@@ -29,6 +29,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
     if args.list {
+        if let Some(t) = &args.template {
+            find(t)?;
+        }
         let mut out = String::new();
         for t in TEMPLATES {
             let m = manifest(t)?;
@@ -90,6 +93,12 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
     }
     let mut out = format!("wrote {}\n", wrote.join(", "));
+    if rendered.flow.contains("\n  poll:") || rendered.flow.contains("\n  schedule:") {
+        out.push_str(&format!(
+            "note: like `{}`, this flow polls or runs on a schedule by itself: keep only one of them running on the same source (two billing flows would bill the same invoices)\n",
+            m.flow
+        ));
+    }
     if set.keys().any(|k| k.ends_with("_table")) {
         out.push_str(
             "note: the tables you named must exist in your profiles (profiles/*.yaml `tables:`)\n",

@@ -89,6 +89,14 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                     "dry run: {} fee entr(ies) not posted\n",
                     record.planned_writes.len()
                 ));
+                for w in &record.planned_writes {
+                    super::out(&format!(
+                        "--- {} (idempotency key {})\n{}\n",
+                        w.call,
+                        w.idempotency_key.as_deref().unwrap_or("-"),
+                        serde_json::to_string_pretty(&w.input).unwrap_or_default()
+                    ));
+                }
             } else {
                 super::out(&format!(
                     "{} fee entr(ies) posted or already there\n",

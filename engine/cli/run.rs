@@ -230,7 +230,20 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             starter.start(plan);
         }
         let mut _sandbox = None;
-        if let Some((config, simulate)) = embedded {
+        if let Some((mut config, simulate)) = embedded {
+            // The embedded sandbox starts empty every time, but the store remembers the events
+            // of earlier starts: with the same seed the simulator would replay the same
+            // transaction ids and every one would be dropped as a duplicate. A store that has
+            // seen runs moves the seed on, so each start brings new transactions.
+            let earlier: i64 = store.counts().map(|c| c.values().sum()).unwrap_or(0);
+            if earlier > 0 {
+                config.seed = config.seed.wrapping_add(earlier as u64);
+                println!(
+                    "note: the store holds {earlier} runs from earlier starts; the embedded sandbox uses seed {} so its transactions are new (delete the store to replay seed {} from the start)",
+                    config.seed,
+                    config.seed.wrapping_sub(earlier as u64)
+                );
+            }
             let seed = config.seed;
             let sb = crate::sandbox::Sandbox::start(config).await?;
             println!(

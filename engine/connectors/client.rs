@@ -23,7 +23,7 @@ pub struct CallContext {
     pub attempt: u32,
 }
 
-/// `message (Field: why; Field: why)`: per-field details (`[{field, message}]`, as Sage Pro answers a 422), so the dead letter and
+/// `message (Field: why; Field: why)` (just `Field` when the message already says why): per-field details (`[{field, message}]`, as Sage Pro answers a 422), so the dead letter and
 /// the log name the fields at fault, not only "the payment is not valid".
 pub fn with_fields(message: String, details: &Value) -> String {
     let fields: Vec<String> = details
@@ -36,6 +36,10 @@ pub fn with_fields(message: String, details: &Value) -> String {
                 .get("message")
                 .and_then(Value::as_str)
                 .unwrap_or("invalid");
+            // Sage Pro often repeats the one rule's text as the message: say it once.
+            if message.contains(why) {
+                return Some(field.to_string());
+            }
             Some(format!("{field}: {why}"))
         })
         .collect();

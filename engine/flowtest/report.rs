@@ -36,29 +36,8 @@ pub fn human(summary: &Summary, verbose: bool) -> String {
                 "FAIL"
             };
             out.push_str(&format!("  {mark} {}\n", c.name));
-            if c.failures.is_empty() && !verbose {
-                continue;
-            }
-            for line in &c.failures {
-                out.push_str(&format!("         {line}\n"));
-            }
-            if let Some(r) = &c.record {
-                out.push_str("       run:\n");
-                for l in r.timeline(false).lines().skip(1) {
-                    out.push_str(&format!("         {l}\n"));
-                }
-            }
-            if !c.calls.is_empty() {
-                out.push_str("       calls made:\n");
-                for call in &c.calls {
-                    out.push_str(&format!(
-                        "         {} (attempt {}, key {})\n           {}\n",
-                        call.call,
-                        call.attempt,
-                        call.idempotency_key.as_deref().unwrap_or("-"),
-                        call.input
-                    ));
-                }
+            if !c.failures.is_empty() || verbose {
+                out.push_str(&details(c));
             }
         }
     }
@@ -78,6 +57,33 @@ pub fn human(summary: &Summary, verbose: bool) -> String {
         files,
         if files == 1 { "" } else { "s" }
     ));
+    out
+}
+
+/// Under a case: the differences, the run's timeline and every call made.
+fn details(c: &super::runner::CaseResult) -> String {
+    let mut out = String::new();
+    for line in &c.failures {
+        out.push_str(&format!("       {line}\n"));
+    }
+    if let Some(r) = &c.record {
+        out.push_str("       run:\n");
+        for l in r.timeline(false).lines().skip(1) {
+            out.push_str(&format!("       {l}\n"));
+        }
+    }
+    if !c.calls.is_empty() {
+        out.push_str("       calls made:\n");
+        for call in &c.calls {
+            out.push_str(&format!(
+                "         {} (attempt {}, key {})\n           {}\n",
+                call.call,
+                call.attempt,
+                call.idempotency_key.as_deref().unwrap_or("-"),
+                call.input
+            ));
+        }
+    }
     out
 }
 
@@ -126,7 +132,7 @@ pub fn junit(summary: &Summary) -> String {
                 out.push_str(&format!(
                     ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
                     xml(&c.failures[0]),
-                    xml(&c.failures.join("\n"))
+                    xml(&details(c))
                 ));
             }
         }

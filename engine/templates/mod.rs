@@ -103,6 +103,12 @@ pub enum TemplateError {
     BadName(String),
     #[error("a template manifest in templates/ is broken: {0}")]
     Manifest(String),
+    #[error("--set {param}=`{value}`: {why}")]
+    BadValue {
+        param: String,
+        value: String,
+        why: &'static str,
+    },
 }
 
 pub fn manifest(t: &Template) -> Result<Manifest, TemplateError> {
@@ -135,6 +141,18 @@ fn valid_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
+fn valid_path(p: &str) -> bool {
+    p.starts_with('/')
+        && p.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._~/-".contains(c))
+}
+
+fn valid_table(t: &str) -> bool {
+    !t.is_empty()
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
 /// Render template `t` as flow `name` with `set` overriding parameter defaults.
 pub fn render(
     t: &Template,
@@ -151,6 +169,24 @@ pub fn render(
             param: unknown.clone(),
             known: m.params.keys().cloned().collect::<Vec<_>>().join(", "),
         });
+    }
+    for (param, value) in set {
+        let why = match param.as_str() {
+            "webhook_path" if !valid_path(value) => {
+                Some("a path starts with `/` and holds letters, digits and . _ ~ / - only")
+            }
+            p if p.ends_with("_table") && !valid_table(value) => {
+                Some("a table name is letters, digits, `_` and `-`")
+            }
+            _ => None,
+        };
+        if let Some(why) = why {
+            return Err(TemplateError::BadValue {
+                param: param.clone(),
+                value: value.clone(),
+                why,
+            });
+        }
     }
     let value = |p: &str| -> Option<String> {
         let param = m.params.get(p)?;

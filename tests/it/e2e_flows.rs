@@ -433,7 +433,9 @@ async fn vault_profiles_reach_sagepro_as_token_and_masked_card_only() {
         .unwrap_err();
     assert_eq!(refused.outcome(), "validation", "{refused}");
     assert!(
-        refused.to_string().contains("(CardOnFile: Card data"),
+        refused
+            .to_string()
+            .ends_with("must never be sent to the ERP. (CardOnFile)"),
         "{refused}"
     );
     assert!(!refused.to_string().contains("5454545454545454"));
