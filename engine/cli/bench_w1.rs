@@ -51,6 +51,15 @@ async fn sink() -> anyhow::Result<(String, Arc<AtomicU64>)> {
     Ok((format!("http://{addr}"), posted))
 }
 
+/// `full` (the default: every commit survives a power cut) or `normal` (survives a crash of
+/// the process), from `LEDGERLINK_BENCH_DURABILITY`.
+fn durability() -> &'static str {
+    match std::env::var("LEDGERLINK_BENCH_DURABILITY").as_deref() {
+        Ok("normal") => "normal",
+        _ => "full",
+    }
+}
+
 fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
@@ -250,6 +259,8 @@ async fn measure(
             "--no-sandbox".into(),
             "--progress".into(),
             "0".into(),
+            "--durability".into(),
+            durability().into(),
         ])?
     } else {
         spawn(&[
@@ -290,8 +301,9 @@ pub async fn run(requests: usize, levels: &[usize], repeats: usize) -> anyhow::R
     let (sink_url, posted) = sink().await?;
     println!(
         "W1 over HTTP: {requests} signed 1 KB events per run (after 200 warm-up), answered after the post; \
-         Ledgerlink = `ledgerlink run` (SQLite, FULL sync, journal on), baseline = axum + reqwest, no durability; \
-         {repeats} interleaved repeats, medians"
+         Ledgerlink = `ledgerlink run` (SQLite, {} sync, journal on), baseline = axum + reqwest, no durability; \
+         {repeats} interleaved repeats, medians",
+        durability().to_uppercase()
     );
     let mut offset = 1_000_000;
     let mut table = Vec::new();
