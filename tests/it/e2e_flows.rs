@@ -440,3 +440,32 @@ async fn vault_profiles_reach_sagepro_as_token_and_masked_card_only() {
     );
     assert!(!refused.to_string().contains("5454545454545454"));
 }
+
+/// Customer sync: a changed Sage Pro customer's contact details reach its PayTrace vault
+/// profile; its card stays as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_sagepro_customer_updates_its_paytrace_profile_not_its_card() {
+    let h = Harness::start().await;
+    let before = h
+        .paytrace(
+            "/v1/customer/export",
+            json!({"customer_id": "pt-cust-1001"}),
+        )
+        .await;
+    let card = before["customers"][0]["credit_card"].clone();
+    let customer = sagepro_get(&h, "sagepro.get_customer", json!({"CustomerID": "ACME01"})).await;
+    let mut changed = customer.clone();
+    changed["Email"] = json!("billing@acme.example");
+    changed["City"] = json!("Tacoma");
+    completed(&h.run("sagepro-customer-to-paytrace.yaml", &changed).await);
+    let after = h
+        .paytrace(
+            "/v1/customer/export",
+            json!({"customer_id": "pt-cust-1001"}),
+        )
+        .await;
+    let profile = &after["customers"][0];
+    assert_eq!(profile["email"], "billing@acme.example", "{profile}");
+    assert_eq!(profile["billing_address"]["city"], "Tacoma", "{profile}");
+    assert_eq!(profile["credit_card"], card, "the card is untouched");
+}
