@@ -128,6 +128,15 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     }
     let config = config(&args)?;
     let seed = config.seed;
+    // Without --simulate, the profile's `sandbox.simulate` applies (as under `ledgerlink run`).
+    let simulated = match (args.simulate, &args.profile) {
+        (Some(rate), _) => Some((rate, args.simulate_count)),
+        (None, Some(name)) => find_profile(&args.profiles_dir, name)?
+            .sandbox
+            .and_then(|s| s.simulate)
+            .map(|s| (s.rate, s.count)),
+        (None, None) => None,
+    };
     let notify_url = config.notify.as_ref().map(|n| n.url.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -155,10 +164,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             });
         }
         println!("Ctrl-C to stop.");
-        if let Some(rate) = args.simulate {
+        if let Some((rate, count)) = simulated {
             let sim = SimConfig {
                 seed,
-                count: args.simulate_count,
+                count,
                 rate: Some(rate),
             };
             let (pt, sp) = (sandbox.paytrace_url(), sandbox.sagepro_url());
