@@ -6,8 +6,6 @@
 //! Generated inputs (10 MB, deep nesting, billion laughs) live in `malformed.rs`.
 
 use ledgerlink::load::secrets::SecretScope;
-use ledgerlink::runtime::worker::Plans;
-use ledgerlink::server::webhook::WebhookRoutes;
 use ledgerlink::server::{ServerState, router, serve};
 use ledgerlink::store::{SqliteStore, StateStore};
 use ledgerlink::triggers::signature;
@@ -141,15 +139,7 @@ async fn malformed_webhook_requests_get_a_clear_4xx_never_a_5xx() {
     let profile = ledgerlink::load::find_profile(&profiles, "dev").unwrap();
     let scope = SecretScope::of(&profile, &profiles);
     let source = ledgerlink::load::read(&root.join("flows/paytrace-payment-posting.yaml")).unwrap();
-    let plan = ledgerlink::plan::build(
-        source,
-        profile.clone(),
-        ledgerlink::script::helpers::system_clock(),
-    )
-    .unwrap();
-    let mut plans = Plans::default();
-    plans.insert(plan);
-    let routes = WebhookRoutes::build(&plans, &profile, &scope).unwrap();
+    let (_plans, routes) = super::support::planned(source, &profile, &scope);
     let store: Arc<dyn StateStore> = Arc::new(SqliteStore::memory().unwrap());
     let state = ServerState {
         store: Arc::clone(&store),

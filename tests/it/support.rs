@@ -72,3 +72,24 @@ pub async fn paytrace_post(sb: &Sandbox, token: &str, path: &str, body: &Value) 
         .await
         .unwrap()
 }
+
+/// One flow planned under `profile` and the webhook routes it serves.
+pub fn planned(
+    source: ledgerlink::load::SourceFile,
+    profile: &ledgerlink::model::Profile,
+    scope: &ledgerlink::load::secrets::SecretScope,
+) -> (
+    ledgerlink::runtime::worker::Plans,
+    ledgerlink::server::webhook::WebhookRoutes,
+) {
+    let plan = ledgerlink::plan::build(
+        source,
+        profile.clone(),
+        ledgerlink::script::helpers::system_clock(),
+    )
+    .unwrap();
+    let mut plans = ledgerlink::runtime::worker::Plans::default();
+    plans.insert(plan);
+    let routes = ledgerlink::server::webhook::WebhookRoutes::build(&plans, profile, scope).unwrap();
+    (plans, routes)
+}

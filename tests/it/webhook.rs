@@ -43,15 +43,7 @@ async fn start(
     profile: &ledgerlink::model::Profile,
 ) -> (String, Arc<dyn StateStore>, Arc<RwLock<Plans>>) {
     let source = ledgerlink::load::from_bytes("flow.yaml", flow.as_bytes().to_vec()).unwrap();
-    let plan = ledgerlink::plan::build(
-        source,
-        profile.clone(),
-        ledgerlink::script::helpers::system_clock(),
-    )
-    .unwrap();
-    let mut plans = Plans::default();
-    plans.insert(plan);
-    let routes = WebhookRoutes::build(&plans, profile, &SecretScope::of(profile, dir)).unwrap();
+    let (plans, routes) = super::support::planned(source, profile, &SecretScope::of(profile, dir));
     let store: Arc<dyn StateStore> = Arc::new(SqliteStore::memory().unwrap());
     let state = ServerState {
         store: Arc::clone(&store),
@@ -377,15 +369,8 @@ async fn a_webhook_can_answer_after_its_run() {
         "    max_body: 1KiB\n    respond: completed\n",
     ) + "  - id: stop\n    switch:\n      - when: event.id == \"bad\"\n        steps:\n          - id: refuse\n            dead_letter: { reason: '\"refused \" + event.id' }\n";
     let source = ledgerlink::load::from_bytes("flow.yaml", flow.into_bytes()).unwrap();
-    let plan = ledgerlink::plan::build(
-        source,
-        profile.clone(),
-        ledgerlink::script::helpers::system_clock(),
-    )
-    .unwrap();
-    let mut plans = Plans::default();
-    plans.insert(plan);
-    let routes = WebhookRoutes::build(&plans, &profile, &SecretScope::of(&profile, &dir)).unwrap();
+    let (plans, routes) =
+        super::support::planned(source, &profile, &SecretScope::of(&profile, &dir));
     let store: Arc<dyn StateStore> = Arc::new(SqliteStore::memory().unwrap());
     let script = ledgerlink::connectors::mock::scripted::Scripted::default().echoing();
     let worker = Worker::new(
