@@ -91,6 +91,9 @@ pub struct Scripted {
     state: Arc<Mutex<State>>,
     /// When no reply is scripted for a call: echo the input back (true) or fail (false).
     echo_unscripted: bool,
+    /// Keep every call for `calls()` (tests); the engine's echoing mock keeps none, or a
+    /// long-running engine would hold every call it ever made.
+    forget_calls: bool,
 }
 
 impl Scripted {
@@ -102,9 +105,11 @@ impl Scripted {
         s
     }
 
-    /// Answer unscripted calls with their own input (for the `mock` connector and dry runs).
+    /// Answer unscripted calls with their own input, keeping no record of them (the `mock`
+    /// connector of a running engine).
     pub fn echoing(mut self) -> Self {
         self.echo_unscripted = true;
+        self.forget_calls = true;
         self
     }
 
@@ -200,7 +205,8 @@ impl Connector for ScriptedConnector {
         context: &'a CallContext,
     ) -> BoxFuture<'a, Result<Value, ConnectorError>> {
         let call = format!("{}.{}", self.connector, operation.name);
-        if let Ok(mut st) = self.script.state.lock() {
+        let recording = !self.script.forget_calls;
+        if let Some(mut st) = self.script.state.lock().ok().filter(|_| recording) {
             st.calls.push(RecordedCall {
                 call: call.clone(),
                 input: input.clone(),
@@ -225,5 +231,37 @@ impl Scripted {
             clients = clients.with(name, Arc::new(c));
         }
         clients
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_engines_echoing_mock_keeps_no_calls() {
+        let (_, op) = crate::connectors::operation("mock.echo").unwrap();
+        let ctx = CallContext {
+            flow: "f".into(),
+            step: "s".into(),
+            idempotency_key: None,
+            attempt: 1,
+        };
+        let echo = ScriptedConnector {
+            connector: "mock".into(),
+            script: Scripted::default().echoing(),
+        };
+        let recording = ScriptedConnector {
+            connector: "mock".into(),
+            script: Scripted::new(vec![]),
+        };
+        let input = serde_json::json!({"a": 1});
+        assert_eq!(echo.call(op, &input, &ctx).await.unwrap(), input);
+        assert!(
+            echo.script.calls().is_empty(),
+            "a long-running engine keeps nothing"
+        );
+        let _ = recording.call(op, &input, &ctx).await;
+        assert_eq!(recording.script.calls().len(), 1, "tests see every call");
     }
 }
