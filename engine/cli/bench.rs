@@ -11,9 +11,9 @@ use std::time::Instant;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// What to measure: `lint` (200 flow files), `sandbox` (emulator requests per second),
-    /// `runtime` (W1 events per second, in memory and durable) or `w1` (W1 over HTTP against a
-    /// hand-written baseline service).
-    #[arg(value_parser = ["lint", "sandbox", "runtime", "w1"])]
+    /// `runtime` (W1 events per second, in memory and durable), `w1` (W1 over HTTP against a
+    /// hand-written baseline service) or `reload` (how soon a saved flow edit is live).
+    #[arg(value_parser = ["lint", "sandbox", "runtime", "w1", "reload"])]
     what: String,
     /// Number of generated flow files.
     #[arg(long, default_value_t = 200)]
@@ -44,6 +44,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             .enable_all()
             .build()?;
         return runtime.block_on(super::bench_sandbox::run(args.requests, args.concurrency));
+    }
+    if args.what == "reload" {
+        return super::bench_reload::run(args.flows, args.runs.max(20));
     }
     if args.what == "w1" {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -110,7 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
 }
 
 /// Generate `n` distinct, realistic flow files from the shipped examples.
-fn generate(n: usize) -> anyhow::Result<Vec<SourceFile>> {
+pub(super) fn generate(n: usize) -> anyhow::Result<Vec<SourceFile>> {
     let templates = [
         include_str!("../../flows/paytrace-payment-posting.yaml"),
         include_str!("../../flows/sagepro-customer-to-paytrace.yaml"),

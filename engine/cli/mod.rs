@@ -11,6 +11,7 @@ macro_rules! outln {
 mod bench;
 mod bench_runtime;
 mod bench_sandbox;
+mod bench_reload;
 mod bench_w1;
 mod check;
 mod dlq;
