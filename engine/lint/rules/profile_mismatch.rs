@@ -1,7 +1,8 @@
-//! LL023 profile-mismatch (warning): linting against a profile's contents (`--profile NAME`
+//! LL023 profile-mismatch (error): linting against a profile's contents (`--profile NAME`
 //! with the profile file at hand), the flow uses a lookup table the profile does not have, a
 //! `${secret:NAME}` the profile does not bind, or a connector the profile does not configure.
-//! Any of these fails at run time under that profile.
+//! Any of these fails at run time under that profile, so it is an error: `lint --profile`
+//! stops a flow that would dead-letter every event.
 
 use super::{Rule, rule_code};
 use crate::diag::Diagnostic;
@@ -38,7 +39,7 @@ impl Rule for Check {
             if let Some(l) = &at.step.lookup {
                 if missing_table(&l.table) {
                     out.push(
-                        cx.warning(
+                        cx.error(
                             CODE,
                             &format!("{}/lookup/table", at.pointer),
                             format!("profile `{name}` has no table `{}`", l.table),
@@ -51,7 +52,7 @@ impl Rule for Check {
                 let connector = call.split('.').next().unwrap_or("");
                 if connector != "mock" && !profile.connectors.contains_key(connector) {
                     out.push(
-                        cx.warning(
+                        cx.error(
                             CODE,
                             &format!("{}/call", at.pointer),
                             format!("profile `{name}` does not configure connector `{connector}`"),
@@ -68,10 +69,10 @@ impl Rule for Check {
             for pair in tokens.windows(2) {
                 if let ((Token::Call(c), ..), (Token::Str(table), line, col)) = (&pair[0], &pair[1])
                 {
-                    if c == "lookup" && missing_table(table) {
+                    if (c == "lookup" || c == "lookup_or") && missing_table(table) {
                         let span = cx.expr_span(expr, *line, *col, table.len() + 2);
                         out.push(
-                            Diagnostic::warning(
+                            Diagnostic::error(
                                 CODE,
                                 cx.file,
                                 span,
@@ -91,7 +92,7 @@ impl Rule for Check {
             {
                 if !profile.secrets.contains_key(bound) {
                     out.push(
-                        cx.warning(
+                        cx.error(
                             CODE,
                             "/trigger/webhook/signature/secret",
                             format!("profile `{name}` binds no secret `{bound}`"),
