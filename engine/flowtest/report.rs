@@ -35,7 +35,12 @@ pub fn human(summary: &Summary, verbose: bool) -> String {
             } else {
                 "FAIL"
             };
-            out.push_str(&format!("  {mark} {}\n", c.name));
+            if c.failures.is_empty() {
+                out.push_str(&format!("  {mark} {}\n", c.name));
+            } else {
+                // file:line, so an editor or terminal can jump to the failing case.
+                out.push_str(&format!("  {mark} {} ({}:{})\n", c.name, f.file, c.line));
+            }
             if !c.failures.is_empty() || verbose {
                 out.push_str(&details(c));
             }

@@ -33,6 +33,8 @@ pub struct CaseResult {
     pub calls: Vec<RecordedCall>,
     pub record: Option<RunRecord>,
     pub micros: u128,
+    /// Where the case starts in the test file.
+    pub line: usize,
 }
 
 /// The outcome of one file.
@@ -105,7 +107,8 @@ pub fn run_file(path: &Path, profiles: Option<&Path>) -> Result<FileResult, File
                 format!("test {}: {m}", i + 1),
             )
         })?;
-        cases_raw.push(case);
+        let line = parsed.index.span(&pointer).map_or(1, |s| s.line);
+        cases_raw.push((case, line));
     }
     let dir = path.parent().unwrap_or(Path::new("."));
     let flow_path = match &spec.flow {
@@ -123,10 +126,15 @@ pub fn run_file(path: &Path, profiles: Option<&Path>) -> Result<FileResult, File
         }
     };
     let flow_source = read(&flow_path).map_err(|e| {
+        let hint = if spec.flow.is_none() {
+            " (name the flow under test with `flow: <file>.yaml` in the test file)"
+        } else {
+            ""
+        };
         file_error(
             &name,
             parsed.index.span("/flow"),
-            format!("cannot load the flow: {e}"),
+            format!("cannot load the flow: {e}{hint}"),
         )
     })?;
     let profile = load_profile(path, profiles, &spec)
@@ -145,7 +153,7 @@ pub fn run_file(path: &Path, profiles: Option<&Path>) -> Result<FileResult, File
         flow: flow_path.display().to_string(),
         cases: Vec::new(),
     };
-    for (i, case) in cases_raw.into_iter().enumerate() {
+    for (i, (case, line)) in cases_raw.into_iter().enumerate() {
         let started = std::time::Instant::now();
         let mut profile = profile.clone();
         merge(&mut profile.values, &case.values);
@@ -156,6 +164,7 @@ pub fn run_file(path: &Path, profiles: Option<&Path>) -> Result<FileResult, File
             calls: Vec::new(),
             record: None,
             micros: 0,
+            line,
         };
         let event = match event_of(&case, dir) {
             Ok(e) => e,
