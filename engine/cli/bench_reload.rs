@@ -12,11 +12,6 @@ use crate::store::{SqliteStore, StateStore};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-fn median_ms(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
-}
-
 pub fn run(flows: usize, runs: usize) -> anyhow::Result<i32> {
     let profile = crate::load::find_profile(std::path::Path::new("profiles"), "dev")
         .map_err(|e| anyhow::anyhow!("{e} (run `bench reload` from the project folder)"))?;
@@ -67,7 +62,7 @@ pub fn run(flows: usize, runs: usize) -> anyhow::Result<i32> {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
-    let (idle, edit) = (median_ms(idle), median_ms(edit));
+    let (idle, edit) = (super::bench_w1::median(idle), super::bench_w1::median(edit));
     println!(
         "bench reload: {} flow files, {} edits (median)",
         paths.len(),

@@ -226,7 +226,8 @@ struct Figures {
     rss_mib: f64,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// The median of measurements (0 when there are none).
+pub(super) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }

@@ -12,9 +12,7 @@
 //! | `{$starts_with: "text"}` | a string starting with the text |
 //! | `{$decimal: "12.50"}` | a number or decimal text equal to the amount |
 
-use rust_decimal::Decimal;
 use serde_json::Value;
-use std::str::FromStr;
 
 /// Every difference, as `path: expected ..., got ...` lines.
 pub fn compare(expected: &Value, actual: Option<&Value>, exact: bool, path: &str) -> Vec<String> {
@@ -59,15 +57,7 @@ fn matcher(expected: &Value) -> Option<(&str, &Value)> {
     k.starts_with('$').then_some((k.as_str(), v))
 }
 
-fn decimal(v: &Value) -> Option<Decimal> {
-    match v {
-        Value::Number(n) => Decimal::from_str(&n.to_string())
-            .or_else(|_| Decimal::from_scientific(&n.to_string()))
-            .ok(),
-        Value::String(s) => Decimal::from_str(s.trim()).ok(),
-        _ => None,
-    }
-}
+use crate::script::value::decimal_of as decimal;
 
 fn walk(expected: &Value, actual: Option<&Value>, exact: bool, path: &str, out: &mut Vec<String>) {
     if let Some((name, arg)) = matcher(expected) {

@@ -153,6 +153,7 @@ pub fn run_file(path: &Path, profiles: Option<&Path>) -> Result<FileResult, File
         flow: flow_path.display().to_string(),
         cases: Vec::new(),
     };
+    let mut shared: Option<Result<Arc<crate::plan::Plan>, String>> = None;
     for (i, (case, line)) in cases_raw.into_iter().enumerate() {
         let started = std::time::Instant::now();
         let mut profile = profile.clone();
@@ -174,10 +175,18 @@ pub fn run_file(path: &Path, profiles: Option<&Path>) -> Result<FileResult, File
                 continue;
             }
         };
-        let plan = match crate::plan::build(flow_source.clone(), profile, clock.clone()) {
+        // Cases without overrides share one plan: lint and compile once per file.
+        let planned = if case.values.is_empty() && case.tables.is_empty() {
+            shared
+                .get_or_insert_with(|| plan_for(&flow_source, profile, &clock))
+                .clone()
+        } else {
+            plan_for(&flow_source, profile, &clock)
+        };
+        let plan = match planned {
             Ok(p) => p,
             Err(e) => {
-                out.failures.push(e.to_string());
+                out.failures.push(e);
                 result.cases.push(out);
                 continue;
             }
@@ -199,6 +208,16 @@ pub fn run_file(path: &Path, profiles: Option<&Path>) -> Result<FileResult, File
         result.cases.push(out);
     }
     Ok(result)
+}
+
+fn plan_for(
+    flow: &crate::load::SourceFile,
+    profile: Profile,
+    clock: &crate::script::helpers::Clock,
+) -> Result<Arc<crate::plan::Plan>, String> {
+    crate::plan::build(flow.clone(), profile, clock.clone())
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
 }
 
 fn load_profile(path: &Path, profiles: Option<&Path>, spec: &TestFile) -> Result<Profile, String> {

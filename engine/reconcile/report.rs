@@ -5,14 +5,8 @@ use super::matching::{Category, Reconciliation, Row};
 use rust_decimal::Decimal;
 
 fn money(d: Option<Decimal>) -> String {
-    d.map(|v| {
-        let mut r = v;
-        if r.scale() < 2 {
-            r.rescale(2);
-        }
-        r.to_string()
-    })
-    .unwrap_or_default()
+    d.map(crate::script::helpers::format_money)
+        .unwrap_or_default()
 }
 
 fn csv_field(s: &str) -> String {

@@ -316,20 +316,10 @@ impl Worker {
 }
 
 fn outcome_of(end: &RunEnd) -> super::completions::Outcome {
-    let (status, step, reason) = match end {
-        RunEnd::Completed => ("completed", None, None),
-        RunEnd::Skipped { reason } => ("skipped", None, Some(reason.clone())),
-        RunEnd::Failed { step, reason } => ("failed", Some(step.clone()), Some(reason.clone())),
-        RunEnd::DeadLettered { step, reason } => {
-            ("dead_lettered", Some(step.clone()), Some(reason.clone()))
-        }
-        RunEnd::Waiting { step, reason, .. } => {
-            ("waiting", Some(step.clone()), Some(reason.clone()))
-        }
-    };
+    let (state, step, reason) = end.parts();
     super::completions::Outcome {
-        status,
-        step,
-        reason,
+        status: state.as_str(),
+        step: step.map(str::to_string),
+        reason: reason.map(str::to_string),
     }
 }

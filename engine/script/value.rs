@@ -80,6 +80,17 @@ pub fn to_json(value: &Dynamic) -> Result<Value, String> {
     ))
 }
 
+/// An amount from JSON: a number (exact digits) or decimal text; anything else is `None`.
+pub fn decimal_of(v: &Value) -> Option<Decimal> {
+    match v {
+        Value::Number(n) => Decimal::from_str(&n.to_string())
+            .or_else(|_| Decimal::from_scientific(&n.to_string()))
+            .ok(),
+        Value::String(s) => Decimal::from_str(s.trim()).ok(),
+        _ => None,
+    }
+}
+
 /// A decimal as a JSON number keeping its exact digits (`12.50` stays `12.50`).
 pub fn decimal_to_json(d: Decimal) -> Result<Value, String> {
     d.to_string()

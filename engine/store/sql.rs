@@ -233,23 +233,15 @@ pub fn record_step(conn: &Connection, e: &JournalEntry) -> Result<(), StoreError
 }
 
 pub fn finish(conn: &Connection, run: i64, end: &RunEnd, now_ms: i64) -> Result<(), StoreError> {
-    let (state, step, reason, next) = match end {
-        RunEnd::Completed => ("completed", None, None, now_ms),
-        RunEnd::Skipped { reason } => ("skipped", None, Some(reason), now_ms),
-        RunEnd::Failed { step, reason } => ("failed", Some(step), Some(reason), now_ms),
-        RunEnd::DeadLettered { step, reason } => {
-            ("dead_lettered", Some(step), Some(reason), now_ms)
-        }
-        RunEnd::Waiting {
-            step,
-            reason,
-            next_ms,
-        } => ("waiting", Some(step), Some(reason), *next_ms),
+    let (state, step, reason) = end.parts();
+    let next = match end {
+        RunEnd::Waiting { next_ms, .. } => *next_ms,
+        _ => now_ms,
     };
     conn.execute(
         "UPDATE runs SET state = ?2, step = ?3, reason = ?4, next_ms = ?5, lease_ms = 0, worker = NULL, \
          updated_ms = ?6 WHERE id = ?1",
-        params![run, state, step, reason, next, now_ms],
+        params![run, state.as_str(), step, reason, next, now_ms],
     )?;
     if let RunEnd::DeadLettered { step, reason } = end {
         conn.execute(

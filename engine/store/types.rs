@@ -120,6 +120,21 @@ pub enum RunEnd {
     },
 }
 
+impl RunEnd {
+    /// The state the run is left in, and the step and reason where there are.
+    pub fn parts(&self) -> (RunState, Option<&str>, Option<&str>) {
+        match self {
+            RunEnd::Completed => (RunState::Completed, None, None),
+            RunEnd::Skipped { reason } => (RunState::Skipped, None, Some(reason)),
+            RunEnd::Failed { step, reason } => (RunState::Failed, Some(step), Some(reason)),
+            RunEnd::DeadLettered { step, reason } => {
+                (RunState::DeadLettered, Some(step), Some(reason))
+            }
+            RunEnd::Waiting { step, reason, .. } => (RunState::Waiting, Some(step), Some(reason)),
+        }
+    }
+}
+
 /// A run as listed.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunRow {

@@ -24,10 +24,7 @@ fn env_or(name: &str, default: usize) -> usize {
 }
 
 fn dec(v: &Value) -> Decimal {
-    match v {
-        Value::String(s) => Decimal::from_str(s).unwrap(),
-        other => Decimal::from_str(&other.to_string()).unwrap(),
-    }
+    ledgerlink::script::value::decimal_of(v).unwrap_or_else(|| panic!("not an amount: {v}"))
 }
 
 /// The transaction as the sandbox notifier posts it to the webhook (PayTrace's export record;

@@ -5,6 +5,8 @@ use crate::connectors::setup::{self, ConfigError};
 use crate::connectors::{Operation, operation};
 use crate::load::secrets::SecretScope;
 use crate::reconcile::{self, Batch, Category, FeeSchedule, SagePayment, Settled};
+use crate::script::helpers::format_money;
+use crate::script::value::decimal_of;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -213,7 +215,7 @@ impl Reconcile {
                 out.push(SagePayment {
                     reference,
                     status: text("PaymentStatus"),
-                    amount: p.get("Amount").and_then(money).unwrap_or_default(),
+                    amount: p.get("Amount").and_then(decimal_of).unwrap_or_default(),
                     date: text("PaymentDate"),
                     method: text("PaymentMethodCode"),
                     invoice_id: text("InvoiceID"),
@@ -302,14 +304,6 @@ impl Reconcile {
     }
 }
 
-fn money(v: &Value) -> Option<Decimal> {
-    match v {
-        Value::Number(n) => Decimal::from_str(&n.to_string()).ok(),
-        Value::String(s) => Decimal::from_str(s.trim()).ok(),
-        _ => None,
-    }
-}
-
 /// A batch transaction in PayTrace's export shape, if it is a sale or refund.
 fn settled(t: &Value) -> Option<Settled> {
     let kind = t.get("transaction_type")?.as_str()?.to_string();
@@ -319,7 +313,7 @@ fn settled(t: &Value) -> Option<Settled> {
     Some(Settled {
         transaction_id: t.get("transaction_id")?.as_u64()?,
         kind,
-        amount: t.get("amount").and_then(money)?,
+        amount: t.get("amount").and_then(decimal_of)?,
         invoice_id: t
             .get("invoice_id")
             .and_then(Value::as_str)
@@ -328,15 +322,11 @@ fn settled(t: &Value) -> Option<Settled> {
     })
 }
 
+/// An amount as a JSON number with at least two decimals (`12.5` -> `12.50`).
 fn amount_json(d: Decimal) -> Value {
-    crate::script::value::decimal_to_json(if d.scale() < 2 {
-        let mut r = d;
-        r.rescale(2);
-        r
-    } else {
-        d
-    })
-    .unwrap_or(Value::Null)
+    format_money(d)
+        .parse::<serde_json::Number>()
+        .map_or(Value::Null, Value::Number)
 }
 
 fn summary(rec: &reconcile::Reconciliation, csv: String, html: String) -> Value {
