@@ -6,7 +6,6 @@
 //! Generated inputs (10 MB, deep nesting, billion laughs) live in `malformed.rs`.
 
 use ledgerlink::load::secrets::SecretScope;
-use ledgerlink::server::{ServerState, router, serve};
 use ledgerlink::store::{SqliteStore, StateStore};
 use ledgerlink::triggers::signature;
 use std::path::{Path, PathBuf};
@@ -141,14 +140,7 @@ async fn malformed_webhook_requests_get_a_clear_4xx_never_a_5xx() {
     let source = ledgerlink::load::read(&root.join("flows/paytrace-payment-posting.yaml")).unwrap();
     let (_plans, routes) = super::support::planned(source, &profile, &scope);
     let store: Arc<dyn StateStore> = Arc::new(SqliteStore::memory().unwrap());
-    let state = ServerState {
-        store: Arc::clone(&store),
-        routes: Arc::new(RwLock::new(routes)),
-        wake: Arc::new(tokio::sync::Notify::new()),
-        tolerance_s: 300,
-        completions: Default::default(),
-    };
-    let (addr, _task) = serve("127.0.0.1:0", router(state)).await.unwrap();
+    let addr = super::support::serve_hooks(&store, Arc::new(RwLock::new(routes)), None).await;
     let secret = scope.resolve("test", "${secret:paytrace_webhook}").unwrap();
     let http = ledgerlink::connectors::transport::client();
 

@@ -8,7 +8,6 @@ use ledgerlink::reload::Reloader;
 use ledgerlink::runtime::Executor;
 use ledgerlink::runtime::worker::{Plans, Worker, WorkerConfig};
 use ledgerlink::server::webhook::WebhookRoutes;
-use ledgerlink::server::{ServerState, router, serve};
 use ledgerlink::store::{RunFilter, RunState, SqliteStore, StateStore};
 use serde_json::json;
 use std::sync::{Arc, RwLock};
@@ -78,14 +77,7 @@ async fn edits_swap_revisions_without_losing_events_and_broken_saves_keep_the_ol
             ..WorkerConfig::default()
         },
     );
-    let state = ServerState {
-        store: Arc::clone(&store),
-        routes,
-        wake: Arc::clone(&worker.wake),
-        tolerance_s: 300,
-        completions: Default::default(),
-    };
-    let (addr, _server) = serve("127.0.0.1:0", router(state)).await.unwrap();
+    let addr = super::support::serve_hooks(&store, routes, Some(&worker)).await;
     let url = format!("http://{addr}/hooks/reload");
     let http = ledgerlink::connectors::transport::client();
     let send = |id: String| {

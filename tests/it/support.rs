@@ -93,3 +93,24 @@ pub fn planned(
     let routes = ledgerlink::server::webhook::WebhookRoutes::build(&plans, profile, scope).unwrap();
     (plans, routes)
 }
+
+/// Serve webhooks from `routes` on an ephemeral port, waking `worker` (and answering
+/// `respond: completed` hooks from its completions) when there is one; the address.
+pub async fn serve_hooks(
+    store: &std::sync::Arc<dyn ledgerlink::store::StateStore>,
+    routes: std::sync::Arc<std::sync::RwLock<ledgerlink::server::webhook::WebhookRoutes>>,
+    worker: Option<&std::sync::Arc<ledgerlink::runtime::worker::Worker>>,
+) -> std::net::SocketAddr {
+    use std::sync::Arc;
+    let state = ledgerlink::server::ServerState {
+        store: Arc::clone(store),
+        routes,
+        wake: worker.map_or_else(Default::default, |w| Arc::clone(&w.wake)),
+        tolerance_s: 300,
+        completions: worker.map_or_else(Default::default, |w| Arc::clone(&w.completions)),
+    };
+    let (addr, _task) = ledgerlink::server::serve("127.0.0.1:0", ledgerlink::server::router(state))
+        .await
+        .unwrap();
+    addr
+}

@@ -45,14 +45,7 @@ async fn start(
     let source = ledgerlink::load::from_bytes("flow.yaml", flow.as_bytes().to_vec()).unwrap();
     let (plans, routes) = super::support::planned(source, profile, &SecretScope::of(profile, dir));
     let store: Arc<dyn StateStore> = Arc::new(SqliteStore::memory().unwrap());
-    let state = ServerState {
-        store: Arc::clone(&store),
-        routes: Arc::new(RwLock::new(routes)),
-        wake: Arc::new(tokio::sync::Notify::new()),
-        tolerance_s: 300,
-        completions: Default::default(),
-    };
-    let (addr, _task) = serve("127.0.0.1:0", router(state)).await.unwrap();
+    let addr = super::support::serve_hooks(&store, Arc::new(RwLock::new(routes)), None).await;
     (
         format!("http://{addr}"),
         store,
@@ -379,16 +372,10 @@ async fn a_webhook_can_answer_after_its_run() {
         Executor::new(script.clients()),
         WorkerConfig::default(),
     );
-    let state = ServerState {
-        store: Arc::clone(&store),
-        routes: Arc::new(RwLock::new(routes)),
-        wake: Arc::clone(&worker.wake),
-        tolerance_s: 300,
-        completions: Arc::clone(&worker.completions),
-    };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let work = tokio::spawn(Arc::clone(&worker).run(stopped));
-    let (addr, _task) = serve("127.0.0.1:0", router(state)).await.unwrap();
+    let addr =
+        super::support::serve_hooks(&store, Arc::new(RwLock::new(routes)), Some(&worker)).await;
     let http = ledgerlink::connectors::transport::client();
     let send = |id: &str| {
         let body = json!({"id": id}).to_string();
