@@ -175,6 +175,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         wake: Arc::clone(&worker.wake),
         tolerance_s: tolerance.as_secs() as i64,
         completions: Arc::clone(&worker.completions),
+        runner: Some(Arc::clone(&worker)),
     };
     runtime.block_on(async {
         let (addr, _server) =

@@ -664,7 +664,7 @@ impl Executor {
                     (Ok(v), Some(k)) => Some((k.as_str(), v)),
                     _ => None,
                 };
-                j.end(&entry, remember).await.map_err(store_failure)?;
+                j.end(&entry, remember);
             }
         }
         rec.attempts = attempt.max(1);

@@ -111,6 +111,8 @@ pub struct Worker {
     pub stats: Arc<Stats>,
     /// Told of every finished run (webhooks that answer after their run wait here).
     pub completions: Arc<super::completions::Completions>,
+    /// Slots for runs started by their trigger (`run_now`), as many as `concurrency`.
+    direct: Arc<tokio::sync::Semaphore>,
 }
 
 impl Worker {
@@ -124,10 +126,11 @@ impl Worker {
             store,
             plans,
             executor: RwLock::new(executor),
-            config,
             wake: Arc::new(Notify::new()),
             stats: Arc::new(Stats::default()),
             completions: Arc::default(),
+            direct: Arc::new(tokio::sync::Semaphore::new(config.concurrency.max(1))),
+            config,
         })
     }
 
@@ -199,8 +202,38 @@ impl Worker {
         }
     }
 
+    /// Take a slot to run a just-accepted event in the caller's task (`run_now`); `None` when
+    /// as many runs as the worker's concurrency are already running that way.
+    pub fn slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        Arc::clone(&self.direct).try_acquire_owned().ok()
+    }
+
+    /// Run a run that `StateStore::accept_now` has just claimed for this worker: no claim and
+    /// no journal to read. It goes on to its end even if the caller stops waiting.
+    pub fn run_now(
+        self: &Arc<Self>,
+        c: Claimed,
+        slot: tokio::sync::OwnedSemaphorePermit,
+    ) -> tokio::task::JoinHandle<()> {
+        let me = Arc::clone(self);
+        let span =
+            tracing::info_span!("run", run = c.run.id, flow = %c.run.flow, event = %c.event_key);
+        tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                me.execute_with(c, true).await;
+                drop(slot);
+            },
+            span,
+        ))
+    }
+
     async fn execute(&self, c: Claimed) {
+        self.execute_with(c, false).await
+    }
+
+    async fn execute_with(&self, c: Claimed, fresh: bool) {
         let run = c.run.id;
+        let mut deferred = None;
         let plan = self
             .plans
             .read()
@@ -218,24 +251,31 @@ impl Worker {
                 }
                 let store = Arc::clone(&self.store);
                 let flow = c.run.flow.clone();
-                let loaded =
-                    tokio::task::spawn_blocking(move || RunJournal::load(store, run, &flow)).await;
-                let journal = match loaded {
-                    Ok(Ok(j)) => j,
-                    other => {
-                        self.stats.store_errors.fetch_add(1, Ordering::Relaxed);
-                        tracing::error!(run, error = ?other.err(), "cannot read the run's journal");
-                        return;
+                let journal = if fresh {
+                    RunJournal::fresh(store, run, &flow)
+                } else {
+                    let loaded =
+                        tokio::task::spawn_blocking(move || RunJournal::load(store, run, &flow))
+                            .await;
+                    match loaded {
+                        Ok(Ok(j)) => j,
+                        other => {
+                            self.stats.store_errors.fetch_add(1, Ordering::Relaxed);
+                            tracing::error!(run, error = ?other.err(), "cannot read the run's journal");
+                            return;
+                        }
                     }
                 };
+                let journal = Arc::new(journal);
                 let executor = self
                     .executor
                     .read()
                     .map(|e| e.clone())
                     .unwrap_or_else(|e| e.into_inner().clone());
                 let record = executor
-                    .run_durable(&plan, &c.body, Arc::new(journal))
+                    .run_durable(&plan, &c.body, Arc::clone(&journal))
                     .await;
+                deferred = journal.take_deferred();
                 for step in &record.steps {
                     self.stats
                         .step_seconds
@@ -300,9 +340,13 @@ impl Worker {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         let outcome = outcome_of(&end);
-        let store = Arc::clone(&self.store);
-        let done = tokio::task::spawn_blocking(move || store.finish(run, &end, now_ms())).await;
-        if matches!(done, Ok(Ok(()))) {
+        let write = crate::store::Write::Finish {
+            prior: deferred,
+            run,
+            end,
+            now_ms: now_ms(),
+        };
+        if super::journal::submit(&self.store, write).await.is_ok() {
             // Only once the end is committed: a waiting sender may act on it.
             self.completions.finished(run, outcome);
         } else {

@@ -27,6 +27,8 @@ pub struct ServerState {
     pub tolerance_s: i64,
     /// Where `respond: completed` webhooks wait for their run (the worker's).
     pub completions: Arc<crate::runtime::completions::Completions>,
+    /// The worker, when this process runs flows: a webhook's run starts at once in it.
+    pub runner: Option<Arc<crate::runtime::worker::Worker>>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -12,7 +12,7 @@ use crate::model::{Profile, SignatureScheme};
 use crate::plan::Plan;
 use crate::runtime::intake::new_event;
 use crate::runtime::worker::Plans;
-use crate::store::{Accepted, NewEvent, now_ms};
+use crate::store::{Accepted, AcceptedNow, NewEvent, Write, Written, now_ms};
 use crate::triggers::signature;
 use axum::body::to_bytes;
 use axum::extract::{Request, State};
@@ -253,36 +253,101 @@ pub async fn receive(State(state): State<ServerState>, request: Request) -> Resp
         }
     };
     let key = row.key.clone();
-    let store = Arc::clone(&state.store);
-    let accepted = tokio::task::spawn_blocking(move || store.accept(&[row])).await;
-    match accepted {
-        Ok(Ok(a)) => match a.first() {
-            Some(Accepted::New { run, .. }) if after_run => {
-                let ended = state.completions.wait(*run);
-                state.wake.notify_one();
-                answer_after_run(&state, *run, &key, ended).await
-            }
-            Some(Accepted::New { run, .. }) => {
-                state.wake.notify_one();
-                (
-                    StatusCode::ACCEPTED,
-                    axum::Json(serde_json::json!({"accepted": true, "run": run, "event_id": key})),
-                )
-                    .into_response()
-            }
-            _ => (
+    let taken = match take(&state, row).await {
+        Ok(t) => t,
+        Err(()) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "StoreUnavailable",
+                "the event could not be stored; send it again",
+            );
+        }
+    };
+    let run = match taken {
+        Taken::Duplicate => {
+            return (
                 StatusCode::OK,
                 axum::Json(
                     serde_json::json!({"accepted": false, "duplicate": true, "event_id": key}),
                 ),
             )
-                .into_response(),
-        },
-        _ => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "StoreUnavailable",
-            "the event could not be stored; send it again",
-        ),
+                .into_response();
+        }
+        Taken::Queued(run) => {
+            let ended = after_run.then(|| state.completions.wait(run));
+            state.wake.notify_one();
+            (run, ended)
+        }
+        Taken::Running(worker, claimed, slot) => {
+            let run = claimed.run.id;
+            let ended = after_run.then(|| state.completions.wait(run));
+            worker.run_now(claimed, slot);
+            (run, ended)
+        }
+    };
+    match run {
+        (run, Some(ended)) => answer_after_run(&state, run, &key, ended).await,
+        (run, None) => (
+            StatusCode::ACCEPTED,
+            axum::Json(serde_json::json!({"accepted": true, "run": run, "event_id": key})),
+        )
+            .into_response(),
+    }
+}
+
+/// What became of a webhook's event once it was stored.
+enum Taken {
+    Duplicate,
+    /// Queued for the worker pool.
+    Queued(i64),
+    /// Claimed at once, for this worker to run in a task of its own.
+    Running(
+        Arc<crate::runtime::worker::Worker>,
+        crate::store::Claimed,
+        tokio::sync::OwnedSemaphorePermit,
+    ),
+}
+
+/// Store the event (durably, before any answer). When this process runs flows and has a free
+/// slot, its run is claimed in the same commit and started at once, sparing the worker's
+/// claim; otherwise it is queued for the worker.
+async fn take(state: &ServerState, row: NewEvent) -> Result<Taken, ()> {
+    let store = Arc::clone(&state.store);
+    let direct = state
+        .runner
+        .as_ref()
+        .and_then(|w| w.slot().map(|slot| (Arc::clone(w), slot)));
+    match direct {
+        Some((worker, slot)) => {
+            let (id, lease) = (
+                worker.config.id.clone(),
+                worker.config.lease.as_millis() as i64,
+            );
+            let write = Write::AcceptNow {
+                event: row,
+                worker: id,
+                now_ms: now_ms(),
+                lease_ms: lease,
+            };
+            match crate::runtime::journal::submit(&store, write).await {
+                Ok(Written::Accepted(AcceptedNow::Running(c))) => {
+                    Ok(Taken::Running(worker, c, slot))
+                }
+                Ok(Written::Accepted(AcceptedNow::Queued { run, .. })) => Ok(Taken::Queued(run)),
+                Ok(Written::Accepted(AcceptedNow::Duplicate { .. })) => Ok(Taken::Duplicate),
+                _ => Err(()),
+            }
+        }
+        None => {
+            let accepted = tokio::task::spawn_blocking(move || store.accept(&[row])).await;
+            match accepted {
+                Ok(Ok(a)) => match a.first() {
+                    Some(Accepted::New { run, .. }) => Ok(Taken::Queued(*run)),
+                    _ => Ok(Taken::Duplicate),
+                },
+                _ => Err(()),
+            }
+        }
     }
 }
 

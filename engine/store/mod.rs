@@ -21,6 +21,81 @@ pub trait StateStore: Send + Sync {
     /// `Duplicate` and creates nothing.
     fn accept(&self, events: &[NewEvent]) -> Result<Vec<Accepted>, StoreError>;
 
+    /// Accept one event and, unless an earlier unfinished run has its ordering key, claim its
+    /// run for `worker` in the same commit, so the caller can run it at once (a webhook).
+    /// Stores without this fall back to accepting it for the worker pool.
+    fn accept_now(
+        &self,
+        event: &NewEvent,
+        _worker: &str,
+        _now_ms: i64,
+        _lease_ms: i64,
+    ) -> Result<AcceptedNow, StoreError> {
+        match self.accept(std::slice::from_ref(event))?.first() {
+            Some(Accepted::New { event, run }) => Ok(AcceptedNow::Queued {
+                event: *event,
+                run: *run,
+            }),
+            Some(Accepted::Duplicate { event }) => Ok(AcceptedNow::Duplicate { event: *event }),
+            None => Err(StoreError::Sql("accept returned nothing".into())),
+        }
+    }
+
+    /// Make one hot-path write (see `Write`) and answer `reply` once it is committed. The
+    /// default does it here and now (so an async caller should hand it to a blocking thread,
+    /// see `queues_writes`); the SQLite store queues it for its writer thread and answers from
+    /// there, so the caller waits without holding a thread.
+    fn submit(&self, write: Write, reply: Reply) {
+        reply(self.apply(write))
+    }
+
+    /// Whether `submit` returns at once and answers later (no blocking thread needed).
+    fn queues_writes(&self) -> bool {
+        false
+    }
+
+    /// A hot-path write, done now. The default commits a deferred call outcome on its own
+    /// first (as safe, one commit more).
+    fn apply(&self, write: Write) -> Result<Written, StoreError> {
+        let (prior, then) = match write {
+            Write::AcceptNow {
+                event,
+                worker,
+                now_ms,
+                lease_ms,
+            } => {
+                return self
+                    .accept_now(&event, &worker, now_ms, lease_ms)
+                    .map(Written::Accepted);
+            }
+            Write::BeginCall { ref prior, .. }
+            | Write::RecordStep { ref prior, .. }
+            | Write::Finish { ref prior, .. } => (prior.clone(), write),
+        };
+        if let Some(p) = &prior {
+            self.end_call(
+                &p.entry,
+                &p.flow,
+                p.remember.as_ref().map(|(k, v)| (k.as_str(), v)),
+            )?;
+        }
+        match then {
+            Write::BeginCall {
+                entry,
+                flow,
+                ledger_key,
+                ..
+            } => self
+                .begin_call(&entry, &flow, ledger_key.as_deref())
+                .map(Written::Begun),
+            Write::RecordStep { entry, .. } => self.record_step(&entry).map(|()| Written::Done),
+            Write::Finish {
+                run, end, now_ms, ..
+            } => self.finish(run, &end, now_ms).map(|()| Written::Done),
+            Write::AcceptNow { .. } => unreachable!("answered above"),
+        }
+    }
+
     /// Take up to `limit` runs that are due (queued, or waiting with `next_at` passed), whose
     /// lease is free, and that have no earlier unfinished run with the same flow and ordering
     /// key; mark them running under `worker` until `now + lease_ms`.

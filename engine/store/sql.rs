@@ -80,41 +80,103 @@ const DLQ_SELECT: &str = "SELECT d.run_id, d.flow, d.step, d.reason, d.revision,
      FROM dead_letters d JOIN runs r ON r.id = d.run_id JOIN events e ON e.id = r.event_id";
 
 pub fn accept(conn: &Connection, events: &[NewEvent]) -> Result<Vec<Accepted>, StoreError> {
-    let mut out = Vec::with_capacity(events.len());
+    events
+        .iter()
+        .map(|e| insert_event(conn, e, &redacted(&e.body), None))
+        .collect()
+}
+
+/// One event into the inbox with its run: queued, or already `running` under `claim`
+/// (`(worker, lease until)`). A `(flow, key)` already there is a duplicate.
+fn insert_event(
+    conn: &Connection,
+    e: &NewEvent,
+    body: &str,
+    claim: Option<(&str, i64)>,
+) -> Result<Accepted, StoreError> {
+    let mut find =
+        conn.prepare_cached("SELECT id FROM events WHERE flow = ?1 AND event_key = ?2")?;
+    if let Some(id) = find
+        .query_row(params![e.flow, e.key], |r| r.get::<_, i64>(0))
+        .optional()?
     {
-        let mut find =
-            conn.prepare_cached("SELECT id FROM events WHERE flow = ?1 AND event_key = ?2")?;
-        let mut insert = conn.prepare_cached(
-            "INSERT INTO events (flow, event_key, body, received_ms) VALUES (?1, ?2, ?3, ?4)",
-        )?;
-        let mut run = conn.prepare_cached(
-            "INSERT INTO runs (event_id, flow, revision, state, next_ms, ordering_key, created_ms, updated_ms) \
-             VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?4, ?4)",
-        )?;
-        for e in events {
-            if let Some(id) = find
-                .query_row(params![e.flow, e.key], |r| r.get::<_, i64>(0))
-                .optional()?
-            {
-                out.push(Accepted::Duplicate { event: id });
-                continue;
-            }
-            insert.execute(params![e.flow, e.key, redacted(&e.body), e.received_ms])?;
-            let event = conn.last_insert_rowid();
-            run.execute(params![
-                event,
-                e.flow,
-                e.revision,
-                e.received_ms,
-                e.ordering_key
-            ])?;
-            out.push(Accepted::New {
-                event,
-                run: conn.last_insert_rowid(),
-            });
-        }
+        return Ok(Accepted::Duplicate { event: id });
     }
-    Ok(out)
+    conn.prepare_cached(
+        "INSERT INTO events (flow, event_key, body, received_ms) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![e.flow, e.key, body, e.received_ms])?;
+    let event = conn.last_insert_rowid();
+    let (state, worker, lease, attempts) = match claim {
+        Some((worker, lease)) => ("running", Some(worker), lease, 1),
+        None => ("queued", None, 0, 0),
+    };
+    conn.prepare_cached(
+        "INSERT INTO runs (event_id, flow, revision, state, next_ms, ordering_key, created_ms, updated_ms, \
+         worker, lease_ms, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?5, ?5, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        event,
+        e.flow,
+        e.revision,
+        state,
+        e.received_ms,
+        e.ordering_key,
+        worker,
+        lease,
+        attempts
+    ])?;
+    Ok(Accepted::New {
+        event,
+        run: conn.last_insert_rowid(),
+    })
+}
+
+/// Accept one event and claim its run at once, unless an earlier run with its ordering key is
+/// unfinished (then it is queued behind it, as `claim` would order it).
+pub fn accept_now(
+    conn: &Connection,
+    e: &NewEvent,
+    worker: &str,
+    now_ms: i64,
+    lease_ms: i64,
+) -> Result<AcceptedNow, StoreError> {
+    let blocked = match &e.ordering_key {
+        Some(key) => conn
+            .prepare_cached(
+                "SELECT 1 FROM runs WHERE flow = ?1 AND ordering_key = ?2 \
+                 AND state IN ('queued', 'waiting', 'running') LIMIT 1",
+            )?
+            .query_row(params![e.flow, key], |_| Ok(()))
+            .optional()?
+            .is_some(),
+        None => false,
+    };
+    let claim = (!blocked).then_some((worker, now_ms + lease_ms));
+    let mut body = e.body.clone();
+    crate::pci::redact(&mut body);
+    Ok(match insert_event(conn, e, &body.to_string(), claim)? {
+        Accepted::Duplicate { event } => AcceptedNow::Duplicate { event },
+        Accepted::New { event, run } if blocked => AcceptedNow::Queued { event, run },
+        Accepted::New { event, run } => AcceptedNow::Running(Claimed {
+            run: RunRow {
+                id: run,
+                event,
+                flow: e.flow.clone(),
+                revision: e.revision.clone(),
+                state: RunState::Running,
+                attempts: 1,
+                next_ms: e.received_ms,
+                ordering_key: e.ordering_key.clone(),
+                step: None,
+                reason: None,
+                created_ms: e.received_ms,
+                updated_ms: e.received_ms,
+            },
+            event_key: e.key.clone(),
+            body,
+        }),
+    })
 }
 
 pub fn claim(
@@ -238,11 +300,11 @@ pub fn finish(conn: &Connection, run: i64, end: &RunEnd, now_ms: i64) -> Result<
         RunEnd::Waiting { next_ms, .. } => *next_ms,
         _ => now_ms,
     };
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE runs SET state = ?2, step = ?3, reason = ?4, next_ms = ?5, lease_ms = 0, worker = NULL, \
          updated_ms = ?6 WHERE id = ?1",
-        params![run, state.as_str(), step, reason, next, now_ms],
-    )?;
+    )?
+    .execute(params![run, state.as_str(), step, reason, next, now_ms])?;
     if let RunEnd::DeadLettered { step, reason } = end {
         conn.execute(
             "INSERT INTO dead_letters (run_id, flow, step, reason, revision, state, at_ms) \
@@ -472,6 +534,53 @@ pub fn end_call(
         remember_result(conn, flow, key, result, entry.updated_ms)?;
     }
     Ok(())
+}
+
+/// One hot-path write, with the call outcome deferred to it, in the caller's transaction.
+pub fn apply(conn: &Connection, write: Write) -> Result<Written, StoreError> {
+    match write {
+        Write::AcceptNow {
+            event,
+            worker,
+            now_ms,
+            lease_ms,
+        } => accept_now(conn, &event, &worker, now_ms, lease_ms).map(Written::Accepted),
+        Write::BeginCall {
+            prior,
+            entry,
+            flow,
+            ledger_key,
+        } => {
+            end_deferred(conn, prior.as_ref())?;
+            begin_call(conn, &entry, &flow, ledger_key.as_deref()).map(Written::Begun)
+        }
+        Write::RecordStep { prior, entry } => {
+            end_deferred(conn, prior.as_ref())?;
+            record_step(conn, &entry).map(|()| Written::Done)
+        }
+        Write::Finish {
+            prior,
+            run,
+            end,
+            now_ms,
+        } => {
+            end_deferred(conn, prior.as_ref())?;
+            finish(conn, run, &end, now_ms).map(|()| Written::Done)
+        }
+    }
+}
+
+/// A deferred call outcome (`CallEnd`), if any, before the write it was deferred to.
+fn end_deferred(conn: &Connection, prior: Option<&CallEnd>) -> Result<(), StoreError> {
+    match prior {
+        Some(p) => end_call(
+            conn,
+            &p.entry,
+            &p.flow,
+            p.remember.as_ref().map(|(k, v)| (k.as_str(), v)),
+        ),
+        None => Ok(()),
+    }
 }
 
 pub fn cursors_like(conn: &Connection, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {

@@ -104,25 +104,42 @@ impl SqliteStore {
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (tx, rx) = sync_channel::<Result<T, StoreError>>(1);
+        self.enqueue(f, move |result| {
+            let _ = tx.send(result);
+        });
+        rx.recv()
+            .map_err(|_| StoreError::Sql("the store's writer thread has stopped".into()))?
+    }
+
+    /// Queue `f` for the writer's next group commit; `reply` gets its result once committed
+    /// (from the writer thread).
+    fn enqueue<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        reply: impl FnOnce(Result<T, StoreError>) + Send + 'static,
+    ) {
         let job: Job = Box::new(move |conn| {
-            let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
-            let _ = run("SAVEPOINT job");
+            let _ = exec_cached(conn, "SAVEPOINT job");
             let result = f(conn);
             if result.is_err() {
-                let _ = run("ROLLBACK TO job");
+                let _ = exec_cached(conn, "ROLLBACK TO job");
             }
-            let _ = run("RELEASE job");
+            let _ = exec_cached(conn, "RELEASE job");
             Box::new(move |commit: Result<(), String>| {
-                let _ = tx.send(match commit {
+                reply(match commit {
                     Ok(()) => result,
                     Err(e) => Err(StoreError::Sql(format!("commit failed: {e}"))),
                 });
             })
         });
-        let stopped = || StoreError::Sql("the store's writer thread has stopped".into());
-        let jobs = self.jobs.as_ref().ok_or_else(stopped)?;
-        jobs.send(job).map_err(|_| stopped())?;
-        rx.recv().map_err(|_| stopped())?
+        match &self.jobs {
+            // A job the writer never runs is dropped with its reply, which callers see as
+            // "stopped" (their channel closes).
+            Some(jobs) => {
+                let _ = jobs.send(job);
+            }
+            None => drop(job),
+        }
     }
 
     /// Run a read on the reader connection (or, in memory, on the writer).
@@ -155,9 +172,7 @@ fn spawn_writer(
 
 fn writer_loop(conn: Connection, jobs: Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
-        let begun = conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(|e| e.to_string());
+        let begun = exec_cached(&conn, "BEGIN IMMEDIATE");
         let mut done: Vec<Done> = Vec::with_capacity(16);
         if let Err(e) = &begun {
             first(&conn)(Err(e.clone()));
@@ -170,14 +185,22 @@ fn writer_loop(conn: Connection, jobs: Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let commit = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        let commit = exec_cached(&conn, "COMMIT");
         if commit.is_err() {
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = exec_cached(&conn, "ROLLBACK");
         }
         for d in done {
             d(commit.clone());
         }
     }
+}
+
+/// A statement without parameters, prepared once per connection.
+fn exec_cached(conn: &Connection, sql: &str) -> Result<(), String> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -207,6 +230,17 @@ impl StateStore for SqliteStore {
     fn accept(&self, events: &[NewEvent]) -> Result<Vec<Accepted>, StoreError> {
         let events = events.to_vec();
         self.write(move |c| sql::accept(c, &events))
+    }
+
+    fn accept_now(
+        &self,
+        event: &NewEvent,
+        worker: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<AcceptedNow, StoreError> {
+        let (event, worker) = (event.clone(), worker.to_string());
+        self.write(move |c| sql::accept_now(c, &event, &worker, now_ms, lease_ms))
     }
 
     fn claim(
@@ -268,6 +302,18 @@ impl StateStore for SqliteStore {
     fn finish(&self, run: i64, end: &RunEnd, now_ms: i64) -> Result<(), StoreError> {
         let end = end.clone();
         self.write(move |c| sql::finish(c, run, &end, now_ms))
+    }
+
+    fn submit(&self, write: Write, reply: Reply) {
+        self.enqueue(move |c| sql::apply(c, write), reply);
+    }
+
+    fn queues_writes(&self) -> bool {
+        true
+    }
+
+    fn apply(&self, write: Write) -> Result<Written, StoreError> {
+        self.write(move |c| sql::apply(c, write))
     }
 
     fn idempotent_result(&self, flow: &str, key: &str) -> Result<Option<Value>, StoreError> {

@@ -39,6 +39,76 @@ pub enum Accepted {
     Duplicate { event: i64 },
 }
 
+/// What `accept_now` did with one event.
+#[derive(Debug, Clone)]
+pub enum AcceptedNow {
+    Duplicate {
+        event: i64,
+    },
+    /// In the inbox, left for a worker (an earlier run with its ordering key is unfinished).
+    Queued {
+        event: i64,
+        run: i64,
+    },
+    /// In the inbox and already claimed by the caller, who runs it now.
+    Running(Claimed),
+}
+
+/// A call's outcome whose write waits for the run's next write, so that a call ending a run
+/// commits together with the run's end (one commit instead of two). Until it is written the
+/// journal shows the call in flight, which a restart settles by asking the connector.
+#[derive(Debug, Clone)]
+pub struct CallEnd {
+    pub entry: JournalEntry,
+    pub flow: String,
+    /// The idempotency key and result to remember, for a success with a key.
+    pub remember: Option<(String, Value)>,
+}
+
+/// The writes on a run's hot path, each one commit (`StateStore::submit`). The ones with a
+/// `prior` first write that deferred call outcome, in the same commit.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// `StateStore::accept_now`.
+    AcceptNow {
+        event: NewEvent,
+        worker: String,
+        now_ms: i64,
+        lease_ms: i64,
+    },
+    /// `StateStore::begin_call`.
+    BeginCall {
+        prior: Option<CallEnd>,
+        entry: JournalEntry,
+        flow: String,
+        ledger_key: Option<String>,
+    },
+    /// `StateStore::record_step`.
+    RecordStep {
+        prior: Option<CallEnd>,
+        entry: JournalEntry,
+    },
+    /// `StateStore::finish`.
+    Finish {
+        prior: Option<CallEnd>,
+        run: i64,
+        end: RunEnd,
+        now_ms: i64,
+    },
+}
+
+/// What a `Write` gave.
+#[derive(Debug, Clone)]
+pub enum Written {
+    Accepted(AcceptedNow),
+    /// A result the idempotency ledger already had (the call is not made), or `None`.
+    Begun(Option<Value>),
+    Done,
+}
+
+/// Where `StateStore::submit` sends a write's outcome.
+pub type Reply = Box<dyn FnOnce(Result<Written, StoreError>) + Send>;
+
 /// Where a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]

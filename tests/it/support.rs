@@ -108,6 +108,7 @@ pub async fn serve_hooks(
         wake: worker.map_or_else(Default::default, |w| Arc::clone(&w.wake)),
         tolerance_s: 300,
         completions: worker.map_or_else(Default::default, |w| Arc::clone(&w.completions)),
+        runner: worker.cloned(),
     };
     let (addr, _task) = ledgerlink::server::serve("127.0.0.1:0", ledgerlink::server::router(state))
         .await

@@ -302,7 +302,8 @@ async fn simulated_sales_reach_the_sagepro_ledger_through_the_webhook() {
         routes: Arc::new(RwLock::new(routes)),
         wake: Arc::clone(&worker.wake),
         tolerance_s: 300,
-        completions: Default::default(),
+        completions: Arc::clone(&worker.completions),
+        runner: Some(Arc::clone(&worker)),
     };
     let (_addr, _server) = serve(&format!("127.0.0.1:{listener_port}"), router(state))
         .await
