@@ -281,7 +281,7 @@ pub async fn receive(State(state): State<ServerState>, request: Request) -> Resp
         Taken::Running(worker, claimed, slot) => {
             let run = claimed.run.id;
             let ended = after_run.then(|| state.completions.wait(run));
-            worker.run_now(claimed, slot);
+            worker.run_now(*claimed, slot);
             (run, ended)
         }
     };
@@ -303,7 +303,7 @@ enum Taken {
     /// Claimed at once, for this worker to run in a task of its own.
     Running(
         Arc<crate::runtime::worker::Worker>,
-        crate::store::Claimed,
+        Box<crate::store::Claimed>,
         tokio::sync::OwnedSemaphorePermit,
     ),
 }

@@ -158,7 +158,7 @@ pub fn accept_now(
     Ok(match insert_event(conn, e, &body.to_string(), claim)? {
         Accepted::Duplicate { event } => AcceptedNow::Duplicate { event },
         Accepted::New { event, run } if blocked => AcceptedNow::Queued { event, run },
-        Accepted::New { event, run } => AcceptedNow::Running(Claimed {
+        Accepted::New { event, run } => AcceptedNow::Running(Box::new(Claimed {
             run: RunRow {
                 id: run,
                 event,
@@ -175,7 +175,7 @@ pub fn accept_now(
             },
             event_key: e.key.clone(),
             body,
-        }),
+        })),
     })
 }
 

@@ -51,7 +51,7 @@ pub enum AcceptedNow {
         run: i64,
     },
     /// In the inbox and already claimed by the caller, who runs it now.
-    Running(Claimed),
+    Running(Box<Claimed>),
 }
 
 /// A call's outcome whose write waits for the run's next write, so that a call ending a run
