@@ -1,5 +1,11 @@
 //! The `ledgerlink` binary: parse the command line, run, exit with its code.
 
+/// mimalloc rather than the system allocator: an event's run allocates and frees many small
+/// values across threads, where glibc `malloc` cost about a fifth of the engine's CPU on W1
+/// (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     std::process::exit(ledgerlink::cli::main());
 }
