@@ -67,6 +67,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         })
         .transpose()?
         .unwrap_or(Duration::from_secs(300));
+    let retention = crate::runtime::retention::parse(
+        profile
+            .runtime
+            .as_ref()
+            .and_then(|r| r.retention.as_deref()),
+    )
+    .map_err(|e| anyhow::anyhow!("profile `{}`: {e}", profile.profile))?;
     let embedded = profile
         .sandbox
         .as_ref()
@@ -277,6 +284,21 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 });
             }
             _sandbox = Some(sb);
+        }
+        match retention {
+            Some(keep) => {
+                println!(
+                    "retention: ended runs older than {} are removed (profile runtime.retention)",
+                    humantime::format_duration(keep)
+                );
+                tokio::spawn(crate::runtime::retention::watch(
+                    Arc::clone(&store),
+                    keep,
+                    Duration::from_secs(3600),
+                    stopped.clone(),
+                ));
+            }
+            None => println!("retention: forever (the store keeps every run)"),
         }
         // Connector health every minute: changes are alerts and `ledgerlink_connector_up`.
         tokio::spawn(crate::alerts::health::watch(

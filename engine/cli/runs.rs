@@ -24,6 +24,16 @@ enum What {
         #[command(flatten)]
         at: Where,
     },
+    /// Remove ended runs (and idempotency results, audit entries) older than the retention:
+    /// `--older-than`, else the profile's `runtime.retention` (default 90d). Queued, waiting
+    /// and dead-lettered runs are kept. `ledgerlink run` does this hourly by itself.
+    Prune {
+        /// Such as `30d`.
+        #[arg(long)]
+        older_than: Option<String>,
+        #[command(flatten)]
+        at: Where,
+    },
     /// One run: its event, every call with attempts and outcome, its dead letter.
     Show {
         id: i64,
@@ -50,6 +60,28 @@ impl Args {
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
     match args.what {
+        What::Prune { older_than, at } => {
+            let text = match older_than {
+                Some(t) => Some(t),
+                None => at.profile()?.runtime.and_then(|r| r.retention),
+            };
+            let Some(keep) =
+                crate::runtime::retention::parse(text.as_deref()).map_err(anyhow::Error::msg)?
+            else {
+                outln!("retention is `forever`: nothing removed");
+                return Ok(0);
+            };
+            let store = at.open_existing_store()?;
+            let p = crate::runtime::retention::prune_older_than(store.as_ref(), keep)?;
+            outln!(
+                "removed {} ended runs, {} idempotency results and {} audit entries older than {}",
+                p.runs,
+                p.ledger,
+                p.audit,
+                humantime::format_duration(keep)
+            );
+            Ok(0)
+        }
         What::List {
             flow,
             state,

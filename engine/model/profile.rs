@@ -89,6 +89,11 @@ pub struct RuntimeSettings {
     /// Runs executing at once (default 8).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workers: Option<usize>,
+    /// How long ended runs (with their event and journal), idempotency results and audit
+    /// entries are kept, such as `90d` (default), or `forever`. Queued, waiting and
+    /// dead-lettered runs are always kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<String>,
 }
 
 /// The engine's HTTP server.

@@ -10,6 +10,7 @@ pub mod intake;
 pub mod journal;
 pub mod metrics;
 mod record;
+pub mod retention;
 pub mod retry;
 pub mod worker;
 

@@ -188,9 +188,15 @@ impl Worker {
             }
             while running.try_join_next().is_some() {}
         }
-        // Graceful stop: let in-flight runs reach their end or next checkpoint.
+        // Graceful stop: let in-flight runs (claimed here or started by their webhook) reach
+        // their end or next checkpoint. Webhooks arriving now are only accepted.
+        let all = u32::try_from(self.config.concurrency.max(1)).unwrap_or(u32::MAX);
         let drained = tokio::time::timeout(self.config.grace, async {
             while running.join_next().await.is_some() {}
+            if let Ok(slots) = self.direct.acquire_many(all).await {
+                slots.forget();
+            }
+            self.direct.close();
         })
         .await;
         if drained.is_err() {

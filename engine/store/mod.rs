@@ -172,6 +172,12 @@ pub trait StateStore: Send + Sync {
     /// Close a dead letter without replaying it.
     fn discard(&self, run: i64, now_ms: i64) -> Result<bool, StoreError>;
 
+    /// Retention: remove up to `limit` runs that ended (completed, skipped, failed or
+    /// discarded) before `before_ms` with their event, journal and closed dead letter, and as
+    /// many idempotency results and audit entries older than that. Queued, running, waiting
+    /// and open dead-lettered runs are never removed. Call again while it removes `limit`.
+    fn prune(&self, before_ms: i64, limit: usize) -> Result<Pruned, StoreError>;
+
     /// Run counts by state.
     fn counts(&self) -> Result<std::collections::BTreeMap<String, i64>, StoreError>;
 

@@ -102,4 +102,12 @@ CREATE INDEX runs_state_id ON runs (state, id);
 ALTER TABLE journal ADD COLUMN history TEXT NOT NULL DEFAULT '[]';
 "#,
     ),
+    (
+        4,
+        // Retention deletes an event after its run: the foreign key check looks up the
+        // event's runs, which without this index is a scan of every run.
+        r#"
+CREATE INDEX runs_event ON runs (event_id);
+"#,
+    ),
 ];

@@ -536,6 +536,66 @@ pub fn end_call(
     Ok(())
 }
 
+/// Retention (see `StateStore::prune`). Each ended state's runs are read oldest id first
+/// through the `(state, id)` index, stopping at the first one that ended after `before_ms`:
+/// so a pass costs what it removes, not a scan of every run kept. A run that ended late
+/// (replayed weeks after it arrived) holds back the ones behind it until it is old enough
+/// itself: runs are removed late, never early. The ledger and the audit log are in insertion
+/// order, so their old rows come first and the scan stops at `limit`.
+pub fn prune(conn: &Connection, before_ms: i64, limit: usize) -> Result<Pruned, StoreError> {
+    let mut runs: Vec<(i64, i64)> = Vec::new();
+    for state in ["completed", "skipped", "failed", "discarded"] {
+        let want = limit.saturating_sub(runs.len());
+        if want == 0 {
+            break;
+        }
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, event_id, updated_ms FROM runs WHERE state = ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![state, want as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (run, event, ended) = row?;
+            if ended >= before_ms {
+                break;
+            }
+            runs.push((run, event));
+        }
+    }
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    for (run, event) in &runs {
+        conn.prepare_cached("DELETE FROM journal WHERE run_id = ?1")?
+            .execute(params![run])?;
+        conn.prepare_cached("DELETE FROM dead_letters WHERE run_id = ?1")?
+            .execute(params![run])?;
+        conn.prepare_cached("DELETE FROM runs WHERE id = ?1")?
+            .execute(params![run])?;
+        conn.prepare_cached("DELETE FROM events WHERE id = ?1")?
+            .execute(params![event])?;
+    }
+    let ledger = conn
+        .prepare_cached(
+            "DELETE FROM idempotency WHERE rowid IN \
+             (SELECT rowid FROM idempotency WHERE created_ms < ?1 LIMIT ?2)",
+        )?
+        .execute(params![before_ms, limit])?;
+    let audit = conn
+        .prepare_cached(
+            "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at_ms < ?1 ORDER BY id LIMIT ?2)",
+        )?
+        .execute(params![before_ms, limit])?;
+    Ok(Pruned {
+        runs: runs.len(),
+        ledger,
+        audit,
+    })
+}
+
 /// One hot-path write, with the call outcome deferred to it, in the caller's transaction.
 pub fn apply(conn: &Connection, write: Write) -> Result<Written, StoreError> {
     match write {

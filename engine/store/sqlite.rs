@@ -355,6 +355,10 @@ impl StateStore for SqliteStore {
         self.write(move |c| sql::discard(c, run, now_ms))
     }
 
+    fn prune(&self, before_ms: i64, limit: usize) -> Result<Pruned, StoreError> {
+        self.write(move |c| sql::prune(c, before_ms, limit))
+    }
+
     fn counts(&self) -> Result<BTreeMap<String, i64>, StoreError> {
         self.read(sql::counts)
     }

@@ -109,6 +109,23 @@ pub enum Written {
 /// Where `StateStore::submit` sends a write's outcome.
 pub type Reply = Box<dyn FnOnce(Result<Written, StoreError>) + Send>;
 
+/// What one `StateStore::prune` pass removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Pruned {
+    /// Ended runs, with their event, journal and closed dead letter.
+    pub runs: usize,
+    /// Idempotency-ledger results.
+    pub ledger: usize,
+    /// Audit entries.
+    pub audit: usize,
+}
+
+impl Pruned {
+    pub fn total(&self) -> usize {
+        self.runs + self.ledger + self.audit
+    }
+}
+
 /// Where a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]

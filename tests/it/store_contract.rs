@@ -267,9 +267,194 @@ fn contract(store: &dyn StateStore) {
     assert!(store.run(999_999).unwrap().is_none());
 }
 
+/// The hot path of a webhook run: accept and claim in one commit, then writes that carry the
+/// last call's deferred outcome.
+fn hot_path_contract(store: &dyn StateStore) {
+    let now = |event, worker: &str| {
+        store
+            .apply(Write::AcceptNow {
+                event,
+                worker: worker.into(),
+                now_ms: 5000,
+                lease_ms: 60_000,
+            })
+            .unwrap()
+    };
+    let Written::Accepted(AcceptedNow::Running(first)) = now(event("h", "a", Some("k"), 1), "w")
+    else {
+        panic!("a new event with a free ordering key runs at once");
+    };
+    assert_eq!(first.run.state, RunState::Running);
+    assert_eq!(first.run.attempts, 1);
+    let body = first.body.to_string();
+    assert!(
+        !body.contains("4111111111111111"),
+        "the claimed body is redacted: {body}"
+    );
+    assert!(
+        store.claim("other", 5001, 60_000, 10).unwrap().is_empty(),
+        "a run claimed at intake is not claimed again"
+    );
+    assert!(matches!(
+        now(event("h", "a", None, 2), "w"),
+        Written::Accepted(AcceptedNow::Duplicate { .. })
+    ));
+    let Written::Accepted(AcceptedNow::Queued { run: behind, .. }) =
+        now(event("h", "b", Some("k"), 3), "w")
+    else {
+        panic!("an event behind an unfinished run with its ordering key is queued");
+    };
+
+    // A call's outcome deferred to the run's end: both in one write.
+    let run = first.run.id;
+    let mut entry = JournalEntry {
+        run,
+        seq: 0,
+        step: "post".into(),
+        call: "sagepro.post_payment".into(),
+        attempt: 1,
+        outcome: None,
+        input: json!({"amount": "10.00"}),
+        output: json!(null),
+        idempotency_key: Some("pay-a".into()),
+        started_ms: 5000,
+        updated_ms: 5000,
+        history: json!([]),
+    };
+    let begun = store
+        .apply(Write::BeginCall {
+            prior: None,
+            entry: entry.clone(),
+            flow: "h".into(),
+            ledger_key: Some("pay-a".into()),
+        })
+        .unwrap();
+    assert!(matches!(begun, Written::Begun(None)));
+    assert_eq!(store.journal(run).unwrap()[0].outcome, None, "in flight");
+    entry.outcome = Some("ok".into());
+    entry.output = json!({"PaymentReference": "P-1"});
+    store
+        .apply(Write::Finish {
+            prior: Some(CallEnd {
+                entry: entry.clone(),
+                flow: "h".into(),
+                remember: Some(("pay-a".into(), json!({"PaymentReference": "P-1"}))),
+            }),
+            run,
+            end: RunEnd::Completed,
+            now_ms: 6000,
+        })
+        .unwrap();
+    assert_eq!(
+        store.journal(run).unwrap()[0].outcome.as_deref(),
+        Some("ok")
+    );
+    assert_eq!(
+        store.idempotent_result("h", "pay-a").unwrap(),
+        Some(json!({"PaymentReference": "P-1"}))
+    );
+    assert_eq!(
+        store.run(run).unwrap().unwrap().run.state,
+        RunState::Completed
+    );
+    let next: Vec<i64> = store
+        .claim("w", 6001, 60_000, 10)
+        .unwrap()
+        .iter()
+        .map(|c| c.run.id)
+        .collect();
+    assert_eq!(
+        next,
+        vec![behind],
+        "the queued run is free once the first has ended"
+    );
+}
+
+/// Retention removes what ended long ago, and nothing that still needs attention.
+fn retention_contract(store: &dyn StateStore) {
+    let got = store
+        .accept(&[
+            event("r", "old-done", None, 1),
+            event("r", "old-dead", None, 2),
+            event("r", "old-queued", None, 3),
+            event("r", "new-done", None, 4),
+        ])
+        .unwrap();
+    let ids: Vec<i64> = got.iter().map(run_id).collect();
+    let claimed = store.claim("w", 10, 60_000, 10).unwrap();
+    assert_eq!(claimed.len(), 4);
+    // (The third goes back to waiting: not ended, never pruned.)
+    store.finish(ids[0], &RunEnd::Completed, 100).unwrap();
+    let dead = RunEnd::DeadLettered {
+        step: "post".into(),
+        reason: "422".into(),
+    };
+    store.finish(ids[1], &dead, 100).unwrap();
+    let waiting = RunEnd::Waiting {
+        step: "post".into(),
+        reason: "503".into(),
+        next_ms: 200,
+    };
+    store.finish(ids[2], &waiting, 100).unwrap();
+    store.finish(ids[3], &RunEnd::Completed, 10_000).unwrap();
+    store.remember_result("r", "k-old", &json!(1), 100).unwrap();
+    store
+        .remember_result("r", "k-new", &json!(2), 10_000)
+        .unwrap();
+    store.audit("reload", "old", 100).unwrap();
+
+    let pruned = store.prune(5_000, 100).unwrap();
+    assert_eq!(
+        pruned,
+        Pruned {
+            runs: 1,
+            ledger: 1,
+            audit: 1
+        }
+    );
+    assert!(
+        store.run(ids[0]).unwrap().is_none(),
+        "the old completed run is gone"
+    );
+    for kept in &ids[1..] {
+        assert!(store.run(*kept).unwrap().is_some(), "run {kept} is kept");
+    }
+    assert_eq!(store.idempotent_result("r", "k-old").unwrap(), None);
+    assert_eq!(
+        store.idempotent_result("r", "k-new").unwrap(),
+        Some(json!(2))
+    );
+    assert_eq!(store.prune(5_000, 100).unwrap(), Pruned::default());
+    // Its event is gone too: the same delivery now would be a new event.
+    assert!(matches!(
+        store
+            .accept(&[event("r", "old-done", None, 20_000)])
+            .unwrap()[0],
+        Accepted::New { .. }
+    ));
+}
+
+#[test]
+fn sqlite_keeps_the_retention_contract() {
+    retention_contract(&SqliteStore::memory().unwrap());
+    let dir = std::env::temp_dir().join(format!("ll-store-ret-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    retention_contract(&SqliteStore::open(&dir.join("state.db"), Durability::Full).unwrap());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn sqlite_in_memory_keeps_the_contract() {
     contract(&SqliteStore::memory().unwrap());
+    hot_path_contract(&SqliteStore::memory().unwrap());
+}
+
+#[test]
+fn sqlite_file_keeps_the_hot_path_contract() {
+    let dir = std::env::temp_dir().join(format!("ll-store-hot-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    hot_path_contract(&SqliteStore::open(&dir.join("state.db"), Durability::Full).unwrap());
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
