@@ -72,6 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             .runtime
             .as_ref()
             .and_then(|r| r.retention.as_deref()),
+        "runtime.retention",
     )
     .map_err(|e| anyhow::anyhow!("profile `{}`: {e}", profile.profile))?;
     let embedded = profile
@@ -289,7 +290,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             Some(keep) => {
                 println!(
                     "retention: ended runs older than {} are removed (profile runtime.retention)",
-                    humantime::format_duration(keep)
+                    crate::runtime::retention::describe(keep)
                 );
                 tokio::spawn(crate::runtime::retention::watch(
                     Arc::clone(&store),

@@ -62,7 +62,11 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     };
     let event: serde_json::Value = serde_json::from_str(&event_text)
         .with_context(|| format!("`{}` is not JSON", args.event.display()))?;
-    let plan = match crate::plan::build(source, profile, crate::script::helpers::system_clock()) {
+    let plan = match crate::plan::build_for_profile(
+        source,
+        profile,
+        crate::script::helpers::system_clock(),
+    ) {
         Ok(p) => p,
         Err(crate::plan::PlanError::Invalid { file, diagnostics }) => {
             let mut sources = crate::diag::SourceMap::default();

@@ -61,12 +61,15 @@ impl Args {
 pub fn run(args: Args) -> anyhow::Result<i32> {
     match args.what {
         What::Prune { older_than, at } => {
-            let text = match older_than {
-                Some(t) => Some(t),
-                None => at.profile()?.runtime.and_then(|r| r.retention),
+            let (text, setting) = match older_than {
+                Some(t) => (Some(t), "--older-than"),
+                None => (
+                    at.profile()?.runtime.and_then(|r| r.retention),
+                    "runtime.retention",
+                ),
             };
-            let Some(keep) =
-                crate::runtime::retention::parse(text.as_deref()).map_err(anyhow::Error::msg)?
+            let Some(keep) = crate::runtime::retention::parse(text.as_deref(), setting)
+                .map_err(anyhow::Error::msg)?
             else {
                 outln!("retention is `forever`: nothing removed");
                 return Ok(0);
@@ -78,7 +81,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 p.runs,
                 p.ledger,
                 p.audit,
-                humantime::format_duration(keep)
+                crate::runtime::retention::describe(keep)
             );
             Ok(0)
         }

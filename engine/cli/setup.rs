@@ -91,7 +91,7 @@ impl Where {
                     continue;
                 }
             };
-            match crate::plan::build(
+            match crate::plan::build_for_profile(
                 source,
                 profile.clone(),
                 crate::script::helpers::system_clock(),

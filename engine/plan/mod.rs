@@ -136,10 +136,32 @@ pub fn base_scope() -> Scope<'static> {
 }
 
 /// Build a plan: lint the file (any error stops here), then compile everything once.
+/// Connectors and lookup tables may come from elsewhere (a test's clients); see
+/// `build_for_profile` for the engine's own check.
 pub fn build(source: SourceFile, profile: Profile, clock: Clock) -> Result<Plan, PlanError> {
+    build_with(source, profile, clock, false)
+}
+
+/// `build`, also refusing a flow that uses a lookup table, secret or connector the profile
+/// lacks (LL023): such a flow would fail every run, so the engine (`run`, reload, `run-once`)
+/// refuses it at start instead.
+pub fn build_for_profile(
+    source: SourceFile,
+    profile: Profile,
+    clock: Clock,
+) -> Result<Plan, PlanError> {
+    build_with(source, profile, clock, true)
+}
+
+fn build_with(
+    source: SourceFile,
+    profile: Profile,
+    clock: Clock,
+    check_profile: bool,
+) -> Result<Plan, PlanError> {
     let options = LintOptions {
         profile: Some(profile.profile.clone()),
-        profile_data: None,
+        profile_data: check_profile.then(|| Arc::new(profile.clone())),
     };
     let report = lint_sources(vec![source.clone()], &options);
     let errors: Vec<Diagnostic> = report

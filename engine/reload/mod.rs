@@ -222,7 +222,7 @@ impl Reloader {
                 continue;
             }
             let result = read(file).map_err(|e| e.to_string()).and_then(|source| {
-                crate::plan::build(
+                crate::plan::build_for_profile(
                     source,
                     self.profile.clone(),
                     crate::script::helpers::system_clock(),

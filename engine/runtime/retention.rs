@@ -16,20 +16,31 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
 /// Runs removed per commit.
 const BATCH: usize = 2000;
 
-/// The profile's `runtime.retention`: `None` keeps everything (`forever`).
-pub fn parse(text: Option<&str>) -> Result<Option<Duration>, String> {
+/// The profile's `runtime.retention` (or a command's option, named by `setting`): `None` keeps
+/// everything (`forever`).
+pub fn parse(text: Option<&str>, setting: &str) -> Result<Option<Duration>, String> {
     match text.map(str::trim) {
         None => Ok(Some(DEFAULT_RETENTION)),
         Some("forever") => Ok(None),
         Some(t) => match humantime::parse_duration(t) {
             Ok(d) if d >= Duration::from_secs(3600) => Ok(Some(d)),
             Ok(_) => Err(format!(
-                "runtime.retention `{t}` is shorter than an hour; runs and the idempotency ledger would vanish before anyone could look at them"
+                "{setting} `{t}` is shorter than an hour; runs and the idempotency ledger would vanish before anyone could look at them"
             )),
             Err(e) => Err(format!(
-                "runtime.retention `{t}`: {e} (write a duration such as `90d`, or `forever`)"
+                "{setting} `{t}`: {e} (write a duration such as `90d`, or `forever`)"
             )),
         },
+    }
+}
+
+/// A retention as a person writes it: `90d`, `36h` (humantime would say "2months 29days ...").
+pub fn describe(keep: Duration) -> String {
+    let s = keep.as_secs();
+    match s {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
+        _ => humantime::format_duration(keep).to_string(),
     }
 }
 
@@ -69,7 +80,7 @@ pub async fn watch(
                 ledger = p.ledger,
                 audit = p.audit,
                 "retention: removed what is older than {}",
-                humantime::format_duration(keep)
+                describe(keep)
             ),
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "retention: cannot prune the store"),
@@ -84,17 +95,26 @@ mod tests {
 
     #[test]
     fn retention_is_a_duration_or_forever() {
-        assert_eq!(parse(None), Ok(Some(DEFAULT_RETENTION)));
-        assert_eq!(parse(Some("forever")), Ok(None));
         assert_eq!(
-            parse(Some("30d")),
+            parse(None, "runtime.retention"),
+            Ok(Some(DEFAULT_RETENTION))
+        );
+        assert_eq!(parse(Some("forever"), "runtime.retention"), Ok(None));
+        assert_eq!(
+            parse(Some("30d"), "runtime.retention"),
             Ok(Some(Duration::from_secs(30 * 86400)))
         );
         assert!(
-            parse(Some("5m"))
+            parse(Some("5m"), "runtime.retention")
                 .unwrap_err()
                 .contains("shorter than an hour")
         );
-        assert!(parse(Some("soon")).unwrap_err().contains("`90d`"));
+        assert!(
+            parse(Some("soon"), "runtime.retention")
+                .unwrap_err()
+                .contains("`90d`")
+        );
+        assert_eq!(describe(DEFAULT_RETENTION), "90d");
+        assert_eq!(describe(Duration::from_secs(36 * 3600)), "36h");
     }
 }

@@ -245,3 +245,61 @@ fn sigterm_stops_the_engine_gracefully() {
         "{text}"
     );
 }
+
+#[test]
+fn a_flow_needing_a_table_the_profile_lacks_is_refused_at_start() {
+    let dir = Dir::new("cli-ll023");
+    std::fs::write(
+        dir.path().join("flows/needs-table.yaml"),
+        r#"flow: needs-table
+trigger: { manual: {} }
+steps:
+  - id: echo
+    call: mock.echo
+    with: { gl: 'lookup("gl_accounts", "card_clearing")' }
+"#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("e.json"), "{\"n\": 1}").unwrap();
+    let (code, out, err) = dir.run(&["send", "needs-table", "--event", "e.json"]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("LL023") && err.contains("gl_accounts"),
+        "the reason is named: {err}"
+    );
+}
+
+#[test]
+fn runs_prune_removes_nothing_recent_and_says_what_it_did() {
+    let dir = Dir::new("cli-prune");
+    std::fs::write(dir.path().join("e.jsonl"), "{\"n\": 1}\n{\"n\": 2}\n").unwrap();
+    assert_eq!(dir.run(&["send", "cli-durable", "--event", "e.jsonl"]).0, 0);
+    let (code, out, err) = dir.run(&[
+        "run",
+        "--until-idle",
+        "--no-sandbox",
+        "--bind",
+        "127.0.0.1:0",
+        "--admin-bind",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("retention: ended runs older than 90d are removed"),
+        "{out}"
+    );
+    let (code, out, err) = dir.run(&["runs", "prune", "--older-than", "30d"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("removed 0 ended runs, 0 idempotency results"),
+        "{out}"
+    );
+    let (code, _, err) = dir.run(&["runs", "prune", "--older-than", "1m"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--older-than `1m` is shorter than an hour"),
+        "{err}"
+    );
+    let (_, out, _) = dir.run(&["runs", "list"]);
+    assert_eq!(out.matches("completed").count(), 2, "{out}");
+}
