@@ -11,6 +11,10 @@ use serde_json::Value;
 #[derive(Debug, Clone)]
 pub struct Compiled {
     pub ast: AST,
+    /// For an expression that only reads a field of the event (`event.transaction_id`): the
+    /// field's path, so intake can read it straight from the JSON without building the Rhai
+    /// event first (the webhook's hot path).
+    pub event_path: Option<Vec<String>>,
     /// (first line in the compiled source, line count, JSON pointer of the YAML string).
     pieces: Vec<(usize, usize, String)>,
 }
@@ -57,8 +61,25 @@ pub fn expression(
     let lines = src.lines().count().max(1);
     Ok(Compiled {
         ast,
+        event_path: (!block).then(|| event_path(src)).flatten(),
         pieces: vec![(1, lines, pointer.to_string())],
     })
+}
+
+/// `event.a.b` as `["a", "b"]`; `None` for anything else.
+fn event_path(src: &str) -> Option<Vec<String>> {
+    let mut parts = src.trim().split('.');
+    if parts.next() != Some("event") {
+        return None;
+    }
+    let path: Vec<String> = parts.map(str::to_string).collect();
+    let plain = |p: &String| {
+        p.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    (!path.is_empty() && path.iter().all(plain)).then_some(path)
 }
 
 /// Compile a record template (`map:` or `with:` mapping): strings are expressions, mappings
@@ -75,7 +96,11 @@ pub fn template(
     let ast = engine
         .compile_expression_with_scope(scope, &src)
         .map_err(|e| e.to_string())?;
-    Ok(Compiled { ast, pieces })
+    Ok(Compiled {
+        ast,
+        event_path: None,
+        pieces,
+    })
 }
 
 fn line_no(src: &str) -> usize {

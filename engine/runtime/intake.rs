@@ -55,6 +55,19 @@ pub fn new_event(plan: &Plan, event: &Value, received_ms: i64) -> Result<NewEven
 
 /// A flow-level expression evaluated against the event alone.
 fn eval_text(plan: &Plan, c: &Compiled, event: &Value) -> Result<String, String> {
+    // `event.field` naming a text field: read it from the JSON (what Rhai would give).
+    let direct = c
+        .event_path
+        .as_ref()
+        .and_then(|path| path.iter().try_fold(event, |v, k| v.get(k)))
+        .and_then(Value::as_str);
+    if let Some(text) = direct {
+        return Ok(if crate::pci::card_number_in(text).is_some() {
+            crate::pci::mask(text)
+        } else {
+            text.to_string()
+        });
+    }
     let mut scope = crate::plan::base_scope();
     scope.set_value("event", to_dynamic(event)?);
     scope.set_value("profile", plan.profile_values.clone());
@@ -78,4 +91,42 @@ fn digest(event: &Value) -> String {
     let hash = Sha256::digest(event.to_string().as_bytes());
     let hex: String = hash.iter().take(16).map(|b| format!("{b:02x}")).collect();
     format!("sha256:{hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn plan(event_id: &str) -> Plan {
+        let text = format!(
+            "flow: t\ntrigger:\n  webhook:\n    path: /t\n    signature: {{ scheme: none }}\n    event_id: {event_id}\nsteps:\n  - id: a\n    map: {{ A: '1' }}\n"
+        );
+        let source = crate::load::from_bytes("t.yaml", text.into_bytes()).unwrap();
+        crate::plan::build(
+            source,
+            crate::model::Profile::default(),
+            crate::script::helpers::system_clock(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_plain_event_field_reads_as_rhai_would() {
+        let direct = plan("event.txn.id");
+        assert!(direct.event_id.as_ref().unwrap().event_path.is_some());
+        let computed = plan("event.txn.id + \"\"");
+        assert!(computed.event_id.as_ref().unwrap().event_path.is_none());
+        for event in [
+            json!({"txn": {"id": "T-1"}}),
+            json!({"txn": {"id": 42}}),
+            json!({"txn": {"id": "4111111111111111"}}),
+        ] {
+            let a = new_event(&direct, &event, 0).unwrap().key;
+            let b = new_event(&computed, &event, 0).unwrap().key;
+            assert_eq!(a, b, "{event}");
+            assert!(!a.contains("4111111111111111"));
+        }
+        assert!(new_event(&direct, &json!({"txn": {}}), 0).is_err());
+    }
 }

@@ -1,6 +1,7 @@
 //! The store's statements, one function per operation, each run inside a transaction the
 //! caller owns (`sqlite.rs` batches many of them into one commit). Kept to SQL that SQLite and
-//! PostgreSQL both accept.
+//! PostgreSQL both accept. Values arrive with card data already masked: `sqlite.rs` redacts at
+//! the door, on the caller's thread, so the one writer thread does not spend its time on it.
 
 use super::types::*;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -10,10 +11,8 @@ use std::collections::BTreeMap;
 const RUN_COLUMNS: &str = "r.id, r.event_id, r.flow, r.revision, r.state, r.attempts, r.next_ms, \
      r.ordering_key, r.step, r.reason, r.created_ms, r.updated_ms";
 
-fn redacted(v: &Value) -> String {
-    let mut copy = v.clone();
-    crate::pci::redact(&mut copy);
-    copy.to_string()
+fn text(v: &Value) -> String {
+    v.to_string()
 }
 
 pub(super) fn parse_json(table: &str, text: &str) -> Result<Value, StoreError> {
@@ -82,7 +81,7 @@ const DLQ_SELECT: &str = "SELECT d.run_id, d.flow, d.step, d.reason, d.revision,
 pub fn accept(conn: &Connection, events: &[NewEvent]) -> Result<Vec<Accepted>, StoreError> {
     events
         .iter()
-        .map(|e| insert_event(conn, e, &redacted(&e.body), None))
+        .map(|e| insert_event(conn, e, &text(&e.body), None))
         .collect()
 }
 
@@ -153,9 +152,8 @@ pub fn accept_now(
         None => false,
     };
     let claim = (!blocked).then_some((worker, now_ms + lease_ms));
-    let mut body = e.body.clone();
-    crate::pci::redact(&mut body);
-    Ok(match insert_event(conn, e, &body.to_string(), claim)? {
+    let body = e.body.clone();
+    Ok(match insert_event(conn, e, &text(&body), claim)? {
         Accepted::Duplicate { event } => AcceptedNow::Duplicate { event },
         Accepted::New { event, run } if blocked => AcceptedNow::Queued { event, run },
         Accepted::New { event, run } => AcceptedNow::Running(Box::new(Claimed {
@@ -284,12 +282,12 @@ pub fn record_step(conn: &Connection, e: &JournalEntry) -> Result<(), StoreError
         e.call,
         e.attempt,
         e.outcome,
-        redacted(&e.input),
-        redacted(&e.output),
+        text(&e.input),
+        text(&e.output),
         e.idempotency_key,
         e.started_ms,
         e.updated_ms,
-        if e.history.is_null() { "[]".to_string() } else { redacted(&e.history) }
+        if e.history.is_null() { "[]".to_string() } else { text(&e.history) }
     ])?;
     Ok(())
 }
@@ -340,7 +338,7 @@ pub fn remember_result(
         "INSERT INTO idempotency (flow, idem_key, result, created_ms) VALUES (?1, ?2, ?3, ?4) \
          ON CONFLICT (flow, idem_key) DO NOTHING",
     )?
-    .execute(params![flow, key, redacted(result), now_ms])?;
+    .execute(params![flow, key, text(result), now_ms])?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //! is durable (`Durability::Full`: on disk), but concurrent runs share the cost of a commit.
 //! Reads use their own connection (WAL readers never wait for the writer); an in-memory store
 //! (tests) has one connection, so its reads go through the writer too. Statements: `sql.rs`.
+//! Card data is masked here, at the door, on the caller's thread, before a job is queued.
 
 use super::StateStore;
 use super::schema::MIGRATIONS;
@@ -228,7 +229,10 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 
 impl StateStore for SqliteStore {
     fn accept(&self, events: &[NewEvent]) -> Result<Vec<Accepted>, StoreError> {
-        let events = events.to_vec();
+        let mut events = events.to_vec();
+        for e in &mut events {
+            crate::pci::redact(&mut e.body);
+        }
         self.write(move |c| sql::accept(c, &events))
     }
 
@@ -239,7 +243,8 @@ impl StateStore for SqliteStore {
         now_ms: i64,
         lease_ms: i64,
     ) -> Result<AcceptedNow, StoreError> {
-        let (event, worker) = (event.clone(), worker.to_string());
+        let (mut event, worker) = (event.clone(), worker.to_string());
+        crate::pci::redact(&mut event.body);
         self.write(move |c| sql::accept_now(c, &event, &worker, now_ms, lease_ms))
     }
 
@@ -263,7 +268,8 @@ impl StateStore for SqliteStore {
     }
 
     fn record_step(&self, entry: &JournalEntry) -> Result<(), StoreError> {
-        let entry = entry.clone();
+        let mut entry = entry.clone();
+        entry.redact();
         self.write(move |c| sql::record_step(c, &entry))
     }
 
@@ -273,11 +279,12 @@ impl StateStore for SqliteStore {
         flow: &str,
         ledger_key: Option<&str>,
     ) -> Result<Option<Value>, StoreError> {
-        let (entry, flow, key) = (
+        let (mut entry, flow, key) = (
             entry.clone(),
             flow.to_string(),
             ledger_key.map(str::to_string),
         );
+        entry.redact();
         self.write(move |c| sql::begin_call(c, &entry, &flow, key.as_deref()))
     }
 
@@ -287,8 +294,17 @@ impl StateStore for SqliteStore {
         flow: &str,
         remember: Option<(&str, &Value)>,
     ) -> Result<(), StoreError> {
-        let (entry, flow) = (entry.clone(), flow.to_string());
-        let remember = remember.map(|(k, v)| (k.to_string(), v.clone()));
+        let mut end = CallEnd {
+            entry: entry.clone(),
+            flow: flow.to_string(),
+            remember: remember.map(|(k, v)| (k.to_string(), v.clone())),
+        };
+        end.redact();
+        let CallEnd {
+            entry,
+            flow,
+            remember,
+        } = end;
         self.write(move |c| {
             sql::end_call(
                 c,
@@ -304,7 +320,8 @@ impl StateStore for SqliteStore {
         self.write(move |c| sql::finish(c, run, &end, now_ms))
     }
 
-    fn submit(&self, write: Write, reply: Reply) {
+    fn submit(&self, mut write: Write, reply: Reply) {
+        write.redact();
         self.enqueue(move |c| sql::apply(c, write), reply);
     }
 
@@ -312,7 +329,8 @@ impl StateStore for SqliteStore {
         true
     }
 
-    fn apply(&self, write: Write) -> Result<Written, StoreError> {
+    fn apply(&self, mut write: Write) -> Result<Written, StoreError> {
+        write.redact();
         self.write(move |c| sql::apply(c, write))
     }
 
@@ -328,7 +346,8 @@ impl StateStore for SqliteStore {
         result: &Value,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let (flow, key, result) = (flow.to_string(), key.to_string(), result.clone());
+        let (flow, key, mut result) = (flow.to_string(), key.to_string(), result.clone());
+        crate::pci::redact(&mut result);
         self.write(move |c| sql::remember_result(c, &flow, &key, &result, now_ms))
     }
 

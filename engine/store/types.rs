@@ -97,6 +97,37 @@ pub enum Write {
     },
 }
 
+impl Write {
+    /// Mask card data in everything this write stores (see `JournalEntry::redact`).
+    pub fn redact(&mut self) {
+        match self {
+            Write::AcceptNow { event, .. } => {
+                crate::pci::redact(&mut event.body);
+            }
+            Write::BeginCall { prior, entry, .. } | Write::RecordStep { prior, entry } => {
+                entry.redact();
+                if let Some(p) = prior {
+                    p.redact();
+                }
+            }
+            Write::Finish { prior, .. } => {
+                if let Some(p) = prior {
+                    p.redact();
+                }
+            }
+        }
+    }
+}
+
+impl CallEnd {
+    pub fn redact(&mut self) {
+        self.entry.redact();
+        if let Some((_, result)) = &mut self.remember {
+            crate::pci::redact(result);
+        }
+    }
+}
+
 /// What a `Write` gave.
 #[derive(Debug, Clone)]
 pub enum Written {
@@ -267,6 +298,15 @@ pub struct JournalEntry {
     pub updated_ms: i64,
     /// Every failed attempt before the current one: `[{attempt, at_ms, outcome, message}]`.
     pub history: Value,
+}
+
+impl JournalEntry {
+    /// Mask card data in the values the journal keeps.
+    pub fn redact(&mut self) {
+        for v in [&mut self.input, &mut self.output, &mut self.history] {
+            crate::pci::redact(v);
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
