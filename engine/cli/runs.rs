@@ -26,7 +26,9 @@ enum What {
     },
     /// Remove ended runs (and idempotency results, audit entries) older than the retention:
     /// `--older-than`, else the profile's `runtime.retention` (default 90d). Queued, waiting
-    /// and dead-lettered runs are kept. `ledgerlink run` does this hourly by itself.
+    /// and dead-lettered runs are kept. `ledgerlink run` does this hourly by itself; this is
+    /// safe while it runs. The file does not shrink (freed pages are reused): `VACUUM` it with
+    /// the engine stopped to give the space back.
     Prune {
         /// Such as `30d`.
         #[arg(long)]
@@ -77,7 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             let store = at.open_existing_store()?;
             let p = crate::runtime::retention::prune_older_than(store.as_ref(), keep)?;
             outln!(
-                "removed {} ended runs, {} idempotency results and {} audit entries older than {}",
+                "removed ended runs: {}, idempotency results: {}, audit entries: {} (older than {})",
                 p.runs,
                 p.ledger,
                 p.audit,

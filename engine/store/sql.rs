@@ -432,7 +432,7 @@ pub fn discard(conn: &Connection, run: i64, now_ms: i64) -> Result<bool, StoreEr
     )?;
     if n == 1 {
         conn.execute(
-            "UPDATE runs SET state = 'discarded', updated_ms = ?2 WHERE id = ?1",
+            "UPDATE runs SET state = 'discarded', next_ms = ?2, updated_ms = ?2 WHERE id = ?1",
             params![run, now_ms],
         )?;
     }
@@ -534,12 +534,12 @@ pub fn end_call(
     Ok(())
 }
 
-/// Retention (see `StateStore::prune`). Each ended state's runs are read oldest id first
-/// through the `(state, id)` index, stopping at the first one that ended after `before_ms`:
-/// so a pass costs what it removes, not a scan of every run kept. A run that ended late
-/// (replayed weeks after it arrived) holds back the ones behind it until it is old enough
-/// itself: runs are removed late, never early. The ledger and the audit log are in insertion
-/// order, so their old rows come first and the scan stops at `limit`.
+/// Retention (see `StateStore::prune`). An ended run's `next_ms` is the time it ended
+/// (`finish` and `discard` set it), so the `(state, next_ms)` index lists each ended state's
+/// runs by end time and a pass reads only what it removes, however the ids are ordered (a
+/// dead letter replayed weeks late does not hold back the runs after it). The ledger and the
+/// audit log are in insertion order, so their old rows come first and the scan stops at
+/// `limit`.
 pub fn prune(conn: &Connection, before_ms: i64, limit: usize) -> Result<Pruned, StoreError> {
     let mut runs: Vec<(i64, i64)> = Vec::new();
     for state in ["completed", "skipped", "failed", "discarded"] {
@@ -548,22 +548,15 @@ pub fn prune(conn: &Connection, before_ms: i64, limit: usize) -> Result<Pruned, 
             break;
         }
         let mut stmt = conn.prepare_cached(
-            "SELECT id, event_id, updated_ms FROM runs WHERE state = ?1 ORDER BY id LIMIT ?2",
+            "SELECT id, event_id FROM runs WHERE state = ?1 AND next_ms < ?2 AND updated_ms < ?2 \
+             ORDER BY next_ms LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![state, want as i64], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-            ))
-        })?;
-        for row in rows {
-            let (run, event, ended) = row?;
-            if ended >= before_ms {
-                break;
-            }
-            runs.push((run, event));
-        }
+        let found = stmt
+            .query_map(params![state, before_ms, want as i64], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        runs.extend(found);
     }
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     for (run, event) in &runs {

@@ -291,7 +291,9 @@ fn runs_prune_removes_nothing_recent_and_says_what_it_did() {
     let (code, out, err) = dir.run(&["runs", "prune", "--older-than", "30d"]);
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("removed 0 ended runs, 0 idempotency results"),
+        out.contains(
+            "removed ended runs: 0, idempotency results: 0, audit entries: 0 (older than 30d)"
+        ),
         "{out}"
     );
     let (code, _, err) = dir.run(&["runs", "prune", "--older-than", "1m"]);

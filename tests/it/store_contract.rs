@@ -425,6 +425,18 @@ fn retention_contract(store: &dyn StateStore) {
         Some(json!(2))
     );
     assert_eq!(store.prune(5_000, 100).unwrap(), Pruned::default());
+    // A run that ended late (a dead letter replayed long after it arrived) does not hold back
+    // older-ending runs with higher ids.
+    let later = store
+        .accept(&[event("r", "late", None, 30), event("r", "early", None, 31)])
+        .unwrap();
+    let (late, early) = (run_id(&later[0]), run_id(&later[1]));
+    assert_eq!(store.claim("w", 40, 60_000, 10).unwrap().len(), 2);
+    store.finish(early, &RunEnd::Completed, 6_000).unwrap();
+    store.finish(late, &RunEnd::Completed, 50_000).unwrap();
+    assert_eq!(store.prune(8_000, 100).unwrap().runs, 1);
+    assert!(store.run(early).unwrap().is_none());
+    assert!(store.run(late).unwrap().is_some());
     // Its event is gone too: the same delivery now would be a new event.
     assert!(matches!(
         store
