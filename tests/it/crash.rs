@@ -3,6 +3,10 @@
 //! random moments, then restarted. At the end every event is posted exactly once or is in the
 //! dead-letter queue with a reason: nothing lost, nothing doubled.
 //!
+//! The webhook form sends the same events by HTTP to a `respond: completed` webhook, as a
+//! gateway would: each one is re-sent until it gets a 2xx, across the kills (the run starts at
+//! intake and its call's outcome commits with its end).
+//!
 //! Heavy, so ignored by default; CI runs it explicitly. By hand:
 //! `cargo test --test it crash -- --ignored --nocapture`, with `LEDGERLINK_CRASH_EVENTS`
 //! (default 5000) and `LEDGERLINK_CRASH_KILLS` (default 5).
@@ -64,7 +68,7 @@ fn ledgerlink(dir: &Path, args: &[&str]) -> Command {
     c
 }
 
-fn start_engine(dir: &Path) -> Child {
+fn start_engine(dir: &Path, bind: &str) -> Child {
     ledgerlink(
         dir,
         &[
@@ -74,6 +78,8 @@ fn start_engine(dir: &Path) -> Child {
             "--progress",
             "0",
             "--bind",
+            bind,
+            "--admin-bind",
             "127.0.0.1:0",
         ],
     )
@@ -94,9 +100,61 @@ fn next(state: &mut u64) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "heavy: run with --ignored (CI does)"]
 async fn killed_engines_never_lose_or_double_a_payment() {
+    crash_test(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "heavy: run with --ignored (CI does)"]
+async fn killed_engines_never_lose_or_double_a_webhook_payment() {
+    crash_test(true).await;
+}
+
+/// Send every event to the webhook until it answers 2xx (a gateway's redelivery), 16 at once.
+async fn deliver(url: String, events: usize) {
+    let http = ledgerlink::connectors::transport::client();
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut senders = Vec::new();
+    for _ in 0..16 {
+        let (http, next, url) = (http.clone(), std::sync::Arc::clone(&next), url.clone());
+        senders.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n >= events {
+                    return;
+                }
+                let body = serde_json::json!({"n": n, "amount": amount(n)});
+                loop {
+                    let sent = http
+                        .post(&url)
+                        .timeout(Duration::from_secs(5))
+                        .json(&body)
+                        .send()
+                        .await;
+                    if sent.is_ok_and(|r| r.status().is_success()) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }));
+    }
+    for s in senders {
+        s.await.unwrap();
+    }
+}
+
+fn amount(n: usize) -> String {
+    format!("{}.{:02}", 1 + n % 97, n % 100)
+}
+
+async fn crash_test(webhook: bool) {
     let events = env_number("LEDGERLINK_CRASH_EVENTS", 5000);
     let kills = env_number("LEDGERLINK_CRASH_KILLS", 5);
-    let dir = std::env::temp_dir().join(format!("ll-crash-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "ll-crash-{}-{}",
+        if webhook { "webhook" } else { "send" },
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("flows")).unwrap();
     std::fs::create_dir_all(dir.join("profiles")).unwrap();
@@ -121,40 +179,54 @@ async fn killed_engines_never_lose_or_double_a_payment() {
     .await
     .unwrap();
 
-    std::fs::write(dir.join("flows/crash-posting.yaml"), FLOW).unwrap();
+    let flow = if webhook {
+        FLOW.replace(
+            "trigger: { manual: {} }",
+            "trigger:\n  webhook:\n    path: /hooks/crash\n    signature: { scheme: none }\n    event_id: event.n\n    respond: completed",
+        )
+    } else {
+        FLOW.to_string()
+    };
+    std::fs::write(dir.join("flows/crash-posting.yaml"), flow).unwrap();
     std::fs::write(dir.join("profiles/sagepro.secret"), "sandbox-secret\n").unwrap();
     std::fs::write(
         dir.join("profiles/crash.yaml"),
         format!(
-            "profile: crash\nconnectors:\n  sagepro:\n    base_url: {}\n    client_id: ledgerlink-sandbox\n    client_secret: ${{file:sagepro.secret}}\n    timeout: 1s\n",
+            "profile: crash\nallow_unsigned_webhooks: true\nconnectors:\n  sagepro:\n    base_url: {}\n    client_id: ledgerlink-sandbox\n    client_secret: ${{file:sagepro.secret}}\n    timeout: 1s\n",
             sb.sagepro_url()
         ),
     )
     .unwrap();
-    let lines: Vec<String> = (0..events)
-        .map(|n| {
-            format!(
-                "{{\"n\": {n}, \"amount\": \"{}.{:02}\"}}",
-                1 + n % 97,
-                n % 100
-            )
-        })
-        .collect();
-    std::fs::write(dir.join("events.jsonl"), lines.join("\n")).unwrap();
+    let bind = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().to_string()
+    };
 
     let started = Instant::now();
-    let sent = ledgerlink(&dir, &["send", "crash-posting", "--event", "events.jsonl"])
-        .output()
-        .unwrap();
-    assert!(
-        sent.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sent.stderr)
-    );
+    let delivery = if webhook {
+        Some(tokio::spawn(deliver(
+            format!("http://{bind}/hooks/crash"),
+            events,
+        )))
+    } else {
+        let lines: Vec<String> = (0..events)
+            .map(|n| format!("{{\"n\": {n}, \"amount\": \"{}\"}}", amount(n)))
+            .collect();
+        std::fs::write(dir.join("events.jsonl"), lines.join("\n")).unwrap();
+        let sent = ledgerlink(&dir, &["send", "crash-posting", "--event", "events.jsonl"])
+            .output()
+            .unwrap();
+        assert!(
+            sent.status.success(),
+            "{}",
+            String::from_utf8_lossy(&sent.stderr)
+        );
+        None
+    };
 
     let mut seed = 0x5eed_u64;
     for round in 0..kills {
-        let mut engine = start_engine(&dir);
+        let mut engine = start_engine(&dir, &bind);
         let wait = 300 + next(&mut seed) % 1500;
         tokio::time::sleep(Duration::from_millis(wait)).await;
         engine.kill().unwrap(); // SIGKILL: no shutdown code runs.
@@ -168,6 +240,13 @@ async fn killed_engines_never_lose_or_double_a_payment() {
         .unwrap();
         println!("crash {round}: killed after {wait} ms; runs now {peek:?}");
     }
+    if let Some(delivery) = delivery {
+        // A live engine until every event has been answered 2xx, then a last drain.
+        let mut engine = start_engine(&dir, &bind);
+        delivery.await.unwrap();
+        engine.kill().unwrap();
+        engine.wait().unwrap();
+    }
     let last = ledgerlink(
         &dir,
         &[
@@ -178,6 +257,8 @@ async fn killed_engines_never_lose_or_double_a_payment() {
             "--progress",
             "0",
             "--bind",
+            "127.0.0.1:0",
+            "--admin-bind",
             "127.0.0.1:0",
         ],
     )
@@ -237,7 +318,12 @@ async fn killed_engines_never_lose_or_double_a_payment() {
         posted.len()
     );
     println!(
-        "crash test: {events} events, {kills} SIGKILLs, {completed} posted once, {dead} dead-lettered, 0 lost, 0 doubled, {:.1}s",
+        "crash test ({}): {events} events, {kills} SIGKILLs, {completed} posted once, {dead} dead-lettered, 0 lost, 0 doubled, {:.1}s",
+        if webhook {
+            "webhook, respond: completed"
+        } else {
+            "send"
+        },
         elapsed.as_secs_f64()
     );
     let _ = std::fs::remove_dir_all(&dir);
