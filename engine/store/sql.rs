@@ -588,14 +588,14 @@ pub fn prune(conn: &Connection, before_ms: i64, limit: usize) -> Result<Pruned, 
 }
 
 /// One hot-path write, with the call outcome deferred to it, in the caller's transaction.
-pub fn apply(conn: &Connection, write: Write) -> Result<Written, StoreError> {
+pub fn apply(conn: &Connection, write: &Write) -> Result<Written, StoreError> {
     match write {
         Write::AcceptNow {
             event,
             worker,
             now_ms,
             lease_ms,
-        } => accept_now(conn, &event, &worker, now_ms, lease_ms).map(Written::Accepted),
+        } => accept_now(conn, event, worker, *now_ms, *lease_ms).map(Written::Accepted),
         Write::BeginCall {
             prior,
             entry,
@@ -603,11 +603,11 @@ pub fn apply(conn: &Connection, write: Write) -> Result<Written, StoreError> {
             ledger_key,
         } => {
             end_deferred(conn, prior.as_ref())?;
-            begin_call(conn, &entry, &flow, ledger_key.as_deref()).map(Written::Begun)
+            begin_call(conn, entry, flow, ledger_key.as_deref()).map(Written::Begun)
         }
         Write::RecordStep { prior, entry } => {
             end_deferred(conn, prior.as_ref())?;
-            record_step(conn, &entry).map(|()| Written::Done)
+            record_step(conn, entry).map(|()| Written::Done)
         }
         Write::Finish {
             prior,
@@ -616,7 +616,7 @@ pub fn apply(conn: &Connection, write: Write) -> Result<Written, StoreError> {
             now_ms,
         } => {
             end_deferred(conn, prior.as_ref())?;
-            finish(conn, run, &end, now_ms).map(|()| Written::Done)
+            finish(conn, *run, end, *now_ms).map(|()| Written::Done)
         }
     }
 }

@@ -30,10 +30,46 @@ pub enum Durability {
 /// Most jobs in one commit.
 const MAX_GROUP: usize = 512;
 
-/// What the writer calls after the commit, with its outcome.
-type Done = Box<dyn FnOnce(Result<(), String>) + Send>;
-/// A write: runs its statements on the writer's connection, returns its completion.
-type Job = Box<dyn FnOnce(&Connection) -> Done + Send>;
+/// A write waiting for the writer.
+type Job = Box<dyn Pending>;
+
+/// A write's statements (which can run again: see `writer_loop`) and its caller's answer.
+trait Pending: Send {
+    /// Run the statements on the writer's connection, keeping the result; false if they failed.
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// The group's commit is done (or failed): answer the caller.
+    fn answer(self: Box<Self>, commit: Result<(), String>);
+}
+
+struct Queued<T, F, R> {
+    statements: F,
+    reply: R,
+    result: Option<Result<T, StoreError>>,
+}
+
+impl<T, F, R> Pending for Queued<T, F, R>
+where
+    T: Send,
+    F: Fn(&Connection) -> Result<T, StoreError> + Send,
+    R: FnOnce(Result<T, StoreError>) + Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let result = (self.statements)(conn);
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn answer(self: Box<Self>, commit: Result<(), String>) {
+        let result = self
+            .result
+            .unwrap_or_else(|| Err(StoreError::Sql("the write did not run".into())));
+        (self.reply)(match commit {
+            Ok(()) => result,
+            Err(e) => Err(StoreError::Sql(format!("commit failed: {e}"))),
+        });
+    }
+}
 
 pub struct SqliteStore {
     jobs: Option<SyncSender<Job>>,
@@ -102,7 +138,7 @@ impl SqliteStore {
     /// Run `f` on the writer, in the next group commit; return once it is committed.
     fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        f: impl Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (tx, rx) = sync_channel::<Result<T, StoreError>>(1);
         self.enqueue(f, move |result| {
@@ -116,22 +152,13 @@ impl SqliteStore {
     /// (from the writer thread).
     fn enqueue<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        f: impl Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
         reply: impl FnOnce(Result<T, StoreError>) + Send + 'static,
     ) {
-        let job: Job = Box::new(move |conn| {
-            let _ = exec_cached(conn, "SAVEPOINT job");
-            let result = f(conn);
-            if result.is_err() {
-                let _ = exec_cached(conn, "ROLLBACK TO job");
-            }
-            let _ = exec_cached(conn, "RELEASE job");
-            Box::new(move |commit: Result<(), String>| {
-                reply(match commit {
-                    Ok(()) => result,
-                    Err(e) => Err(StoreError::Sql(format!("commit failed: {e}"))),
-                });
-            })
+        let job: Job = Box::new(Queued {
+            statements: f,
+            reply,
+            result: None,
         });
         match &self.jobs {
             // A job the writer never runs is dropped with its reply, which callers see as
@@ -146,7 +173,7 @@ impl SqliteStore {
     /// Run a read on the reader connection (or, in memory, on the writer).
     fn read<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        f: impl Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         match &self.reader {
             Some(r) => {
@@ -171,27 +198,44 @@ fn spawn_writer(
     Ok((tx, handle))
 }
 
+/// Take every waiting job (up to `MAX_GROUP`), run them in one transaction and commit once.
+/// Jobs run bare: a job whose statements fail is rare (the statements check before they
+/// write), so rather than wrap every job in a savepoint, a group with a failure is rolled back
+/// and run again with a savepoint per job, so that only the failing one is undone.
 fn writer_loop(conn: Connection, jobs: Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
-        let begun = exec_cached(&conn, "BEGIN IMMEDIATE");
-        let mut done: Vec<Done> = Vec::with_capacity(16);
-        if let Err(e) = &begun {
-            first(&conn)(Err(e.clone()));
-            continue;
-        }
-        done.push(first(&conn));
-        while done.len() < MAX_GROUP {
+        let mut group: Vec<Job> = Vec::with_capacity(16);
+        group.push(first);
+        while group.len() < MAX_GROUP {
             match jobs.try_recv() {
-                Ok(job) => done.push(job(&conn)),
+                Ok(job) => group.push(job),
                 Err(_) => break,
             }
         }
-        let commit = exec_cached(&conn, "COMMIT");
-        if commit.is_err() {
-            let _ = exec_cached(&conn, "ROLLBACK");
+        let mut commit = exec_cached(&conn, "BEGIN IMMEDIATE");
+        if commit.is_ok() {
+            let clean = group.iter_mut().all(|job| job.run(&conn));
+            if !clean {
+                let _ = exec_cached(&conn, "ROLLBACK");
+                commit = exec_cached(&conn, "BEGIN IMMEDIATE").map(|()| {
+                    for job in &mut group {
+                        let _ = exec_cached(&conn, "SAVEPOINT job");
+                        if !job.run(&conn) {
+                            let _ = exec_cached(&conn, "ROLLBACK TO job");
+                        }
+                        let _ = exec_cached(&conn, "RELEASE job");
+                    }
+                });
+            }
+            if commit.is_ok() {
+                commit = exec_cached(&conn, "COMMIT");
+                if commit.is_err() {
+                    let _ = exec_cached(&conn, "ROLLBACK");
+                }
+            }
         }
-        for d in done {
-            d(commit.clone());
+        for job in group {
+            job.answer(commit.clone());
         }
     }
 }
@@ -322,7 +366,7 @@ impl StateStore for SqliteStore {
 
     fn submit(&self, mut write: Write, reply: Reply) {
         write.redact();
-        self.enqueue(move |c| sql::apply(c, write), reply);
+        self.enqueue(move |c| sql::apply(c, &write), reply);
     }
 
     fn queues_writes(&self) -> bool {
@@ -331,7 +375,7 @@ impl StateStore for SqliteStore {
 
     fn apply(&self, mut write: Write) -> Result<Written, StoreError> {
         write.redact();
-        self.write(move |c| sql::apply(c, write))
+        self.write(move |c| sql::apply(c, &write))
     }
 
     fn idempotent_result(&self, flow: &str, key: &str) -> Result<Option<Value>, StoreError> {

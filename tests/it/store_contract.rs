@@ -486,3 +486,48 @@ fn sqlite_file_keeps_the_contract_and_survives_reopening() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Writes are committed in groups; one failing write in a group undoes only itself.
+#[test]
+fn a_failing_write_does_not_undo_the_rest_of_its_group() {
+    let dir = std::env::temp_dir().join(format!("ll-store-group-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store =
+        std::sync::Arc::new(SqliteStore::open(&dir.join("state.db"), Durability::Full).unwrap());
+    let threads: Vec<_> = (0..64)
+        .map(|i| {
+            let store = std::sync::Arc::clone(&store);
+            std::thread::spawn(move || {
+                if i % 8 == 0 {
+                    // A journal entry for a run that does not exist: a foreign-key failure.
+                    let entry = JournalEntry {
+                        run: 999_000 + i,
+                        seq: 0,
+                        step: "s".into(),
+                        call: "c".into(),
+                        attempt: 1,
+                        outcome: None,
+                        input: json!({}),
+                        output: json!(null),
+                        idempotency_key: None,
+                        started_ms: 1,
+                        updated_ms: 1,
+                        history: json!([]),
+                    };
+                    assert!(store.record_step(&entry).is_err());
+                } else {
+                    let got = store
+                        .accept(&[event("g", &format!("e{i}"), None, i)])
+                        .unwrap();
+                    assert!(matches!(got[0], Accepted::New { .. }));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(store.counts().unwrap().get("queued"), Some(&56));
+    drop(store);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
