@@ -288,8 +288,17 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
         match retention {
             Some(keep) => {
+                let source = if profile
+                    .runtime
+                    .as_ref()
+                    .is_some_and(|r| r.retention.is_some())
+                {
+                    "the profile's runtime.retention"
+                } else {
+                    "the default; set runtime.retention in the profile"
+                };
                 println!(
-                    "retention: ended runs older than {} are removed (profile runtime.retention)",
+                    "retention: ended runs older than {} are removed hourly ({source})",
                     crate::runtime::retention::describe(keep)
                 );
                 tokio::spawn(crate::runtime::retention::watch(

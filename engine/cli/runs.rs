@@ -30,7 +30,7 @@ enum What {
     /// safe while it runs. The file does not shrink (freed pages are reused): `VACUUM` it with
     /// the engine stopped to give the space back.
     Prune {
-        /// Such as `30d`.
+        /// Such as `30d` or `36h`: at least an hour.
         #[arg(long)]
         older_than: Option<String>,
         #[command(flatten)]

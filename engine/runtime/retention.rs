@@ -27,8 +27,8 @@ pub fn parse(text: Option<&str>, setting: &str) -> Result<Option<Duration>, Stri
             Ok(_) => Err(format!(
                 "{setting} `{t}` is shorter than an hour; runs and the idempotency ledger would vanish before anyone could look at them"
             )),
-            Err(e) => Err(format!(
-                "{setting} `{t}`: {e} (write a duration such as `90d`, or `forever`)"
+            Err(_) => Err(format!(
+                "{setting} `{t}` is not a duration: write one such as `90d` or `36h`, or `forever`"
             )),
         },
     }

@@ -285,7 +285,7 @@ fn runs_prune_removes_nothing_recent_and_says_what_it_did() {
     ]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
-        out.contains("retention: ended runs older than 90d are removed"),
+        out.contains("retention: ended runs older than 90d are removed hourly (the default"),
         "{out}"
     );
     let (code, out, err) = dir.run(&["runs", "prune", "--older-than", "30d"]);
