@@ -218,6 +218,30 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             "watching {} for changes (hot reload)",
             args.at.flows.display()
         );
+        match retention {
+            Some(keep) => {
+                let source = if profile
+                    .runtime
+                    .as_ref()
+                    .is_some_and(|r| r.retention.is_some())
+                {
+                    "the profile's runtime.retention"
+                } else {
+                    "the default; set runtime.retention in the profile"
+                };
+                println!(
+                    "retention: ended runs older than {} are removed hourly ({source})",
+                    crate::runtime::retention::describe(keep)
+                );
+                tokio::spawn(crate::runtime::retention::watch(
+                    Arc::clone(&store),
+                    keep,
+                    Duration::from_secs(3600),
+                    stopped.clone(),
+                ));
+            }
+            None => println!("retention: forever (the store keeps every run)"),
+        }
         let starter = TriggerStarter {
             clients: poll_clients.clone(),
             store: Arc::clone(&store),
@@ -285,30 +309,6 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 });
             }
             _sandbox = Some(sb);
-        }
-        match retention {
-            Some(keep) => {
-                let source = if profile
-                    .runtime
-                    .as_ref()
-                    .is_some_and(|r| r.retention.is_some())
-                {
-                    "the profile's runtime.retention"
-                } else {
-                    "the default; set runtime.retention in the profile"
-                };
-                println!(
-                    "retention: ended runs older than {} are removed hourly ({source})",
-                    crate::runtime::retention::describe(keep)
-                );
-                tokio::spawn(crate::runtime::retention::watch(
-                    Arc::clone(&store),
-                    keep,
-                    Duration::from_secs(3600),
-                    stopped.clone(),
-                ));
-            }
-            None => println!("retention: forever (the store keeps every run)"),
         }
         // Connector health every minute: changes are alerts and `ledgerlink_connector_up`.
         tokio::spawn(crate::alerts::health::watch(
