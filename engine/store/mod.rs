@@ -57,29 +57,28 @@ pub trait StateStore: Send + Sync {
     /// A hot-path write, done now. The default commits a deferred call outcome on its own
     /// first (as safe, one commit more).
     fn apply(&self, write: Write) -> Result<Written, StoreError> {
-        let (prior, then) = match write {
-            Write::AcceptNow {
-                event,
-                worker,
-                now_ms,
-                lease_ms,
-            } => {
-                return self
-                    .accept_now(&event, &worker, now_ms, lease_ms)
-                    .map(Written::Accepted);
-            }
-            Write::BeginCall { ref prior, .. }
-            | Write::RecordStep { ref prior, .. }
-            | Write::Finish { ref prior, .. } => (prior.clone(), write),
+        let prior = match &write {
+            Write::AcceptNow { .. } => None,
+            Write::BeginCall { prior, .. }
+            | Write::RecordStep { prior, .. }
+            | Write::Finish { prior, .. } => prior.as_ref(),
         };
-        if let Some(p) = &prior {
+        if let Some(p) = prior {
             self.end_call(
                 &p.entry,
                 &p.flow,
                 p.remember.as_ref().map(|(k, v)| (k.as_str(), v)),
             )?;
         }
-        match then {
+        match write {
+            Write::AcceptNow {
+                event,
+                worker,
+                now_ms,
+                lease_ms,
+            } => self
+                .accept_now(&event, &worker, now_ms, lease_ms)
+                .map(Written::Accepted),
             Write::BeginCall {
                 entry,
                 flow,
@@ -92,7 +91,6 @@ pub trait StateStore: Send + Sync {
             Write::Finish {
                 run, end, now_ms, ..
             } => self.finish(run, &end, now_ms).map(|()| Written::Done),
-            Write::AcceptNow { .. } => unreachable!("answered above"),
         }
     }
 

@@ -152,8 +152,7 @@ pub fn accept_now(
         None => false,
     };
     let claim = (!blocked).then_some((worker, now_ms + lease_ms));
-    let body = e.body.clone();
-    Ok(match insert_event(conn, e, &text(&body), claim)? {
+    Ok(match insert_event(conn, e, &text(&e.body), claim)? {
         Accepted::Duplicate { event } => AcceptedNow::Duplicate { event },
         Accepted::New { event, run } if blocked => AcceptedNow::Queued { event, run },
         Accepted::New { event, run } => AcceptedNow::Running(Box::new(Claimed {
@@ -172,7 +171,7 @@ pub fn accept_now(
                 updated_ms: e.received_ms,
             },
             event_key: e.key.clone(),
-            body,
+            body: e.body.clone(),
         })),
     })
 }
