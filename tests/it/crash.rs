@@ -68,25 +68,31 @@ fn ledgerlink(dir: &Path, args: &[&str]) -> Command {
     c
 }
 
+/// `ledgerlink run` as the test runs it: 16 workers, quiet, webhooks on `bind`.
+fn engine(dir: &Path, bind: &str, until_idle: bool) -> Command {
+    let mut args = vec![
+        "run",
+        "--workers",
+        "16",
+        "--progress",
+        "0",
+        "--bind",
+        bind,
+        "--admin-bind",
+        "127.0.0.1:0",
+    ];
+    if until_idle {
+        args.push("--until-idle");
+    }
+    ledgerlink(dir, &args)
+}
+
 fn start_engine(dir: &Path, bind: &str) -> Child {
-    ledgerlink(
-        dir,
-        &[
-            "run",
-            "--workers",
-            "16",
-            "--progress",
-            "0",
-            "--bind",
-            bind,
-            "--admin-bind",
-            "127.0.0.1:0",
-        ],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap()
+    engine(dir, bind, false)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
 }
 
 /// A small xorshift for kill times (seeded: the test is repeatable in shape).
@@ -247,23 +253,7 @@ async fn crash_test(webhook: bool) {
         engine.kill().unwrap();
         engine.wait().unwrap();
     }
-    let last = ledgerlink(
-        &dir,
-        &[
-            "run",
-            "--until-idle",
-            "--workers",
-            "16",
-            "--progress",
-            "0",
-            "--bind",
-            "127.0.0.1:0",
-            "--admin-bind",
-            "127.0.0.1:0",
-        ],
-    )
-    .output()
-    .unwrap();
+    let last = engine(&dir, "127.0.0.1:0", true).output().unwrap();
     assert!(
         last.status.success(),
         "{}",
