@@ -55,13 +55,19 @@ pub fn new_event(plan: &Plan, event: &Value, received_ms: i64) -> Result<NewEven
 
 /// A flow-level expression evaluated against the event alone.
 fn eval_text(plan: &Plan, c: &Compiled, event: &Value) -> Result<String, String> {
-    // `event.field` naming a text field: read it from the JSON (what Rhai would give).
-    let direct = c
+    // `event.field` naming a text or whole-number field: read it from the JSON (what Rhai
+    // would give: integers stay `INT` and print as such).
+    let field = c
         .event_path
         .as_ref()
-        .and_then(|path| path.iter().try_fold(event, |v, k| v.get(k)))
-        .and_then(Value::as_str);
+        .and_then(|path| path.iter().try_fold(event, |v, k| v.get(k)));
+    let direct = match field {
+        Some(Value::String(s)) => Some(std::borrow::Cow::Borrowed(s.as_str())),
+        Some(Value::Number(n)) if n.is_i64() => Some(std::borrow::Cow::Owned(n.to_string())),
+        _ => None,
+    };
     if let Some(text) = direct {
+        let text = text.as_ref();
         return Ok(if crate::pci::card_number_in(text).is_some() {
             crate::pci::mask(text)
         } else {
@@ -120,6 +126,9 @@ mod tests {
         for event in [
             json!({"txn": {"id": "T-1"}}),
             json!({"txn": {"id": 42}}),
+            json!({"txn": {"id": -7}}),
+            json!({"txn": {"id": 18446744073709551615u64}}),
+            json!({"txn": {"id": 4111111111111111u64}}),
             json!({"txn": {"id": "4111111111111111"}}),
         ] {
             let a = new_event(&direct, &event, 0).unwrap().key;
