@@ -113,6 +113,23 @@ impl Drop for Child {
 }
 
 impl Child {
+    /// CPU seconds (user + system) the process has used so far, from `/proc/<pid>/stat`.
+    fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).unwrap_or_default();
+        // Fields after the parenthesised command name: state is the 1st, utime the 12th,
+        // stime the 13th (clock ticks, 100 per second on Linux).
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (ticks(11) + ticks(12)) / 100.0
+    }
+
     /// Peak resident memory (VmHWM) in MiB.
     fn peak_rss_mib(&self) -> f64 {
         let status =
@@ -125,8 +142,13 @@ impl Child {
     }
 }
 
+/// The program to start: this one, or for Ledgerlink another build named by
+/// `LEDGERLINK_BENCH_ENGINE` (to compare two builds against the same baseline).
 fn spawn(args: &[String]) -> anyhow::Result<Child> {
-    let exe = std::env::current_exe()?;
+    let exe = match std::env::var_os("LEDGERLINK_BENCH_ENGINE") {
+        Some(other) if args.first().is_some_and(|a| a == "run") => std::path::PathBuf::from(other),
+        _ => std::env::current_exe()?,
+    };
     let child = std::process::Command::new(exe)
         .args(args)
         .stdout(std::process::Stdio::null())
@@ -224,6 +246,8 @@ struct Figures {
     p50_ms: f64,
     p99_ms: f64,
     rss_mib: f64,
+    /// CPU time of the process under test per event (user + system).
+    cpu_ms: f64,
 }
 
 /// The median of measurements (0 when there are none).
@@ -278,7 +302,9 @@ async fn measure(
     let before = posted.load(Ordering::Relaxed);
     let warmup = 200.min(requests);
     load(&url, warmup, concurrency, offset).await;
+    let cpu_before = child.cpu_seconds();
     let run = load(&url, requests, concurrency, offset + warmup).await;
+    let cpu = child.cpu_seconds() - cpu_before;
     let rss = child.peak_rss_mib();
     drop(child);
     let _ = std::fs::remove_dir_all(&dir);
@@ -295,6 +321,7 @@ async fn measure(
         p50_ms: percentile(&run.micros, 0.50),
         p99_ms: percentile(&run.micros, 0.99),
         rss_mib: rss,
+        cpu_ms: cpu * 1000.0 / requests as f64,
     })
 }
 
@@ -325,30 +352,33 @@ pub async fn run(requests: usize, levels: &[usize], repeats: usize) -> anyhow::R
                 p50_ms: med(&ll, |f| f.p50_ms),
                 p99_ms: med(&ll, |f| f.p99_ms),
                 rss_mib: med(&ll, |f| f.rss_mib),
+                cpu_ms: med(&ll, |f| f.cpu_ms),
             },
             Figures {
                 per_second: med(&base, |f| f.per_second),
                 p50_ms: med(&base, |f| f.p50_ms),
                 p99_ms: med(&base, |f| f.p99_ms),
                 rss_mib: med(&base, |f| f.rss_mib),
+                cpu_ms: med(&base, |f| f.cpu_ms),
             },
         );
         table.push((c, l, b));
     }
-    println!("| concurrency | target | events/s | p50 ms | p99 ms | peak RSS MiB |");
-    println!("|---|---|---|---|---|---|");
+    println!("| concurrency | target | events/s | p50 ms | p99 ms | peak RSS MiB | CPU ms/event |");
+    println!("|---|---|---|---|---|---|---|");
     for (c, l, b) in &table {
         for (name, f) in [("Ledgerlink", l), ("baseline", b)] {
             println!(
-                "| {c} | {name} | {:.0} | {:.2} | {:.2} | {:.1} |",
-                f.per_second, f.p50_ms, f.p99_ms, f.rss_mib
+                "| {c} | {name} | {:.0} | {:.2} | {:.2} | {:.1} | {:.3} |",
+                f.per_second, f.p50_ms, f.p99_ms, f.rss_mib, f.cpu_ms
             );
         }
         println!(
-            "| {c} | **ratio** | **{:.2}x** | {:.2}x | {:.2}x | |",
+            "| {c} | **ratio** | **{:.2}x** | {:.2}x | {:.2}x | | {:.2}x |",
             l.per_second / b.per_second.max(1e-9),
             l.p50_ms / b.p50_ms.max(1e-9),
-            l.p99_ms / b.p99_ms.max(1e-9)
+            l.p99_ms / b.p99_ms.max(1e-9),
+            l.cpu_ms / b.cpu_ms.max(1e-9)
         );
     }
     Ok(0)

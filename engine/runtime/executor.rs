@@ -527,7 +527,7 @@ impl Executor {
         st.calls += 1;
         let journal = st.journal.clone();
         let mut entry = JournalEntry {
-            run: journal.as_ref().map_or(0, |j| j.run),
+            run: journal.as_ref().map_or(0, |j| j.run()),
             seq,
             step: step.id.clone(),
             call: call_name.clone(),

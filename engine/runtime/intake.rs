@@ -50,6 +50,7 @@ pub fn new_event(plan: &Plan, event: &Value, received_ms: i64) -> Result<NewEven
         revision: plan.hash.clone(),
         ordering_key,
         received_ms,
+        masked: false,
     })
 }
 

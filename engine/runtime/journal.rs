@@ -11,18 +11,43 @@
 //! if the process dies first, the call is "in flight" on restart and its connector is asked,
 //! as for a crash during the call. So a one-call run commits three times, not four.
 
-use crate::store::{CallEnd, JournalEntry, StateStore, StoreError, Write, Written};
+use crate::store::{
+    AcceptedNow, CallEnd, JournalEntry, NewEvent, RunEnd, StateStore, StoreError, Write, Written,
+};
 use serde_json::Value;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub struct RunJournal {
     store: Arc<dyn StateStore>,
-    pub run: i64,
+    /// 0 until an admitted run's event is stored.
+    run: AtomicI64,
     pub flow: String,
     entries: Vec<JournalEntry>,
     /// The last call's outcome, not yet written.
     deferred: Mutex<Option<CallEnd>>,
+    /// A run executing before its event is stored: its first write stores it (see `Admission`).
+    admission: Mutex<Option<Admission>>,
+    /// The run's event is stored and the run is this execution's.
+    admitted: AtomicBool,
 }
+
+/// A webhook's event whose run starts before the event is stored: the run's first write (a
+/// call's start, a retry row or its end) stores the event and claims the run in the same
+/// commit, so no request leaves and nobody hears of the event before it is durable, and one
+/// commit per event is saved. What runs before that write is pure (maps, scripts, lookups).
+/// If the event is a duplicate, or an earlier run with its ordering key is unfinished (it is
+/// then queued for the worker), the write is not made and this execution stops void.
+pub struct Admission {
+    pub event: NewEvent,
+    pub worker: String,
+    pub lease_ms: i64,
+    /// Told what became of the event, in the run's task before it goes on.
+    pub told: Told,
+}
+
+/// Where an `Admission` hears what became of its event.
+pub type Told = Box<dyn FnOnce(Result<&AcceptedNow, &StoreError>) + Send>;
 
 impl RunJournal {
     /// The journal of `run` as the store has it.
@@ -44,10 +69,83 @@ impl RunJournal {
     ) -> Self {
         RunJournal {
             store,
-            run,
+            run: AtomicI64::new(run),
             flow: flow.to_string(),
             entries,
             deferred: Mutex::new(None),
+            admission: Mutex::new(None),
+            admitted: AtomicBool::new(true),
+        }
+    }
+
+    /// The journal of a run whose event is not stored yet (see `Admission`).
+    pub fn admitting(store: Arc<dyn StateStore>, admission: Admission) -> Self {
+        let flow = admission.event.flow.clone();
+        let journal = Self::with_entries(store, 0, &flow, Vec::new());
+        journal.admitted.store(false, Ordering::SeqCst);
+        *journal.admission.lock().unwrap_or_else(|e| e.into_inner()) = Some(admission);
+        journal
+    }
+
+    /// The run's id (0 while an admitted run's event is not stored).
+    pub fn run(&self) -> i64 {
+        self.run.load(Ordering::SeqCst)
+    }
+
+    /// Whether this execution owns its run: false when its event turned out to be a
+    /// duplicate, was queued behind another run, or could not be stored.
+    pub fn admitted(&self) -> bool {
+        self.admitted.load(Ordering::SeqCst)
+    }
+
+    /// Whether the run's event is still to be stored with its first write.
+    pub fn awaiting_admission(&self) -> bool {
+        self.admission.lock().map(|a| a.is_some()).unwrap_or(false)
+    }
+
+    /// Commit `write`, storing the event first when the run is still being admitted.
+    async fn commit(&self, mut write: Write) -> Result<Written, StoreError> {
+        let admission = self
+            .admission
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let Some(a) = admission else {
+            if !self.admitted() {
+                return Err(not_admitted());
+            }
+            write.set_run(self.run());
+            return submit(&self.store, write).await;
+        };
+        let write = Write::AcceptNow {
+            event: a.event,
+            worker: a.worker,
+            now_ms: crate::store::now_ms(),
+            lease_ms: a.lease_ms,
+            then: Some(Box::new(write)),
+        };
+        match submit(&self.store, write).await {
+            Ok(Written::AcceptedThen(accepted, first)) => {
+                if let AcceptedNow::Running(c) = &accepted {
+                    self.run.store(c.run.id, Ordering::SeqCst);
+                    self.admitted.store(true, Ordering::SeqCst);
+                }
+                (a.told)(Ok(&accepted));
+                Ok(*first)
+            }
+            Ok(Written::Accepted(accepted)) => {
+                (a.told)(Ok(&accepted));
+                Err(not_admitted())
+            }
+            Ok(other) => {
+                let e = StoreError::Sql(format!("accept_now answered {other:?}"));
+                (a.told)(Err(&e));
+                Err(e)
+            }
+            Err(e) => {
+                (a.told)(Err(&e));
+                Err(e)
+            }
         }
     }
 
@@ -69,7 +167,19 @@ impl RunJournal {
             prior: self.take_deferred(),
             entry: entry.clone(),
         };
-        submit(&self.store, write).await.map(|_| ())
+        self.commit(write).await.map(|_| ())
+    }
+
+    /// The run's end, with the last call's outcome; for a run still being admitted, its
+    /// event too. `Err` when this execution does not own the run (nothing was written).
+    pub async fn finish(&self, end: RunEnd) -> Result<(), StoreError> {
+        let write = Write::Finish {
+            prior: self.take_deferred(),
+            run: self.run(),
+            end,
+            now_ms: crate::store::now_ms(),
+        };
+        self.commit(write).await.map(|_| ())
     }
 
     /// Write the entry as started, unless `ledger_key` already has a result (returned).
@@ -84,7 +194,7 @@ impl RunJournal {
             flow: self.flow.clone(),
             ledger_key: ledger_key.map(str::to_string),
         };
-        match submit(&self.store, write).await? {
+        match self.commit(write).await? {
             Written::Begun(found) => Ok(found),
             other => Err(StoreError::Sql(format!("begin_call answered {other:?}"))),
         }
@@ -93,8 +203,23 @@ impl RunJournal {
     /// The entry's outcome and, for a success with a key, its result for the idempotency
     /// ledger: written with the run's next write (see the module note).
     pub fn end(&self, entry: &JournalEntry, remember: Option<(&str, &Value)>) {
+        // The input stays as the call's start wrote it: not copied again.
+        let entry = JournalEntry {
+            run: self.run(),
+            seq: entry.seq,
+            step: entry.step.clone(),
+            call: entry.call.clone(),
+            attempt: entry.attempt,
+            outcome: entry.outcome.clone(),
+            input: Value::Null,
+            output: entry.output.clone(),
+            idempotency_key: entry.idempotency_key.clone(),
+            started_ms: entry.started_ms,
+            updated_ms: entry.updated_ms,
+            history: entry.history.clone(),
+        };
         let end = CallEnd {
-            entry: entry.clone(),
+            entry,
             flow: self.flow.clone(),
             remember: remember.map(|(k, v)| (k.to_string(), v.clone())),
         };
@@ -102,6 +227,10 @@ impl RunJournal {
         // Two outcomes never wait at once: every other write takes the waiting one first.
         *deferred = Some(end);
     }
+}
+
+fn not_admitted() -> StoreError {
+    StoreError::Sql("the event was not taken for this run (a duplicate, or queued)".into())
 }
 
 /// Make a hot-path write and wait for its commit without holding a thread: a store that

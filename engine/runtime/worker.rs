@@ -5,7 +5,7 @@
 //! in-flight runs reach their next checkpoint for a grace period, then leaves the rest to be
 //! recovered from the journal on the next start.
 
-use super::journal::RunJournal;
+use super::journal::{Admission, RunJournal};
 use super::{Executor, RunStatus};
 use crate::plan::Plan;
 use crate::store::{Claimed, RunEnd, StateStore, now_ms};
@@ -111,7 +111,7 @@ pub struct Worker {
     pub stats: Arc<Stats>,
     /// Told of every finished run (webhooks that answer after their run wait here).
     pub completions: Arc<super::completions::Completions>,
-    /// Slots for runs started by their trigger (`run_now`), as many as `concurrency`.
+    /// Slots for runs started by their trigger (`run_admitting`), as many as `concurrency`.
     direct: Arc<tokio::sync::Semaphore>,
 }
 
@@ -208,25 +208,28 @@ impl Worker {
         }
     }
 
-    /// Take a slot to run a just-accepted event in the caller's task (`run_now`); `None` when
+    /// Take a slot to run a webhook's event in a task of its own (`run_admitting`); `None` when
     /// as many runs as the worker's concurrency are already running that way.
     pub fn slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
         Arc::clone(&self.direct).try_acquire_owned().ok()
     }
 
-    /// Run a run that `StateStore::accept_now` has just claimed for this worker: no claim and
-    /// no journal to read. It goes on to its end even if the caller stops waiting.
-    pub fn run_now(
+    /// Run a webhook's event before it is stored (see `Admission`): its first write stores
+    /// it. It goes on to its end even if the caller stops waiting.
+    pub fn run_admitting(
         self: &Arc<Self>,
-        c: Claimed,
+        plan: Arc<Plan>,
+        admission: Admission,
         slot: tokio::sync::OwnedSemaphorePermit,
     ) -> tokio::task::JoinHandle<()> {
         let me = Arc::clone(self);
         let span =
-            tracing::info_span!("run", run = c.run.id, flow = %c.run.flow, event = %c.event_key);
+            tracing::info_span!("run", flow = %admission.event.flow, event = %admission.event.key);
+        let body = admission.event.body.clone();
+        let journal = Arc::new(RunJournal::admitting(Arc::clone(&self.store), admission));
         tokio::spawn(tracing::Instrument::instrument(
             async move {
-                me.execute_with(c, true).await;
+                me.execute_journaled(&plan, &body, journal).await;
                 drop(slot);
             },
             span,
@@ -234,109 +237,97 @@ impl Worker {
     }
 
     async fn execute(&self, c: Claimed) {
-        self.execute_with(c, false).await
-    }
-
-    async fn execute_with(&self, c: Claimed, fresh: bool) {
         let run = c.run.id;
-        let mut deferred = None;
+        let store = Arc::clone(&self.store);
+        let flow = c.run.flow.clone();
         let plan = self
             .plans
             .read()
             .ok()
             .and_then(|p| p.for_run(&c.run.flow, &c.run.revision));
-        let end = match plan {
-            None => RunEnd::Failed {
+        let Some(plan) = plan else {
+            let end = RunEnd::Failed {
                 step: "flow".into(),
                 reason: format!("flow `{}` is not loaded", c.run.flow),
-            },
-            Some(plan) => {
-                if plan.hash != c.run.revision {
-                    tracing::info!(run, flow = %c.run.flow, from = %c.run.revision, to = %plan.hash,
-                        "run accepted on another revision runs on the current one");
-                }
-                let store = Arc::clone(&self.store);
-                let flow = c.run.flow.clone();
-                let journal = if fresh {
-                    RunJournal::fresh(store, run, &flow)
-                } else {
-                    let loaded =
-                        tokio::task::spawn_blocking(move || RunJournal::load(store, run, &flow))
-                            .await;
-                    match loaded {
-                        Ok(Ok(j)) => j,
-                        other => {
-                            self.stats.store_errors.fetch_add(1, Ordering::Relaxed);
-                            tracing::error!(run, error = ?other.err(), "cannot read the run's journal");
-                            return;
-                        }
-                    }
-                };
-                let journal = Arc::new(journal);
-                let executor = self
-                    .executor
-                    .read()
-                    .map(|e| e.clone())
-                    .unwrap_or_else(|e| e.into_inner().clone());
-                let record = executor
-                    .run_durable(&plan, &c.body, Arc::clone(&journal))
-                    .await;
-                deferred = journal.take_deferred();
-                for step in &record.steps {
-                    self.stats
-                        .step_seconds
-                        .observe(step.kind, step.micros as f64 / 1e6);
-                }
-                // Alerts go to their targets (never blocking the run) and the audit trail.
-                for a in &record.alerts {
-                    self.config.alerter.send(crate::alerts::Alert {
-                        source: "alert".into(),
-                        severity: a.severity.clone(),
-                        channel: a.channel.clone(),
-                        flow: Some(c.run.flow.clone()),
-                        run: Some(run),
-                        message: a.message.clone(),
-                    });
-                    let (store, detail) = (
-                        Arc::clone(&self.store),
-                        serde_json::json!({"run": run, "flow": c.run.flow, "step": a.step,
-                            "severity": a.severity, "channel": a.channel, "message": a.message})
-                        .to_string(),
-                    );
-                    let _ = tokio::task::spawn_blocking(move || {
-                        store.audit("alert", &detail, now_ms())
-                    })
-                    .await;
-                }
-                match record.status {
-                    RunStatus::Completed => RunEnd::Completed,
-                    RunStatus::Skipped { reason } => RunEnd::Skipped { reason },
-                    RunStatus::Failed { step, reason } => RunEnd::Failed { step, reason },
-                    RunStatus::DeadLettered { step, reason } => {
-                        RunEnd::DeadLettered { step, reason }
-                    }
-                    RunStatus::Waiting {
-                        step,
-                        reason,
-                        retry_in_ms,
-                    } => RunEnd::Waiting {
-                        step,
-                        reason,
-                        next_ms: now_ms() + retry_in_ms as i64,
-                    },
-                }
+            };
+            let journal = Arc::new(RunJournal::fresh(store, run, &flow));
+            self.record_end(&journal, end, &[]).await;
+            return;
+        };
+        if plan.hash != c.run.revision {
+            tracing::info!(run, flow = %c.run.flow, from = %c.run.revision, to = %plan.hash,
+                "run accepted on another revision runs on the current one");
+        }
+        let loaded = tokio::task::spawn_blocking(move || RunJournal::load(store, run, &flow)).await;
+        let journal = match loaded {
+            Ok(Ok(j)) => j,
+            other => {
+                self.stats.store_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(run, error = ?other.err(), "cannot read the run's journal");
+                return;
             }
         };
-        if let RunEnd::DeadLettered { step, reason } = &end {
-            self.config.alerter.send(crate::alerts::Alert {
-                source: "dead_letter".into(),
-                severity: "error".into(),
-                channel: None,
-                flow: Some(c.run.flow.clone()),
-                run: Some(run),
-                message: format!("dead-lettered at `{step}`: {reason}"),
-            });
+        self.execute_journaled(&plan, &c.body, Arc::new(journal))
+            .await
+    }
+
+    /// Execute `plan` on `body` with its calls journaled, then record the run's end.
+    async fn execute_journaled(
+        &self,
+        plan: &Plan,
+        body: &serde_json::Value,
+        journal: Arc<RunJournal>,
+    ) {
+        let executor = self
+            .executor
+            .read()
+            .map(|e| e.clone())
+            .unwrap_or_else(|e| e.into_inner().clone());
+        let record = executor.run_durable(plan, body, Arc::clone(&journal)).await;
+        if !journal.admitted() && !journal.awaiting_admission() {
+            // Its event was a duplicate or queued behind another run: nothing was written
+            // and this execution is void.
+            return;
         }
+        for step in &record.steps {
+            self.stats
+                .step_seconds
+                .observe(step.kind, step.micros as f64 / 1e6);
+        }
+        let end = match record.status {
+            RunStatus::Completed => RunEnd::Completed,
+            RunStatus::Skipped { reason } => RunEnd::Skipped { reason },
+            RunStatus::Failed { step, reason } => RunEnd::Failed { step, reason },
+            RunStatus::DeadLettered { step, reason } => RunEnd::DeadLettered { step, reason },
+            RunStatus::Waiting {
+                step,
+                reason,
+                retry_in_ms,
+            } => RunEnd::Waiting {
+                step,
+                reason,
+                next_ms: now_ms() + retry_in_ms as i64,
+            },
+        };
+        self.record_end(&journal, end, &record.alerts).await;
+    }
+
+    /// Commit the run's end, then tell its waiting webhook and send its alerts. Alerts go
+    /// out only once the end is committed, so a run whose event turns out to be a duplicate
+    /// at that commit, or that runs again after a crash before it, does not alert twice.
+    async fn record_end(
+        &self,
+        journal: &RunJournal,
+        end: RunEnd,
+        alerts: &[super::record::AlertRecord],
+    ) {
+        let outcome = outcome_of(&end);
+        let dead_letter = match &end {
+            RunEnd::DeadLettered { step, reason } => {
+                Some(format!("dead-lettered at `{step}`: {reason}"))
+            }
+            _ => None,
+        };
         let counter = match &end {
             RunEnd::Completed => &self.stats.completed,
             RunEnd::Skipped { .. } => &self.stats.skipped,
@@ -344,23 +335,50 @@ impl Worker {
             RunEnd::DeadLettered { .. } => &self.stats.dead_lettered,
             RunEnd::Waiting { .. } => &self.stats.waiting,
         };
+        if let Err(e) = journal.finish(end).await {
+            if journal.admitted() {
+                self.stats.store_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    run = journal.run(),
+                    error = %e,
+                    "cannot record the end of a run; it will run again from its journal"
+                );
+            }
+            return;
+        }
         counter.fetch_add(1, Ordering::Relaxed);
-        let outcome = outcome_of(&end);
-        let write = crate::store::Write::Finish {
-            prior: deferred,
-            run,
-            end,
-            now_ms: now_ms(),
-        };
-        if super::journal::submit(&self.store, write).await.is_ok() {
-            // Only once the end is committed: a waiting sender may act on it.
-            self.completions.finished(run, outcome);
-        } else {
-            self.stats.store_errors.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(
-                run,
-                "cannot record the end of a run; it will run again from its journal"
+        let run = journal.run();
+        // Only once the end is committed: a waiting sender may act on it.
+        self.completions.finished(run, outcome);
+        let flow = &journal.flow;
+        if let Some(message) = dead_letter {
+            self.config.alerter.send(crate::alerts::Alert {
+                source: "dead_letter".into(),
+                severity: "error".into(),
+                channel: None,
+                flow: Some(flow.clone()),
+                run: Some(run),
+                message,
+            });
+        }
+        // Alerts go to their targets (never blocking the run) and the audit trail.
+        for a in alerts {
+            self.config.alerter.send(crate::alerts::Alert {
+                source: "alert".into(),
+                severity: a.severity.clone(),
+                channel: a.channel.clone(),
+                flow: Some(flow.clone()),
+                run: Some(run),
+                message: a.message.clone(),
+            });
+            let (store, detail) = (
+                Arc::clone(&self.store),
+                serde_json::json!({"run": run, "flow": flow, "step": a.step,
+                    "severity": a.severity, "channel": a.channel, "message": a.message})
+                .to_string(),
             );
+            let _ =
+                tokio::task::spawn_blocking(move || store.audit("alert", &detail, now_ms())).await;
         }
     }
 }

@@ -11,8 +11,9 @@ use crate::load::secrets::SecretScope;
 use crate::model::{Profile, SignatureScheme};
 use crate::plan::Plan;
 use crate::runtime::intake::new_event;
+use crate::runtime::journal::Admission;
 use crate::runtime::worker::Plans;
-use crate::store::{Accepted, AcceptedNow, NewEvent, Write, Written, now_ms};
+use crate::store::{Accepted, AcceptedNow, NewEvent, now_ms};
 use crate::triggers::signature;
 use axum::body::to_bytes;
 use axum::extract::{Request, State};
@@ -253,7 +254,7 @@ pub async fn receive(State(state): State<ServerState>, request: Request) -> Resp
         }
     };
     let key = row.key.clone();
-    let taken = match take(&state, row).await {
+    let taken = match take(&state, &plan, row, after_run).await {
         Ok(t) => t,
         Err(()) => {
             return error(
@@ -278,12 +279,7 @@ pub async fn receive(State(state): State<ServerState>, request: Request) -> Resp
             state.wake.notify_one();
             (run, ended)
         }
-        Taken::Running(worker, claimed, slot) => {
-            let run = claimed.run.id;
-            let ended = after_run.then(|| state.completions.wait(run));
-            worker.run_now(*claimed, slot);
-            (run, ended)
-        }
+        Taken::Running(run, ended) => (run, ended),
     };
     match run {
         (run, Some(ended)) => answer_after_run(&state, run, &key, ended).await,
@@ -300,18 +296,23 @@ enum Taken {
     Duplicate,
     /// Queued for the worker pool.
     Queued(i64),
-    /// Claimed at once, for this worker to run in a task of its own.
+    /// Claimed and running in a task of its own; its end is told to the receiver when the
+    /// webhook answers after its run.
     Running(
-        Arc<crate::runtime::worker::Worker>,
-        Box<crate::store::Claimed>,
-        tokio::sync::OwnedSemaphorePermit,
+        i64,
+        Option<tokio::sync::oneshot::Receiver<crate::runtime::completions::Outcome>>,
     ),
 }
 
 /// Store the event (durably, before any answer). When this process runs flows and has a free
-/// slot, its run is claimed in the same commit and started at once, sparing the worker's
-/// claim; otherwise it is queued for the worker.
-async fn take(state: &ServerState, row: NewEvent) -> Result<Taken, ()> {
+/// slot, the run starts at once and its first write stores the event and claims the run in
+/// one commit (`Admission`); otherwise the event is queued for the worker.
+async fn take(
+    state: &ServerState,
+    plan: &Arc<Plan>,
+    mut row: NewEvent,
+    after_run: bool,
+) -> Result<Taken, ()> {
     let store = Arc::clone(&state.store);
     let direct = state
         .runner
@@ -319,24 +320,34 @@ async fn take(state: &ServerState, row: NewEvent) -> Result<Taken, ()> {
         .and_then(|w| w.slot().map(|slot| (Arc::clone(w), slot)));
     match direct {
         Some((worker, slot)) => {
-            let (id, lease) = (
-                worker.config.id.clone(),
-                worker.config.lease.as_millis() as i64,
-            );
-            let write = Write::AcceptNow {
-                event: row,
-                worker: id,
-                now_ms: now_ms(),
-                lease_ms: lease,
+            // The run sees the event as the store will keep it.
+            row.mask();
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let completions = Arc::clone(&worker.completions);
+            let told = move |r: Result<&AcceptedNow, &crate::store::StoreError>| {
+                let taken = match r {
+                    Ok(AcceptedNow::Running(c)) => {
+                        // Registered before the run goes on, so its end cannot be missed.
+                        let ended = after_run.then(|| completions.wait(c.run.id));
+                        Ok(Taken::Running(c.run.id, ended))
+                    }
+                    Ok(AcceptedNow::Queued { run, .. }) => Ok(Taken::Queued(*run)),
+                    Ok(AcceptedNow::Duplicate { .. }) => Ok(Taken::Duplicate),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot store a webhook's event");
+                        Err(())
+                    }
+                };
+                let _ = tx.send(taken);
             };
-            match crate::runtime::journal::submit(&store, write).await {
-                Ok(Written::Accepted(AcceptedNow::Running(c))) => {
-                    Ok(Taken::Running(worker, c, slot))
-                }
-                Ok(Written::Accepted(AcceptedNow::Queued { run, .. })) => Ok(Taken::Queued(run)),
-                Ok(Written::Accepted(AcceptedNow::Duplicate { .. })) => Ok(Taken::Duplicate),
-                _ => Err(()),
-            }
+            let admission = Admission {
+                event: row,
+                worker: worker.config.id.clone(),
+                lease_ms: worker.config.lease.as_millis() as i64,
+                told: Box::new(told),
+            };
+            worker.run_admitting(Arc::clone(plan), admission, slot);
+            rx.await.unwrap_or(Err(()))
         }
         None => {
             let accepted = tokio::task::spawn_blocking(move || store.accept(&[row])).await;

@@ -76,9 +76,23 @@ pub trait StateStore: Send + Sync {
                 worker,
                 now_ms,
                 lease_ms,
-            } => self
-                .accept_now(&event, &worker, now_ms, lease_ms)
-                .map(Written::Accepted),
+                then,
+            } => {
+                let accepted = self.accept_now(&event, &worker, now_ms, lease_ms)?;
+                match (then, &accepted) {
+                    (Some(mut then), AcceptedNow::Running(c)) => {
+                        if matches!(*then, Write::AcceptNow { .. }) {
+                            return Err(StoreError::Sql(
+                                "an acceptance's first write cannot accept another event".into(),
+                            ));
+                        }
+                        then.set_run(c.run.id);
+                        let first = self.apply(*then)?;
+                        Ok(Written::AcceptedThen(accepted, Box::new(first)))
+                    }
+                    _ => Ok(Written::Accepted(accepted)),
+                }
+            }
             Write::BeginCall {
                 entry,
                 flow,
@@ -128,7 +142,8 @@ pub trait StateStore: Send + Sync {
         ledger_key: Option<&str>,
     ) -> Result<Option<serde_json::Value>, StoreError>;
 
-    /// End a call in one commit: its journal entry and, when it succeeded with a key, its
+    /// End a call in one commit: its journal entry's outcome (attempt, outcome, output,
+    /// history; the input written at its start stays) and, when it succeeded with a key, its
     /// result in the idempotency ledger.
     fn end_call(
         &self,

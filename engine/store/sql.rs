@@ -140,6 +140,19 @@ pub fn accept_now(
     now_ms: i64,
     lease_ms: i64,
 ) -> Result<AcceptedNow, StoreError> {
+    admit(conn, e, worker, now_ms, lease_ms, true)
+}
+
+/// `accept_now`; the claimed run carries the event's body only `with_body` (a run already
+/// executing has it).
+fn admit(
+    conn: &Connection,
+    e: &NewEvent,
+    worker: &str,
+    now_ms: i64,
+    lease_ms: i64,
+    with_body: bool,
+) -> Result<AcceptedNow, StoreError> {
     let blocked = match &e.ordering_key {
         Some(key) => conn
             .prepare_cached(
@@ -171,7 +184,11 @@ pub fn accept_now(
                 updated_ms: e.received_ms,
             },
             event_key: e.key.clone(),
-            body: e.body.clone(),
+            body: if with_body {
+                e.body.clone()
+            } else {
+                Value::Null
+            },
         })),
     })
 }
@@ -266,6 +283,11 @@ pub fn journal(conn: &Connection, run: i64) -> Result<Vec<JournalEntry>, StoreEr
 }
 
 pub fn record_step(conn: &Connection, e: &JournalEntry) -> Result<(), StoreError> {
+    record_step_as(conn, e, e.run)
+}
+
+/// `record_step` under `run` (an entry written with its run's acceptance has run 0).
+fn record_step_as(conn: &Connection, e: &JournalEntry, run: i64) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO journal (run_id, seq, step, call, attempt, outcome, input, output, idempotency_key, started_ms, updated_ms, history) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
@@ -275,7 +297,7 @@ pub fn record_step(conn: &Connection, e: &JournalEntry) -> Result<(), StoreError
          history = excluded.history",
     )?
     .execute(params![
-        e.run,
+        run,
         e.seq,
         e.step,
         e.call,
@@ -510,12 +532,22 @@ pub fn begin_call(
     flow: &str,
     ledger_key: Option<&str>,
 ) -> Result<Option<Value>, StoreError> {
+    begin_call_as(conn, entry, entry.run, flow, ledger_key)
+}
+
+fn begin_call_as(
+    conn: &Connection,
+    entry: &JournalEntry,
+    run: i64,
+    flow: &str,
+    ledger_key: Option<&str>,
+) -> Result<Option<Value>, StoreError> {
     if let Some(key) = ledger_key {
         if let Some(v) = idempotent_result(conn, flow, key)? {
             return Ok(Some(v));
         }
     }
-    record_step(conn, entry)?;
+    record_step_as(conn, entry, run)?;
     Ok(None)
 }
 
@@ -526,7 +558,36 @@ pub fn end_call(
     flow: &str,
     remember: Option<(&str, &Value)>,
 ) -> Result<(), StoreError> {
-    record_step(conn, entry)?;
+    end_call_as(conn, entry, entry.run, flow, remember)
+}
+
+fn end_call_as(
+    conn: &Connection,
+    entry: &JournalEntry,
+    run: i64,
+    flow: &str,
+    remember: Option<(&str, &Value)>,
+) -> Result<(), StoreError> {
+    // The row written at the call's start keeps its input; only what the end changed is set
+    // (no second copy of the input to serialize and write).
+    let changed = conn
+        .prepare_cached(
+            "UPDATE journal SET attempt = ?3, outcome = ?4, output = ?5, updated_ms = ?6, history = ?7 \
+             WHERE run_id = ?1 AND seq = ?2",
+        )?
+        .execute(params![
+            run,
+            entry.seq,
+            entry.attempt,
+            entry.outcome,
+            text(&entry.output),
+            entry.updated_ms,
+            if entry.history.is_null() { "[]".to_string() } else { text(&entry.history) }
+        ])?;
+    if changed == 0 {
+        // Not begun through this store (a backfilled entry): written whole.
+        record_step_as(conn, entry, run)?;
+    }
     if let Some((key, result)) = remember {
         remember_result(conn, flow, key, result, entry.updated_ms)?;
     }
@@ -588,44 +649,74 @@ pub fn prune(conn: &Connection, before_ms: i64, limit: usize) -> Result<Pruned, 
 
 /// One hot-path write, with the call outcome deferred to it, in the caller's transaction.
 pub fn apply(conn: &Connection, write: &Write) -> Result<Written, StoreError> {
+    apply_as(conn, write, None)
+}
+
+/// `apply`, for the run `run` when it is given (the first write of a run being accepted in
+/// the same commit, whose entries carry run 0).
+fn apply_as(conn: &Connection, write: &Write, run: Option<i64>) -> Result<Written, StoreError> {
     match write {
         Write::AcceptNow {
             event,
             worker,
             now_ms,
             lease_ms,
-        } => accept_now(conn, event, worker, *now_ms, *lease_ms).map(Written::Accepted),
+            then,
+        } => {
+            let Some(then) = then else {
+                return accept_now(conn, event, worker, *now_ms, *lease_ms).map(Written::Accepted);
+            };
+            if run.is_some() || matches!(**then, Write::AcceptNow { .. }) {
+                return Err(StoreError::Sql(
+                    "an acceptance's first write cannot accept another event".into(),
+                ));
+            }
+            let accepted = admit(conn, event, worker, *now_ms, *lease_ms, false)?;
+            Ok(match &accepted {
+                AcceptedNow::Running(c) => {
+                    let first = apply_as(conn, then, Some(c.run.id))?;
+                    Written::AcceptedThen(accepted, Box::new(first))
+                }
+                _ => Written::Accepted(accepted),
+            })
+        }
         Write::BeginCall {
             prior,
             entry,
             flow,
             ledger_key,
         } => {
-            end_deferred(conn, prior.as_ref())?;
-            begin_call(conn, entry, flow, ledger_key.as_deref()).map(Written::Begun)
+            end_deferred(conn, prior.as_ref(), run)?;
+            let run = run.unwrap_or(entry.run);
+            begin_call_as(conn, entry, run, flow, ledger_key.as_deref()).map(Written::Begun)
         }
         Write::RecordStep { prior, entry } => {
-            end_deferred(conn, prior.as_ref())?;
-            record_step(conn, entry).map(|()| Written::Done)
+            end_deferred(conn, prior.as_ref(), run)?;
+            record_step_as(conn, entry, run.unwrap_or(entry.run)).map(|()| Written::Done)
         }
         Write::Finish {
             prior,
-            run,
+            run: of,
             end,
             now_ms,
         } => {
-            end_deferred(conn, prior.as_ref())?;
-            finish(conn, *run, end, *now_ms).map(|()| Written::Done)
+            end_deferred(conn, prior.as_ref(), run)?;
+            finish(conn, run.unwrap_or(*of), end, *now_ms).map(|()| Written::Done)
         }
     }
 }
 
 /// A deferred call outcome (`CallEnd`), if any, before the write it was deferred to.
-fn end_deferred(conn: &Connection, prior: Option<&CallEnd>) -> Result<(), StoreError> {
+fn end_deferred(
+    conn: &Connection,
+    prior: Option<&CallEnd>,
+    run: Option<i64>,
+) -> Result<(), StoreError> {
     match prior {
-        Some(p) => end_call(
+        Some(p) => end_call_as(
             conn,
             &p.entry,
+            run.unwrap_or(p.entry.run),
             &p.flow,
             p.remember.as_ref().map(|(k, v)| (k.as_str(), v)),
         ),

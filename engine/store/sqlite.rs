@@ -275,7 +275,7 @@ impl StateStore for SqliteStore {
     fn accept(&self, events: &[NewEvent]) -> Result<Vec<Accepted>, StoreError> {
         let mut events = events.to_vec();
         for e in &mut events {
-            crate::pci::redact(&mut e.body);
+            e.mask();
         }
         self.write(move |c| sql::accept(c, &events))
     }
@@ -288,7 +288,7 @@ impl StateStore for SqliteStore {
         lease_ms: i64,
     ) -> Result<AcceptedNow, StoreError> {
         let (mut event, worker) = (event.clone(), worker.to_string());
-        crate::pci::redact(&mut event.body);
+        event.mask();
         self.write(move |c| sql::accept_now(c, &event, &worker, now_ms, lease_ms))
     }
 

@@ -30,6 +30,19 @@ pub struct NewEvent {
     pub revision: String,
     pub ordering_key: Option<String>,
     pub received_ms: i64,
+    /// The body has been through `mask` already (a webhook's run sees the body as it will
+    /// be stored), so the store does not search it again.
+    pub masked: bool,
+}
+
+impl NewEvent {
+    /// Mask card data in the body, once.
+    pub fn mask(&mut self) {
+        if !self.masked {
+            crate::pci::redact(&mut self.body);
+            self.masked = true;
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -56,7 +69,8 @@ pub enum AcceptedNow {
 
 /// A call's outcome whose write waits for the run's next write, so that a call ending a run
 /// commits together with the run's end (one commit instead of two). Until it is written the
-/// journal shows the call in flight, which a restart settles by asking the connector.
+/// journal shows the call in flight, which a restart settles by asking the connector. Its
+/// entry's input is not written again (the call's start wrote it).
 #[derive(Debug, Clone)]
 pub struct CallEnd {
     pub entry: JournalEntry,
@@ -69,12 +83,17 @@ pub struct CallEnd {
 /// `prior` first write that deferred call outcome, in the same commit.
 #[derive(Debug, Clone)]
 pub enum Write {
-    /// `StateStore::accept_now`.
+    /// `StateStore::accept_now`; with `then`, the run's first write too, in the same commit
+    /// and only if the run was claimed (its run id, 0 in `then`, is the new run's). A
+    /// webhook's run executes up to its first write before its event is stored: what comes
+    /// before is pure (maps, scripts, lookups), so nothing leaves before the commit, and one
+    /// commit is saved per event.
     AcceptNow {
         event: NewEvent,
         worker: String,
         now_ms: i64,
         lease_ms: i64,
+        then: Option<Box<Write>>,
     },
     /// `StateStore::begin_call`.
     BeginCall {
@@ -98,11 +117,33 @@ pub enum Write {
 }
 
 impl Write {
+    /// Make this the write of run `run` (a first write made with its run's acceptance is
+    /// built before the run has an id).
+    pub fn set_run(&mut self, run: i64) {
+        let prior = match self {
+            Write::AcceptNow { .. } => None,
+            Write::BeginCall { prior, entry, .. } | Write::RecordStep { prior, entry } => {
+                entry.run = run;
+                prior.as_mut()
+            }
+            Write::Finish { prior, run: of, .. } => {
+                *of = run;
+                prior.as_mut()
+            }
+        };
+        if let Some(p) = prior {
+            p.entry.run = run;
+        }
+    }
+
     /// Mask card data in everything this write stores (see `JournalEntry::redact`).
     pub fn redact(&mut self) {
         match self {
-            Write::AcceptNow { event, .. } => {
-                crate::pci::redact(&mut event.body);
+            Write::AcceptNow { event, then, .. } => {
+                event.mask();
+                if let Some(then) = then {
+                    then.redact();
+                }
             }
             Write::BeginCall { prior, entry, .. } | Write::RecordStep { prior, entry } => {
                 entry.redact();
@@ -132,6 +173,8 @@ impl CallEnd {
 #[derive(Debug, Clone)]
 pub enum Written {
     Accepted(AcceptedNow),
+    /// `AcceptNow` with `then`: the run was claimed and its first write made.
+    AcceptedThen(AcceptedNow, Box<Written>),
     /// A result the idempotency ledger already had (the call is not made), or `None`.
     Begun(Option<Value>),
     Done,

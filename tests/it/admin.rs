@@ -53,6 +53,7 @@ async fn protected_routes_need_the_token() {
             revision: "r".into(),
             ordering_key: None,
             received_ms: 1,
+            masked: false,
         }])
         .unwrap();
     let run = match accepted[0] {

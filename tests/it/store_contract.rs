@@ -13,6 +13,7 @@ fn event(flow: &str, key: &str, ordering: Option<&str>, at: i64) -> NewEvent {
         revision: "rev-1".into(),
         ordering_key: ordering.map(str::to_string),
         received_ms: at,
+        masked: false,
     }
 }
 
@@ -277,6 +278,7 @@ fn hot_path_contract(store: &dyn StateStore) {
                 worker: worker.into(),
                 now_ms: 5000,
                 lease_ms: 60_000,
+                then: None,
             })
             .unwrap()
     };
@@ -370,6 +372,99 @@ fn hot_path_contract(store: &dyn StateStore) {
     );
 }
 
+/// A webhook's event stored with its run's first write (`AcceptNow` with `then`): the write
+/// lands under the new run's id; for a duplicate or a queued event, nothing of it is written.
+fn admission_contract(store: &dyn StateStore) {
+    let entry = JournalEntry {
+        run: 0,
+        seq: 0,
+        step: "post".into(),
+        call: "sagepro.post_payment".into(),
+        attempt: 1,
+        outcome: None,
+        input: json!({"amount": "10.00", "note": "card 4111111111111111"}),
+        output: json!(null),
+        idempotency_key: Some("pay-x".into()),
+        started_ms: 5000,
+        updated_ms: 5000,
+        history: json!([]),
+    };
+    let begin = || {
+        Some(Box::new(Write::BeginCall {
+            prior: None,
+            entry: entry.clone(),
+            flow: "adm".into(),
+            ledger_key: Some("pay-x".into()),
+        }))
+    };
+    let admit = |event, then| {
+        store
+            .apply(Write::AcceptNow {
+                event,
+                worker: "w".into(),
+                now_ms: 5000,
+                lease_ms: 60_000,
+                then,
+            })
+            .unwrap()
+    };
+    let Written::AcceptedThen(AcceptedNow::Running(first), begun) =
+        admit(event("adm", "x", Some("k"), 1), begin())
+    else {
+        panic!("a new event is accepted, claimed and its first write made");
+    };
+    assert!(matches!(*begun, Written::Begun(None)));
+    let run = first.run.id;
+    assert!(run > 0);
+    let journal = store.journal(run).unwrap();
+    assert_eq!(journal.len(), 1, "the call's start is under the new run");
+    assert_eq!(journal[0].run, run);
+    assert_eq!(journal[0].outcome, None);
+    assert!(
+        !journal[0].input.to_string().contains("4111111111111111"),
+        "the first write is redacted too"
+    );
+    assert!(
+        store.claim("other", 5001, 60_000, 10).unwrap().is_empty(),
+        "the run is claimed by the admitting worker"
+    );
+
+    // A duplicate: no run, nothing written.
+    let dup = admit(event("adm", "x", None, 2), begin());
+    assert!(matches!(
+        dup,
+        Written::Accepted(AcceptedNow::Duplicate { .. })
+    ));
+    assert_eq!(store.journal(run).unwrap().len(), 1);
+
+    // Behind an unfinished run with its ordering key: queued, its write not made.
+    let Written::Accepted(AcceptedNow::Queued { run: behind, .. }) =
+        admit(event("adm", "y", Some("k"), 3), begin())
+    else {
+        panic!("an event behind an unfinished run with its ordering key is queued");
+    };
+    assert!(store.journal(behind).unwrap().is_empty());
+
+    // A run with no call: its end is its first write.
+    let finish = Some(Box::new(Write::Finish {
+        prior: None,
+        run: 0,
+        end: RunEnd::Skipped {
+            reason: "filter is false".into(),
+        },
+        now_ms: 5002,
+    }));
+    let Written::AcceptedThen(AcceptedNow::Running(skipped), _) =
+        admit(event("adm", "z", None, 4), finish)
+    else {
+        panic!("a run without calls is accepted with its end");
+    };
+    assert_eq!(
+        store.run(skipped.run.id).unwrap().unwrap().run.state,
+        RunState::Skipped
+    );
+}
+
 /// Retention removes what ended long ago, and nothing that still needs attention.
 fn retention_contract(store: &dyn StateStore) {
     let got = store
@@ -459,6 +554,7 @@ fn sqlite_keeps_the_retention_contract() {
 fn sqlite_in_memory_keeps_the_contract() {
     contract(&SqliteStore::memory().unwrap());
     hot_path_contract(&SqliteStore::memory().unwrap());
+    admission_contract(&SqliteStore::memory().unwrap());
 }
 
 #[test]
@@ -466,6 +562,7 @@ fn sqlite_file_keeps_the_hot_path_contract() {
     let dir = std::env::temp_dir().join(format!("ll-store-hot-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     hot_path_contract(&SqliteStore::open(&dir.join("state.db"), Durability::Full).unwrap());
+    admission_contract(&SqliteStore::open(&dir.join("adm.db"), Durability::Full).unwrap());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

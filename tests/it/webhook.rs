@@ -413,6 +413,35 @@ async fn a_webhook_can_answer_after_its_run() {
     let again = send("good").await.unwrap();
     assert_eq!(again.status(), 200);
     assert_eq!(again.json::<Value>().await.unwrap()["duplicate"], true);
+    // The same new event twice at once: both runs may start before either is stored, but
+    // only one is stored with its first write; the other stops before its call.
+    let runs = |s: &Arc<dyn StateStore>| s.counts().unwrap().values().sum::<i64>();
+    let runs_before = runs(&store);
+    let (a, b) = tokio::join!(send("twin"), send("twin"));
+    let (a, b): (Value, Value) = (
+        a.unwrap().json().await.unwrap(),
+        b.unwrap().json().await.unwrap(),
+    );
+    let statuses = [&a, &b].map(|v| {
+        if v["duplicate"] == true {
+            "duplicate".to_string()
+        } else {
+            v["status"].as_str().unwrap_or("?").to_string()
+        }
+    });
+    let mut sorted = statuses.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["completed", "duplicate"], "{a} {b}");
+    assert_eq!(runs(&store), runs_before + 1, "one run for the twin");
+    let twin = [&a, &b]
+        .into_iter()
+        .find_map(|v| v["run"].as_i64())
+        .unwrap();
+    assert_eq!(
+        store.journal(twin).unwrap().len(),
+        1,
+        "one call for the twin"
+    );
     stop.send(true).unwrap();
     work.await.unwrap();
 }
