@@ -445,15 +445,22 @@ impl Executor {
             None => Value::Object(serde_json::Map::new()),
         };
         drop_nulls(&mut input);
+        // A durable run's step record keeps no values: its journal has them (`runs show`).
+        let durable = st.journal.is_some();
         let mut shown = input.clone();
         pci::redact(&mut shown);
-        rec.input = Some(shown.clone());
-        // Card data may travel only in PayTrace's own card fields.
-        let mut outside_card_fields = input.clone();
-        if connector == "paytrace" {
-            strip_card_fields(&mut outside_card_fields, &operation.input);
+        if !durable {
+            rec.input = Some(shown.clone());
         }
-        if let Some(path) = pci::find(&outside_card_fields) {
+        // Card data may travel only in PayTrace's own card fields.
+        let card_data_at = if connector == "paytrace" {
+            let mut outside_card_fields = input.clone();
+            strip_card_fields(&mut outside_card_fields, &operation.input);
+            pci::find(&outside_card_fields)
+        } else {
+            pci::find(&input)
+        };
+        if let Some(path) = card_data_at {
             return Err(Failure {
                 message: format!(
                     "card data at `{path}` would be sent to `{call_name}`; refused (only PayTrace card fields may carry card data)"
@@ -533,7 +540,7 @@ impl Executor {
             call: call_name.clone(),
             attempt: 0,
             outcome: None,
-            input: shown.clone(),
+            input: shown,
             output: Value::Null,
             idempotency_key: key.clone(),
             started_ms: crate::store::now_ms(),
@@ -670,9 +677,11 @@ impl Executor {
         rec.attempts = attempt.max(1);
         match result {
             Ok(out) => {
-                let mut shown = out.clone();
-                pci::redact(&mut shown);
-                rec.output = Some(shown);
+                if !durable {
+                    let mut shown = out.clone();
+                    pci::redact(&mut shown);
+                    rec.output = Some(shown);
+                }
                 set_output(
                     st,
                     &step.id,

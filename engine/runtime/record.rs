@@ -34,6 +34,8 @@ pub struct StepRecord {
     pub kind: &'static str,
     /// `ok`, a connector outcome (`not_found`, `declined`, ...), `error`, or the switch case.
     pub outcome: String,
+    /// A call's input and output, redacted; not kept for durable runs (their journal has
+    /// them, and nothing reads a durable run's record for them).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub input: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
