@@ -15,12 +15,12 @@ use crate::store::{
     AcceptedNow, CallEnd, JournalEntry, NewEvent, RunEnd, StateStore, StoreError, Write, Written,
 };
 use serde_json::Value;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub struct RunJournal {
     store: Arc<dyn StateStore>,
-    /// 0 until an admitted run's event is stored.
+    /// 0 until an admitted run's event is stored (store ids start at 1).
     run: AtomicI64,
     pub flow: String,
     entries: Vec<JournalEntry>,
@@ -28,8 +28,6 @@ pub struct RunJournal {
     deferred: Mutex<Option<CallEnd>>,
     /// A run executing before its event is stored: its first write stores it (see `Admission`).
     admission: Mutex<Option<Admission>>,
-    /// The run's event is stored and the run is this execution's.
-    admitted: AtomicBool,
 }
 
 /// A webhook's event whose run starts before the event is stored: the run's first write (a
@@ -74,7 +72,6 @@ impl RunJournal {
             entries,
             deferred: Mutex::new(None),
             admission: Mutex::new(None),
-            admitted: AtomicBool::new(true),
         }
     }
 
@@ -82,7 +79,6 @@ impl RunJournal {
     pub fn admitting(store: Arc<dyn StateStore>, admission: Admission) -> Self {
         let flow = admission.event.flow.clone();
         let journal = Self::with_entries(store, 0, &flow, Vec::new());
-        journal.admitted.store(false, Ordering::SeqCst);
         *journal.admission.lock().unwrap_or_else(|e| e.into_inner()) = Some(admission);
         journal
     }
@@ -95,7 +91,7 @@ impl RunJournal {
     /// Whether this execution owns its run: false when its event turned out to be a
     /// duplicate, was queued behind another run, or could not be stored.
     pub fn admitted(&self) -> bool {
-        self.admitted.load(Ordering::SeqCst)
+        self.run() != 0
     }
 
     /// Whether the run's event is still to be stored with its first write.
@@ -128,7 +124,6 @@ impl RunJournal {
             Ok(Written::AcceptedThen(accepted, first)) => {
                 if let AcceptedNow::Running(c) = &accepted {
                     self.run.store(c.run.id, Ordering::SeqCst);
-                    self.admitted.store(true, Ordering::SeqCst);
                 }
                 (a.told)(Ok(&accepted));
                 Ok(*first)

@@ -81,11 +81,7 @@ pub trait StateStore: Send + Sync {
                 let accepted = self.accept_now(&event, &worker, now_ms, lease_ms)?;
                 match (then, &accepted) {
                     (Some(mut then), AcceptedNow::Running(c)) => {
-                        if matches!(*then, Write::AcceptNow { .. }) {
-                            return Err(StoreError::Sql(
-                                "an acceptance's first write cannot accept another event".into(),
-                            ));
-                        }
+                        then.check_first_write()?;
                         then.set_run(c.run.id);
                         let first = self.apply(*then)?;
                         Ok(Written::AcceptedThen(accepted, Box::new(first)))

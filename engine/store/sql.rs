@@ -666,11 +666,7 @@ fn apply_as(conn: &Connection, write: &Write, run: Option<i64>) -> Result<Writte
             let Some(then) = then else {
                 return accept_now(conn, event, worker, *now_ms, *lease_ms).map(Written::Accepted);
             };
-            if run.is_some() || matches!(**then, Write::AcceptNow { .. }) {
-                return Err(StoreError::Sql(
-                    "an acceptance's first write cannot accept another event".into(),
-                ));
-            }
+            then.check_first_write()?;
             let accepted = admit(conn, event, worker, *now_ms, *lease_ms, false)?;
             Ok(match &accepted {
                 AcceptedNow::Running(c) => {

@@ -117,6 +117,16 @@ pub enum Write {
 }
 
 impl Write {
+    /// Refuse an `AcceptNow` as another acceptance's first write (`then`).
+    pub fn check_first_write(&self) -> Result<(), StoreError> {
+        match self {
+            Write::AcceptNow { .. } => Err(StoreError::Sql(
+                "an acceptance's first write cannot accept another event".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Make this the write of run `run` (a first write made with its run's acceptance is
     /// built before the run has an id).
     pub fn set_run(&mut self, run: i64) {
