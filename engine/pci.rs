@@ -159,19 +159,38 @@ pub fn redact_text(text: &str) -> Option<String> {
     if text.bytes().filter(u8::is_ascii_digit).take(3).count() < 3 {
         return None;
     }
-    let mut out = text.to_string();
-    let mut changed = false;
-    for range in card_numbers_in(text).into_iter().rev() {
-        let masked = mask(&text[range.clone()]);
-        out.replace_range(range, &masked);
-        changed = true;
+    // Copied only once something is found: most texts with digits (dates, amounts,
+    // addresses) hold neither.
+    let mut out: Option<String> = None;
+    let cards = card_numbers_in(text);
+    if !cards.is_empty() {
+        let mut masked_text = text.to_string();
+        for range in cards.into_iter().rev() {
+            let masked = mask(&text[range.clone()]);
+            masked_text.replace_range(range, &masked);
+        }
+        out = Some(masked_text);
     }
-    for range in cvvs_in(&out).into_iter().rev() {
+    let cvvs = cvvs_in(out.as_deref().unwrap_or(text));
+    if cvvs.is_empty() {
+        return out;
+    }
+    let mut starred = out.unwrap_or_else(|| text.to_string());
+    for range in cvvs.into_iter().rev() {
         let stars = "*".repeat(range.len());
-        out.replace_range(range, &stars);
-        changed = true;
+        starred.replace_range(range, &stars);
     }
-    changed.then_some(out)
+    Some(starred)
+}
+
+/// Whether `text` may hold one of `CVV_WORDS` (each starts with `c` followed by `v`, `s` or
+/// `i`, or is `security code`): one pass without a copy, so that texts naming none skip
+/// the search.
+fn may_name_a_cvv(text: &str) -> bool {
+    text.as_bytes().windows(2).any(|w| {
+        let (a, b) = (w[0].to_ascii_lowercase(), w[1].to_ascii_lowercase());
+        (a == b'c' && matches!(b, b'v' | b's' | b'i')) || (a == b's' && b == b'e')
+    })
 }
 
 /// Names a CVV goes by in free text, lowercase.
@@ -179,6 +198,9 @@ const CVV_WORDS: &[&str] = &["cvv2", "cvv", "cvc", "csc", "cid", "security code"
 
 /// Byte ranges of 3 or 4 digit codes that follow a CVV name, a few separator characters apart.
 fn cvvs_in(text: &str) -> Vec<std::ops::Range<usize>> {
+    if !may_name_a_cvv(text) {
+        return Vec::new();
+    }
     let lower = text.to_ascii_lowercase();
     let bytes = lower.as_bytes();
     let mut found = Vec::new();
@@ -398,6 +420,18 @@ mod tests {
         );
         // Not a CVV: a word containing the letters, or a longer number.
         assert_eq!(redact_text("xcvv 123, cvv 12345, cid"), None);
+        assert_eq!(
+            redact_text("SECURITY CODE 4321").as_deref(),
+            Some("SECURITY CODE ****")
+        );
+        // Digits alone are not card data: these come back untouched, without a copy.
+        for plain in [
+            "8320 Main Street",
+            "11/25/2026 11:42:10 PM",
+            "Order 81234 web checkout",
+        ] {
+            assert_eq!(redact_text(plain), None, "{plain}");
+        }
         let mut v = serde_json::json!({"note": "declined, card 4012 0000 9876 5439 cvv 731"});
         assert_eq!(redact(&mut v), 1);
         assert_eq!(v["note"], "declined, card 401200******5439 cvv ***");

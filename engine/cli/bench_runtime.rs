@@ -189,7 +189,7 @@ async fn durable(
     for chunk in (0..events).collect::<Vec<_>>().chunks(500) {
         let rows: Vec<_> = chunk
             .iter()
-            .filter_map(|i| new_event(plan, &event(*i, offset), now_ms()).ok())
+            .filter_map(|i| new_event(plan, event(*i, offset), now_ms()).ok())
             .collect();
         store.accept(&rows)?;
     }

@@ -109,7 +109,7 @@ struct Sink<'a> {
 impl Sink<'_> {
     fn push(&mut self, event: Value) -> anyhow::Result<()> {
         self.seen += 1;
-        let row = new_event(self.plan, &event, now_ms())
+        let row = new_event(self.plan, event, now_ms())
             .map_err(|err| anyhow::anyhow!("event {}: {err}", self.seen))?;
         self.batch.push(row);
         if self.batch.len() >= BATCH {

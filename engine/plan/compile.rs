@@ -15,6 +15,9 @@ pub struct Compiled {
     /// field's path, so intake can read it straight from the JSON without building the Rhai
     /// event first (the webhook's hot path).
     pub event_path: Option<Vec<String>>,
+    /// The top-level event fields this source reads, when it reads the event only as
+    /// `event.field` (or `event?.field`); `None` when it may read it any other way.
+    pub event_fields: Option<Vec<String>>,
     /// (first line in the compiled source, line count, JSON pointer of the YAML string).
     pieces: Vec<(usize, usize, String)>,
 }
@@ -62,6 +65,7 @@ pub fn expression(
     Ok(Compiled {
         ast,
         event_path: (!block).then(|| event_path(src)).flatten(),
+        event_fields: event_fields(src),
         pieces: vec![(1, lines, pointer.to_string())],
     })
 }
@@ -99,8 +103,55 @@ pub fn template(
     Ok(Compiled {
         ast,
         event_path: None,
+        event_fields: event_fields(&src),
         pieces,
     })
+}
+
+/// The top-level fields of `event` that `src` reads, when every mention of the word `event`
+/// is `event.field` or `event?.field`; `None` otherwise (`event["x"]`, `event` passed on, the
+/// word in a string or comment, or an `eval`, which could read anything). Conservative: a
+/// `None` only means the run converts the whole event for its scripts.
+fn event_fields(src: &str) -> Option<Vec<String>> {
+    let bytes = src.as_bytes();
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let word_at = |i: usize, w: &str| {
+        src[i..].starts_with(w)
+            && (i == 0 || !is_word(bytes[i - 1]))
+            && bytes.get(i + w.len()).is_none_or(|b| !is_word(*b))
+    };
+    let mut fields: Vec<String> = Vec::new();
+    for (i, _) in src.match_indices("eval") {
+        if word_at(i, "eval") {
+            return None;
+        }
+    }
+    for (i, _) in src.match_indices("event") {
+        if !word_at(i, "event") {
+            continue;
+        }
+        // A property of something else (`x.event`) is not the event.
+        let before = src[..i].trim_end();
+        if before.ends_with('.') && !before.ends_with("..") {
+            continue;
+        }
+        let rest = src[i + "event".len()..].trim_start();
+        let rest = rest
+            .strip_prefix("?.")
+            .or_else(|| rest.strip_prefix('.'))?
+            .trim_start();
+        let name: String = rest
+            .chars()
+            .take_while(|c| is_word(*c as u8) && c.is_ascii())
+            .collect();
+        if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+            return None;
+        }
+        if !fields.contains(&name) {
+            fields.push(name);
+        }
+    }
+    Some(fields)
 }
 
 fn line_no(src: &str) -> usize {
@@ -148,5 +199,40 @@ fn write_value(
         }
         Value::Bool(b) => src.push_str(if *b { "true" } else { "false" }),
         Value::Null => src.push_str("()"),
+    }
+}
+
+#[cfg(test)]
+mod event_field_tests {
+    use super::event_fields;
+
+    #[test]
+    fn fields_read_as_event_dot_name_are_listed() {
+        assert_eq!(
+            event_fields(
+                r#"#{ A: event.amount, B: event?.credit_card == (), C: event . created.at, D: steps.x.event }"#
+            ),
+            Some(vec![
+                "amount".into(),
+                "credit_card".into(),
+                "created".into()
+            ])
+        );
+        assert_eq!(event_fields("1 + 2"), Some(vec![]));
+        assert_eq!(event_fields("my_event.x + event_id"), Some(vec![]));
+    }
+
+    #[test]
+    fn any_other_use_of_the_event_needs_all_of_it() {
+        for src in [
+            "event",
+            "event[\"amount\"]",
+            "keys(event)",
+            "event.amount + eval(\"event.x\")",
+            "\"the event\"",
+            "event.0",
+        ] {
+            assert_eq!(event_fields(src), None, "{src}");
+        }
     }
 }

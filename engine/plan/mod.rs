@@ -120,6 +120,56 @@ pub struct Plan {
     pub poll_input: Option<Compiled>,
     pub steps: Vec<PlanStep>,
     pub on_error: ErrorPolicy,
+    /// The top-level event fields the flow's expressions read, when they read the event only
+    /// field by field: a run converts just these to Rhai (a 1 KB event whose mapping reads
+    /// seven fields need not become a whole Rhai map). `None`: the whole event.
+    pub event_fields: Option<Vec<String>>,
+}
+
+impl Plan {
+    /// Every compiled expression of the plan.
+    fn compiled(&self) -> Vec<&Compiled> {
+        let mut all: Vec<&Compiled> = [
+            &self.filter,
+            &self.ordering_key,
+            &self.event_id,
+            &self.poll_input,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        for step in &self.steps {
+            match &step.kind {
+                Kind::Map(c) | Kind::Script(c) | Kind::Fail(c) | Kind::DeadLetter(c) => all.push(c),
+                Kind::Call {
+                    with,
+                    idempotency_key,
+                    ..
+                } => all.extend(with.iter().chain(idempotency_key.iter())),
+                Kind::Switch(cases) => all.extend(cases.iter().filter_map(|c| c.when.as_ref())),
+                Kind::Foreach { items, .. } => all.push(items),
+                Kind::Lookup { key, default, .. } => {
+                    all.push(key);
+                    all.extend(default.iter());
+                }
+                Kind::Alert { message, .. } => all.push(message),
+            }
+        }
+        all
+    }
+
+    /// The union of the event fields every expression reads (see `event_fields`).
+    fn event_fields_read(&self) -> Option<Vec<String>> {
+        let mut fields: Vec<String> = Vec::new();
+        for c in self.compiled() {
+            for f in c.event_fields.as_ref()? {
+                if !fields.contains(f) {
+                    fields.push(f.clone());
+                }
+            }
+        }
+        Some(fields)
+    }
 }
 
 /// Variables a poll trigger's `with:` may read besides the flow variables: the last cursor

@@ -402,7 +402,7 @@ pub(super) fn compile(
         .map_err(|m| err("/profile", m))?
         .into_shared();
     drop(scope);
-    Ok(Plan {
+    let mut plan = Plan {
         flow: Arc::new(flow),
         hash,
         source: Arc::new(source),
@@ -416,5 +416,8 @@ pub(super) fn compile(
         poll_input,
         steps,
         on_error,
-    })
+        event_fields: None,
+    };
+    plan.event_fields = plan.event_fields_read();
+    Ok(plan)
 }

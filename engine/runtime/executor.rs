@@ -8,7 +8,7 @@ use super::retry::{Jitter, Sleeper, TokioSleeper};
 use crate::connectors::{BoxFuture, CallContext, Clients, ConnectorError};
 use crate::pci;
 use crate::plan::{Compiled, ErrorPolicy, Kind, Next, Plan, PlanStep, RetryPolicy, Target};
-use crate::script::value::{to_dynamic, to_json};
+use crate::script::value::{event_to_dynamic, to_dynamic, to_json};
 use crate::store::JournalEntry;
 use rhai::{Dynamic, EvalAltResult, INT, Map, Scope};
 use serde_json::Value;
@@ -110,7 +110,7 @@ impl Executor {
             planned_writes: Vec::new(),
             micros: 0,
         };
-        let event_dyn = match to_dynamic(event) {
+        let event_dyn = match event_to_dynamic(event, plan.event_fields.as_deref()) {
             Ok(d) => d.into_shared(),
             Err(e) => {
                 let mut record = record;

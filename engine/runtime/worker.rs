@@ -225,7 +225,10 @@ impl Worker {
         let me = Arc::clone(self);
         let span =
             tracing::info_span!("run", flow = %admission.event.flow, event = %admission.event.key);
-        let body = admission.event.body.clone();
+        let mut admission = admission;
+        // The store keeps the masked text; the run takes the body itself (no copy).
+        admission.event.mask();
+        let body = std::mem::take(&mut admission.event.body);
         let journal = Arc::new(RunJournal::admitting(Arc::clone(&self.store), admission));
         tokio::spawn(tracing::Instrument::instrument(
             async move {

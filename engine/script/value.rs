@@ -27,6 +27,24 @@ pub fn to_dynamic(value: &Value) -> Result<Dynamic, String> {
     })
 }
 
+/// `to_dynamic` of an event object, keeping only `fields` when given (the fields a flow's
+/// expressions read, `Plan::event_fields`); a field missing from the event is left out, as
+/// reading it would give `()` either way.
+pub fn event_to_dynamic(event: &Value, fields: Option<&[String]>) -> Result<Dynamic, String> {
+    match (fields, event) {
+        (Some(fields), Value::Object(map)) => {
+            let mut m = Map::new();
+            for f in fields {
+                if let Some(v) = map.get(f) {
+                    m.insert(f.as_str().into(), to_dynamic(v)?);
+                }
+            }
+            Ok(Dynamic::from_map(m))
+        }
+        _ => to_dynamic(event),
+    }
+}
+
 fn number(n: &Number) -> Result<Dynamic, String> {
     if let Some(i) = n.as_i64() {
         return Ok(Dynamic::from_int(i));

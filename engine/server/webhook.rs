@@ -185,7 +185,7 @@ pub fn check_request(
             ));
         }
     };
-    new_event(plan, &event, now_ms)
+    new_event(plan, event, now_ms)
         .map_err(|e| refused(StatusCode::BAD_REQUEST, "NoEventId", e.to_string()))
 }
 

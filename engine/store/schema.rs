@@ -110,4 +110,14 @@ ALTER TABLE journal ADD COLUMN history TEXT NOT NULL DEFAULT '[]';
 CREATE INDEX runs_event ON runs (event_id);
 "#,
     ),
+    (
+        5,
+        // Fewer index entries per event (each is written with the run and again when its state
+        // changes): only runs with an ordering key need `runs_key_state` (its lookups all
+        // name a key, so SQLite still uses it).
+        r#"
+DROP INDEX runs_key_state;
+CREATE INDEX runs_key_state ON runs (flow, ordering_key, state, id) WHERE ordering_key IS NOT NULL;
+"#,
+    ),
 ];

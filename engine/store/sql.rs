@@ -81,7 +81,7 @@ const DLQ_SELECT: &str = "SELECT d.run_id, d.flow, d.step, d.reason, d.revision,
 pub fn accept(conn: &Connection, events: &[NewEvent]) -> Result<Vec<Accepted>, StoreError> {
     events
         .iter()
-        .map(|e| insert_event(conn, e, &text(&e.body), None))
+        .map(|e| insert_event(conn, e, &e.stored_text(), None))
         .collect()
 }
 
@@ -93,18 +93,20 @@ fn insert_event(
     body: &str,
     claim: Option<(&str, i64)>,
 ) -> Result<Accepted, StoreError> {
-    let mut find =
-        conn.prepare_cached("SELECT id FROM events WHERE flow = ?1 AND event_key = ?2")?;
-    if let Some(id) = find
-        .query_row(params![e.flow, e.key], |r| r.get::<_, i64>(0))
-        .optional()?
-    {
+    // Insert first and look the key up only when it was there: a new event (the usual case)
+    // costs one index probe, not two.
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO events (flow, event_key, body, received_ms) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (flow, event_key) DO NOTHING",
+        )?
+        .execute(params![e.flow, e.key, body, e.received_ms])?;
+    if inserted == 0 {
+        let id = conn
+            .prepare_cached("SELECT id FROM events WHERE flow = ?1 AND event_key = ?2")?
+            .query_row(params![e.flow, e.key], |r| r.get::<_, i64>(0))?;
         return Ok(Accepted::Duplicate { event: id });
     }
-    conn.prepare_cached(
-        "INSERT INTO events (flow, event_key, body, received_ms) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![e.flow, e.key, body, e.received_ms])?;
     let event = conn.last_insert_rowid();
     let (state, worker, lease, attempts) = match claim {
         Some((worker, lease)) => ("running", Some(worker), lease, 1),
@@ -165,7 +167,7 @@ fn admit(
         None => false,
     };
     let claim = (!blocked).then_some((worker, now_ms + lease_ms));
-    Ok(match insert_event(conn, e, &text(&e.body), claim)? {
+    Ok(match insert_event(conn, e, &e.stored_text(), claim)? {
         Accepted::Duplicate { event } => AcceptedNow::Duplicate { event },
         Accepted::New { event, run } if blocked => AcceptedNow::Queued { event, run },
         Accepted::New { event, run } => AcceptedNow::Running(Box::new(Claimed {

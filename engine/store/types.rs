@@ -30,17 +30,26 @@ pub struct NewEvent {
     pub revision: String,
     pub ordering_key: Option<String>,
     pub received_ms: i64,
-    /// The body has been through `mask` already (a webhook's run sees the body as it will
-    /// be stored), so the store does not search it again.
-    pub masked: bool,
+    /// The body's JSON text as the store keeps it, card data masked: set by `mask`, on the
+    /// caller's thread (not the store's single writer). Once it is set the store reads only
+    /// this, so a run may take `body` for itself.
+    pub text: Option<String>,
 }
 
 impl NewEvent {
-    /// Mask card data in the body, once.
+    /// Mask card data in the body and fix the text the store will keep, once.
     pub fn mask(&mut self) {
-        if !self.masked {
+        if self.text.is_none() {
             crate::pci::redact(&mut self.body);
-            self.masked = true;
+            self.text = Some(self.body.to_string());
+        }
+    }
+
+    /// The text to store: the masked text, or (for a caller that did not mask) the body's.
+    pub fn stored_text(&self) -> std::borrow::Cow<'_, str> {
+        match &self.text {
+            Some(t) => std::borrow::Cow::Borrowed(t),
+            None => std::borrow::Cow::Owned(self.body.to_string()),
         }
     }
 }

@@ -223,7 +223,7 @@ impl Poller {
         let mut rows = Vec::with_capacity(records.len());
         for r in records {
             outcome.records += 1;
-            match new_event(&self.plan, r, now_ms()) {
+            match new_event(&self.plan, r.clone(), now_ms()) {
                 Ok(row) => rows.push(row),
                 Err(e) => {
                     tracing::warn!(flow = %self.plan.flow.flow, error = %e, "polled record skipped")

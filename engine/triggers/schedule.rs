@@ -104,7 +104,7 @@ impl Scheduler {
                         "local_time": t.with_timezone(&tz).to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
                         "flow": self.plan.flow.flow,
                     });
-                    let mut row = new_event(&self.plan, &event, now_ms()).map_err(|e| e.to_string())?;
+                    let mut row = new_event(&self.plan, event, now_ms()).map_err(|e| e.to_string())?;
                     row.key = format!("schedule:{}", t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
                     Ok(row)
                 })

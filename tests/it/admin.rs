@@ -53,7 +53,7 @@ async fn protected_routes_need_the_token() {
             revision: "r".into(),
             ordering_key: None,
             received_ms: 1,
-            masked: false,
+            text: None,
         }])
         .unwrap();
     let run = match accepted[0] {

@@ -85,7 +85,7 @@ impl Rig {
         let plan = self.plans.read().unwrap().current("durable-test").unwrap();
         let rows: Vec<NewEvent> = events
             .iter()
-            .map(|e| new_event(&plan, e, now_ms()).unwrap())
+            .map(|e| new_event(&plan, e.clone(), now_ms()).unwrap())
             .collect();
         self.store
             .accept(&rows)

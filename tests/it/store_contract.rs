@@ -13,7 +13,7 @@ fn event(flow: &str, key: &str, ordering: Option<&str>, at: i64) -> NewEvent {
         revision: "rev-1".into(),
         ordering_key: ordering.map(str::to_string),
         received_ms: at,
-        masked: false,
+        text: None,
     }
 }
 
