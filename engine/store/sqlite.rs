@@ -461,3 +461,51 @@ impl StateStore for SqliteStore {
         self.read(move |c| sql::audit_log(c, limit))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store made by an earlier release (schema version 4) keeps its runs and journal
+    /// through today's migrations.
+    #[test]
+    fn a_version_4_store_migrates_with_its_journal() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)",
+        )
+        .unwrap();
+        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= 4) {
+            conn.execute_batch(sql).unwrap();
+            conn.execute(
+                "INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, 0)",
+                params![version],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO events (id, flow, event_key, body, received_ms) VALUES (1, 'f', 'k', '{}', 0);
+             INSERT INTO runs (id, event_id, flow, revision, state, next_ms, created_ms, updated_ms)
+               VALUES (1, 1, 'f', 'r', 'queued', 0, 0, 0);
+             INSERT INTO journal (run_id, seq, step, call, attempt, outcome, input, output, started_ms, updated_ms, history)
+               VALUES (1, 0, 'post', 'sagepro.create_payment', 1, 'ok', '{\"a\":1}', '{\"b\":2}', 0, 0, '[]');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let entries = sql::journal(&conn, 1).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].output, serde_json::json!({"b": 2}));
+        let claimed = sql::claim(&conn, "w", 10, 1000, 5).unwrap();
+        assert_eq!(
+            claimed.len(),
+            1,
+            "the queued run is found through the new index"
+        );
+        let version: i64 = conn
+            .query_row("SELECT MAX(version) FROM schema_migrations", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+    }
+}
