@@ -78,6 +78,18 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 open_only: !all,
                 limit,
             })?;
+            if rows.is_empty() {
+                outln!(
+                    "no {}dead letters{}",
+                    if all { "" } else { "open " },
+                    if all {
+                        ""
+                    } else {
+                        " (--all shows replayed and discarded ones too)"
+                    }
+                );
+                return Ok(0);
+            }
             outln!(
                 "{:>8}  {:<10} {:<28} {:<16} reason",
                 "run",

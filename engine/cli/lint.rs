@@ -50,10 +50,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         // A typo must not lint silently against nothing; outside a project (no profiles
         // directory) the name alone is used.
         if args.profiles_dir.is_dir() {
-            profile_data = Some(std::sync::Arc::new(crate::load::find_profile(
-                &args.profiles_dir,
-                name,
-            )?));
+            let profile = crate::load::find_profile(&args.profiles_dir, name)?;
+            super::run::settings(&profile)?;
+            profile_data = Some(std::sync::Arc::new(profile));
         }
     }
     let options = LintOptions {

@@ -37,6 +37,36 @@ pub struct Args {
     no_sandbox: bool,
 }
 
+/// The profile's signature tolerance and retention, refused when they do not parse (also
+/// for `lint --profile`, so a bad setting is found before the engine starts).
+pub(super) fn settings(
+    profile: &crate::model::Profile,
+) -> anyhow::Result<(Duration, Option<Duration>)> {
+    let tolerance = profile
+        .server
+        .as_ref()
+        .and_then(|s| s.signature_tolerance.as_deref())
+        .map(|t| {
+            humantime::parse_duration(t).map_err(|e| {
+                anyhow::anyhow!(
+                    "profile `{}`: server.signature_tolerance `{t}`: {e}",
+                    profile.profile
+                )
+            })
+        })
+        .transpose()?
+        .unwrap_or(Duration::from_secs(300));
+    let retention = crate::runtime::retention::parse(
+        profile
+            .runtime
+            .as_ref()
+            .and_then(|r| r.retention.as_deref()),
+        "runtime.retention",
+    )
+    .map_err(|e| anyhow::anyhow!("profile `{}`: {e}", profile.profile))?;
+    Ok((tolerance, retention))
+}
+
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -57,24 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .clone()
         .or_else(|| profile.server.as_ref().and_then(|s| s.bind.clone()))
         .unwrap_or_else(|| "127.0.0.1:8080".to_string());
-    let tolerance = profile
-        .server
-        .as_ref()
-        .and_then(|s| s.signature_tolerance.as_deref())
-        .map(|t| {
-            humantime::parse_duration(t)
-                .map_err(|e| anyhow::anyhow!("server.signature_tolerance `{t}`: {e}"))
-        })
-        .transpose()?
-        .unwrap_or(Duration::from_secs(300));
-    let retention = crate::runtime::retention::parse(
-        profile
-            .runtime
-            .as_ref()
-            .and_then(|r| r.retention.as_deref()),
-        "runtime.retention",
-    )
-    .map_err(|e| anyhow::anyhow!("profile `{}`: {e}", profile.profile))?;
+    let (tolerance, retention) = settings(&profile)?;
     let embedded = profile
         .sandbox
         .as_ref()

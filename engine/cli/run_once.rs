@@ -68,7 +68,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         crate::script::helpers::system_clock(),
     ) {
         Ok(p) => p,
-        Err(crate::plan::PlanError::Invalid { file, diagnostics }) => {
+        Err(crate::plan::PlanError::Invalid {
+            file, diagnostics, ..
+        }) => {
             let mut sources = crate::diag::SourceMap::default();
             if let Ok(f) = read(&args.flow) {
                 sources.add(&f.name, &f.text);

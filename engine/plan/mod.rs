@@ -21,10 +21,13 @@ use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("flow `{file}` does not lint clean ({}); run `ledgerlink lint {file}`", summary(.diagnostics))]
+    #[error("flow `{file}` does not lint clean ({}); run `{command}`", summary(.diagnostics))]
     Invalid {
         file: String,
         diagnostics: Vec<Diagnostic>,
+        /// The lint command that shows the findings: with the profile's name, since some
+        /// findings (a table or secret the profile lacks) only appear under it.
+        command: String,
     },
     #[error("flow `{flow}` at {pointer}: {message}")]
     Compile {
@@ -222,6 +225,14 @@ fn build_with(
     let invalid = || PlanError::Invalid {
         file: source.name.to_string(),
         diagnostics: errors.clone(),
+        command: if profile.profile.is_empty() {
+            format!("ledgerlink lint {}", source.name)
+        } else {
+            format!(
+                "ledgerlink lint --profile {} {}",
+                profile.profile, source.name
+            )
+        },
     };
     if !errors.is_empty() {
         return Err(invalid());

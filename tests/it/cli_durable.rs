@@ -144,7 +144,11 @@ fn send_run_inspect_and_replay() {
     let (code, out, _) = dir.run(&["dlq", "discard", "2"]);
     assert_eq!(code, 0, "{out}");
     let (_, out, _) = dir.run(&["dlq", "list"]);
-    assert!(out.contains("0 dead letter(s)"), "{out}");
+    assert!(out.contains("no open dead letters"), "{out}");
+    assert!(
+        !out.contains("reason"),
+        "no table header over nothing: {out}"
+    );
     let (_, out, _) = dir.run(&["dlq", "list", "--all"]);
     assert!(out.contains("discarded"), "{out}");
 }
@@ -304,4 +308,25 @@ fn runs_prune_removes_nothing_recent_and_says_what_it_did() {
     );
     let (_, out, _) = dir.run(&["runs", "list"]);
     assert_eq!(out.matches("completed").count(), 2, "{out}");
+}
+
+#[test]
+fn lint_with_a_profile_refuses_a_retention_run_would_refuse() {
+    let dir = Dir::new("cli-lint-retention");
+    std::fs::write(
+        dir.path().join("profiles/dev.yaml"),
+        "profile: dev\nruntime:\n  retention: 90 dayz\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ledgerlink"))
+        .args(["lint", "--profile", "dev", "flows/"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("profile `dev`: runtime.retention `90 dayz` is not a duration"),
+        "{err}"
+    );
 }

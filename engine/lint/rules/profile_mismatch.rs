@@ -25,12 +25,13 @@ impl Rule for Check {
             return;
         };
         let name = &profile.profile;
-        let known_tables = || {
+        // "did you mean `customers`?" when the name is a likely typo of one it has.
+        let table_help = |table: &str| {
             let t: Vec<&str> = profile.tables.keys().map(String::as_str).collect();
-            if t.is_empty() {
-                "none".to_string()
-            } else {
-                t.join(", ")
+            match crate::lint::context::closest(table, t.iter().copied()) {
+                Some(near) => format!("did you mean `{near}`? its tables: {}", t.join(", ")),
+                None if t.is_empty() => "its tables: none".to_string(),
+                None => format!("its tables: {}", t.join(", ")),
             }
         };
         let missing_table =
@@ -44,7 +45,7 @@ impl Rule for Check {
                             &format!("{}/lookup/table", at.pointer),
                             format!("profile `{name}` has no table `{}`", l.table),
                         )
-                        .with_help(format!("its tables: {}", known_tables())),
+                        .with_help(table_help(&l.table)),
                     );
                 }
             }
@@ -78,7 +79,7 @@ impl Rule for Check {
                                 span,
                                 format!("profile `{name}` has no table `{table}`"),
                             )
-                            .with_help(format!("its tables: {}", known_tables())),
+                            .with_help(table_help(table)),
                         );
                     }
                 }
