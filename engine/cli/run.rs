@@ -349,16 +349,12 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                     break;
                 }
                 _ = tick.tick() => {
-                    let counts = store.counts().unwrap_or_default();
-                    let busy: i64 = ["queued", "running", "waiting"]
-                        .iter()
-                        .map(|s| counts.get(*s).copied().unwrap_or(0))
-                        .sum();
+                    // Counting every run is a scan of the store: only when a line is printed.
                     if args.progress > 0 && last_print.elapsed() >= every {
                         last_print = std::time::Instant::now();
-                        println!("{}", summary(&counts));
+                        println!("{}", summary(&store.counts().unwrap_or_default()));
                     }
-                    if args.until_idle && busy == 0 {
+                    if args.until_idle && !store.has_unfinished().unwrap_or(true) {
                         break;
                     }
                 }

@@ -190,6 +190,14 @@ pub trait StateStore: Send + Sync {
     /// Run counts by state.
     fn counts(&self) -> Result<std::collections::BTreeMap<String, i64>, StoreError>;
 
+    /// Whether any run is queued, running or waiting (cheaper than `counts` on a large store).
+    fn has_unfinished(&self) -> Result<bool, StoreError> {
+        let counts = self.counts()?;
+        Ok(["queued", "running", "waiting"]
+            .iter()
+            .any(|s| counts.get(*s).is_some_and(|n| *n > 0)))
+    }
+
     fn cursor(&self, name: &str) -> Result<Option<String>, StoreError>;
     fn set_cursor(&self, name: &str, value: &str, now_ms: i64) -> Result<(), StoreError>;
     /// Every cursor whose name starts with `prefix`.

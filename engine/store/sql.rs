@@ -212,11 +212,13 @@ pub fn claim(
         format!(
             "SELECT r.id FROM runs r WHERE r.state = 'waiting' AND r.next_ms <= ?1 AND {BLOCKED} ORDER BY r.next_ms, r.id LIMIT ?2"
         ),
+        // `INDEXED BY`: without statistics SQLite may prefer `runs_due (state, ...)` and sort
+        // every queued run to take the first few (0.2 s per claim with a million queued).
         format!(
-            "SELECT r.id FROM runs r WHERE r.state = 'queued' AND ?1 = ?1 AND {BLOCKED} ORDER BY r.id LIMIT ?2"
+            "SELECT r.id FROM runs r INDEXED BY runs_queued WHERE r.state = 'queued' AND ?1 = ?1 AND {BLOCKED} ORDER BY r.id LIMIT ?2"
         ),
         format!(
-            "SELECT r.id FROM runs r WHERE r.state = 'running' AND r.lease_ms < ?1 AND {BLOCKED} ORDER BY r.id LIMIT ?2"
+            "SELECT r.id FROM runs r INDEXED BY runs_running WHERE r.state = 'running' AND r.lease_ms < ?1 AND {BLOCKED} ORDER BY r.id LIMIT ?2"
         ),
     ];
     let mut ids: Vec<i64> = Vec::new();
@@ -460,6 +462,18 @@ pub fn discard(conn: &Connection, run: i64, now_ms: i64) -> Result<bool, StoreEr
         )?;
     }
     Ok(n == 1)
+}
+
+/// Whether any run is queued, running or waiting: index probes, however many runs there are
+/// (`counts` reads every run's index entry).
+pub fn has_unfinished(conn: &Connection) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM runs INDEXED BY runs_queued WHERE state = 'queued') \
+             OR EXISTS (SELECT 1 FROM runs INDEXED BY runs_running WHERE state = 'running') \
+             OR EXISTS (SELECT 1 FROM runs WHERE state = 'waiting')",
+        )?
+        .query_row([], |r| r.get::<_, bool>(0))?)
 }
 
 pub fn counts(conn: &Connection) -> Result<BTreeMap<String, i64>, StoreError> {

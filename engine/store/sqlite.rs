@@ -426,6 +426,10 @@ impl StateStore for SqliteStore {
         self.read(sql::counts)
     }
 
+    fn has_unfinished(&self) -> Result<bool, StoreError> {
+        self.read(sql::has_unfinished)
+    }
+
     fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
         let name = name.to_string();
         self.read(move |c| sql::cursor(c, &name))

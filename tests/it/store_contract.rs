@@ -628,3 +628,32 @@ fn a_failing_write_does_not_undo_the_rest_of_its_group() {
     drop(store);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `has_unfinished` (what `run --until-idle` asks every 200 ms) agrees with the counts through
+/// a run's life: queued, running, waiting, ended.
+fn unfinished_contract(store: &dyn StateStore) {
+    assert!(!store.has_unfinished().unwrap(), "an empty store");
+    let run = run_id(&store.accept(&[event("f", "u1", None, 1000)]).unwrap()[0]);
+    assert!(store.has_unfinished().unwrap(), "queued");
+    assert_eq!(store.claim("w", 2000, 60_000, 10).unwrap().len(), 1);
+    assert!(store.has_unfinished().unwrap(), "running");
+    let waiting = RunEnd::Waiting {
+        step: "post".into(),
+        reason: "503".into(),
+        next_ms: 10_000,
+    };
+    store.finish(run, &waiting, 3000).unwrap();
+    assert!(store.has_unfinished().unwrap(), "waiting for a retry");
+    assert_eq!(store.claim("w", 20_000, 60_000, 10).unwrap().len(), 1);
+    store.finish(run, &RunEnd::Completed, 21_000).unwrap();
+    assert!(!store.has_unfinished().unwrap(), "all ended");
+}
+
+#[test]
+fn sqlite_answers_whether_runs_are_unfinished() {
+    unfinished_contract(&SqliteStore::memory().unwrap());
+    let dir = std::env::temp_dir().join(format!("ll-unfinished-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    unfinished_contract(&SqliteStore::open(&dir.join("state.db"), Durability::Full).unwrap());
+}
