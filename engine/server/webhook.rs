@@ -217,7 +217,8 @@ pub async fn receive(State(state): State<ServerState>, request: Request) -> Resp
             "webhooks are POSTed",
         );
     }
-    let headers = request.headers().clone();
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     if !is_json(&headers) {
         return error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -225,7 +226,7 @@ pub async fn receive(State(state): State<ServerState>, request: Request) -> Resp
             "send the event as `Content-Type: application/json`",
         );
     }
-    let body = match to_bytes(request.into_body(), max_body).await {
+    let body = match to_bytes(body, max_body).await {
         Ok(b) => b,
         Err(_) => {
             return error(

@@ -359,11 +359,21 @@ pub fn remember_result(
     result: &Value,
     now_ms: i64,
 ) -> Result<(), StoreError> {
+    remember_text(conn, flow, key, &text(result), now_ms)
+}
+
+fn remember_text(
+    conn: &Connection,
+    flow: &str,
+    key: &str,
+    result: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO idempotency (flow, idem_key, result, created_ms) VALUES (?1, ?2, ?3, ?4) \
          ON CONFLICT (flow, idem_key) DO NOTHING",
     )?
-    .execute(params![flow, key, text(result), now_ms])?;
+    .execute(params![flow, key, result, now_ms])?;
     Ok(())
 }
 
@@ -586,6 +596,7 @@ fn end_call_as(
 ) -> Result<(), StoreError> {
     // The row written at the call's start keeps its input; only what the end changed is set
     // (no second copy of the input to serialize and write).
+    let output = text(&entry.output);
     let changed = conn
         .prepare_cached(
             "UPDATE journal SET attempt = ?3, outcome = ?4, output = ?5, updated_ms = ?6, history = ?7 \
@@ -596,7 +607,7 @@ fn end_call_as(
             entry.seq,
             entry.attempt,
             entry.outcome,
-            text(&entry.output),
+            output,
             entry.updated_ms,
             if entry.history.is_null() { "[]".to_string() } else { text(&entry.history) }
         ])?;
@@ -605,7 +616,13 @@ fn end_call_as(
         record_step_as(conn, entry, run)?;
     }
     if let Some((key, result)) = remember {
-        remember_result(conn, flow, key, result, entry.updated_ms)?;
+        // A call's remembered result is its output: serialized once for both rows.
+        let result = if *result == entry.output {
+            output
+        } else {
+            text(result)
+        };
+        remember_text(conn, flow, key, &result, entry.updated_ms)?;
     }
     Ok(())
 }
