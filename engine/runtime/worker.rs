@@ -261,6 +261,13 @@ impl Worker {
             tracing::info!(run, flow = %c.run.flow, from = %c.run.revision, to = %plan.hash,
                 "run accepted on another revision runs on the current one");
         }
+        // A run claimed for the first time (attempt 1: it was queued and never ran) has no
+        // journal to read; any run that ran before (a crash, an expired lease, a retry, a
+        // replay) is claimed again with a higher attempt and reads its journal.
+        if c.run.attempts <= 1 {
+            let journal = Arc::new(RunJournal::fresh(store, run, &flow));
+            return self.execute_journaled(&plan, &c.body, journal).await;
+        }
         let loaded = tokio::task::spawn_blocking(move || RunJournal::load(store, run, &flow)).await;
         let journal = match loaded {
             Ok(Ok(j)) => j,
