@@ -226,7 +226,8 @@ impl Worker {
         let span =
             tracing::info_span!("run", flow = %admission.event.flow, event = %admission.event.key);
         let mut admission = admission;
-        // The store keeps the masked text; the run takes the body itself (no copy).
+        // The run sees the event as the store will keep it: masked, its text made; the run
+        // takes the body itself (no copy).
         admission.event.mask();
         let body = std::mem::take(&mut admission.event.body);
         let journal = Arc::new(RunJournal::admitting(Arc::clone(&self.store), admission));
@@ -264,17 +265,18 @@ impl Worker {
         // A run claimed for the first time (attempt 1: it was queued and never ran) has no
         // journal to read; any run that ran before (a crash, an expired lease, a retry, a
         // replay) is claimed again with a higher attempt and reads its journal.
-        if c.run.attempts <= 1 {
-            let journal = Arc::new(RunJournal::fresh(store, run, &flow));
-            return self.execute_journaled(&plan, &c.body, journal).await;
-        }
-        let loaded = tokio::task::spawn_blocking(move || RunJournal::load(store, run, &flow)).await;
-        let journal = match loaded {
-            Ok(Ok(j)) => j,
-            other => {
-                self.stats.store_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(run, error = ?other.err(), "cannot read the run's journal");
-                return;
+        let journal = if c.run.attempts <= 1 {
+            RunJournal::fresh(store, run, &flow)
+        } else {
+            let loaded =
+                tokio::task::spawn_blocking(move || RunJournal::load(store, run, &flow)).await;
+            match loaded {
+                Ok(Ok(j)) => j,
+                other => {
+                    self.stats.store_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(run, error = ?other.err(), "cannot read the run's journal");
+                    return;
+                }
             }
         };
         self.execute_journaled(&plan, &c.body, Arc::new(journal))

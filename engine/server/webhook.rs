@@ -311,7 +311,7 @@ enum Taken {
 async fn take(
     state: &ServerState,
     plan: &Arc<Plan>,
-    mut row: NewEvent,
+    row: NewEvent,
     after_run: bool,
 ) -> Result<Taken, ()> {
     let store = Arc::clone(&state.store);
@@ -321,8 +321,6 @@ async fn take(
         .and_then(|w| w.slot().map(|slot| (Arc::clone(w), slot)));
     match direct {
         Some((worker, slot)) => {
-            // The run sees the event as the store will keep it.
-            row.mask();
             let (tx, rx) = tokio::sync::oneshot::channel();
             let completions = Arc::clone(&worker.completions);
             let told = move |r: Result<&AcceptedNow, &crate::store::StoreError>| {
