@@ -2,9 +2,11 @@
 
 /// mimalloc rather than the system allocator: an event's run allocates and frees many small
 /// values across threads, where glibc `malloc` cost about a fifth of the engine's CPU on W1
-/// (docs/performance.md).
+/// (docs/performance.md). Wrapped to count what each thread holds: a script's memory budget
+/// (`script::budget`).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: ledgerlink::script::budget::CountingAlloc<mimalloc::MiMalloc> =
+    ledgerlink::script::budget::CountingAlloc(mimalloc::MiMalloc);
 
 fn main() {
     std::process::exit(ledgerlink::cli::main());

@@ -2,41 +2,104 @@
 //! and by the runtime, which refuses to send card data anywhere but PayTrace card fields and
 //! redacts it from run records, logs and errors.
 
-use serde_json::Value;
+use serde_json::{Map, Number, Value};
 
-/// Field names that hold card data wherever they appear.
-pub const CARD_FIELDS: &[&str] = &[
-    "cc_number",
-    "card_number",
-    "cardnumber",
+/// Field names that hold card data wherever they appear, compared without case and without
+/// `_`, `-`, `.` or spaces (`card_number`, `cardNumber` and `card-number` are one name).
+const CARD_FIELDS: &[&str] = &[
     "ccnumber",
+    "ccnum",
+    "cardnumber",
+    "cardno",
     "pan",
+    "primaryaccountnumber",
     "csc",
     "cvv",
     "cvv2",
     "cvc",
+    "cvc2",
+    "cvn",
     "cid",
-    "track_data",
+    "cvvcode",
+    "cvccode",
+    "securitycode",
+    "seccode",
+    "cardcode",
+    "cardverificationvalue",
+    "trackdata",
     "track1",
     "track2",
-    "track1_data",
-    "track2_data",
+    "track1data",
+    "track2data",
     "swipe",
-    "encrypted_number",
-    "encrypted_csc",
-    "encrypted_swipe",
-    "account_number",
+    "encryptednumber",
+    "encryptedcsc",
+    "encryptedswipe",
+    "accountnumber",
     "pin",
+];
+/// Endings that make a name a card field too (`card_cvv`, `billing_card_number`,
+/// `card_security_code`). Kept to names nothing else ends with: not `pan` (`japan`), not
+/// `cid` (`acid`), and no prefixes (`csc_response` is PayTrace's verdict, not the code).
+const CARD_FIELD_ENDINGS: &[&str] = &[
+    "cvv",
+    "cvv2",
+    "cvc",
+    "cvc2",
+    "csc",
+    "securitycode",
+    "cardnumber",
+    "ccnumber",
 ];
 /// Parents under which `number` is a card number.
 const CARD_PARENTS: &[&str] = &["credit_card", "card", "cc", "payment_card"];
 
+/// A field name's letters and digits, lowercase: what card field names are compared on.
+fn name_bytes(key: &str) -> impl DoubleEndedIterator<Item = u8> + '_ {
+    key.bytes()
+        .filter(|b| !matches!(b, b'_' | b'-' | b'.' | b' '))
+        .map(|b| b.to_ascii_lowercase())
+}
+
 /// Whether the key `key` (under `parent`) holds card data. No allocation: runs on every
 /// output the runtime records.
 pub fn is_card_key(key: &str, parent: Option<&str>) -> bool {
-    CARD_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(key))
+    CARD_FIELDS.iter().any(|f| name_bytes(key).eq(f.bytes()))
+        || (CARD_FIELD_ENDINGS.iter().any(|end| {
+            let mut name = name_bytes(key).rev();
+            end.bytes().rev().all(|b| name.next() == Some(b))
+        }) && !names_a_safe_form(key))
         || (key.eq_ignore_ascii_case("number")
             && parent.is_some_and(|p| CARD_PARENTS.iter().any(|c| c.eq_ignore_ascii_case(p))))
+}
+
+/// Words that make a card-like name a safe form of it (`masked_card_number`,
+/// `card_number_last4`, `card_number_token`): those fields hold what may be kept.
+const SAFE_FORMS: &[&str] = &["mask", "last4", "lastfour", "first6", "token", "hash"];
+
+fn names_a_safe_form(key: &str) -> bool {
+    let name: Vec<u8> = name_bytes(key).collect();
+    SAFE_FORMS
+        .iter()
+        .any(|w| name.windows(w.len()).any(|part| part == w.as_bytes()))
+}
+
+/// Whether the key names a card number (rather than a code, a PIN or track data): its value
+/// is masked as first six and last four, everything else wholly.
+fn is_pan_key(key: &str, parent: Option<&str>) -> bool {
+    let name: Vec<u8> = name_bytes(key).collect();
+    [
+        &b"ccnumber"[..],
+        b"ccnum",
+        b"cardnumber",
+        b"cardno",
+        b"pan",
+        b"primaryaccountnumber",
+        b"accountnumber",
+    ]
+    .iter()
+    .any(|n| name.ends_with(n))
+        || (key.eq_ignore_ascii_case("number") && parent.is_some())
 }
 
 /// The card field a dotted path reads, if any.
@@ -46,24 +109,23 @@ pub fn card_field(parts: &[String]) -> Option<String> {
     Some(parts[..=i].join("."))
 }
 
-/// Luhn check over 13 to 19 digits (spaces and dashes allowed between them).
-pub fn is_card_number(text: &str) -> bool {
+/// Luhn's checksum over the digits of `text` (spaces and dashes allowed between them), any
+/// length: what the `is_luhn` script helper answers.
+pub fn passes_luhn(text: &str) -> bool {
     let t = text.trim();
-    if !t
-        .chars()
-        .all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
+    if t.is_empty()
+        || !t
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
     {
         return false;
     }
-    let digits: Vec<u32> = t.chars().filter_map(|c| c.to_digit(10)).collect();
-    if !(13..=19).contains(&digits.len()) {
-        return false;
-    }
-    let sum: u32 = digits
-        .iter()
+    let sum: u32 = t
+        .chars()
+        .filter_map(|c| c.to_digit(10))
         .rev()
         .enumerate()
-        .map(|(i, &d)| {
+        .map(|(i, d)| {
             if i % 2 == 1 {
                 if d * 2 > 9 { d * 2 - 9 } else { d * 2 }
             } else {
@@ -72,6 +134,90 @@ pub fn is_card_number(text: &str) -> bool {
         })
         .sum();
     sum % 10 == 0
+}
+
+/// A card number: 13 to 19 digits (spaces and dashes allowed between them) that pass Luhn
+/// and start the way a card brand's numbers start, at a length that brand issues. The brand
+/// check matters as much as Luhn: one number in ten passes Luhn, and order ids, customer
+/// ids and invoice numbers of 13+ digits are common; masking one of those would corrupt it
+/// (and two orders masked alike would look like one). No brand issues numbers starting
+/// with 0 or 7, a 13-digit Mastercard or a 14-digit Amex.
+pub fn is_card_number(text: &str) -> bool {
+    if !passes_luhn(text) {
+        return false;
+    }
+    let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_digit).collect();
+    issued_by_a_brand(&digits)
+}
+
+/// Whether a brand issues card numbers with these leading digits at this length (ISO/IEC
+/// 7812 issuer ranges of the networks PayTrace and its peers accept).
+fn issued_by_a_brand(digits: &[u8]) -> bool {
+    let len = digits.len();
+    if !(13..=19).contains(&len) {
+        return false;
+    }
+    let prefix = |n: usize| -> u32 {
+        digits[..n]
+            .iter()
+            .fold(0, |acc, d| acc * 10 + u32::from(d - b'0'))
+    };
+    match digits[0] {
+        // UATP (airline) cards.
+        b'1' => len == 15,
+        // Mir 2200-2204; Mastercard 2221-2720.
+        b'2' => match prefix(4) {
+            2200..=2204 => len >= 16,
+            2221..=2720 => len == 16,
+            _ => false,
+        },
+        // Amex 34/37; Diners 300-305, 309, 36, 38, 39; JCB 3528-3589.
+        b'3' => match prefix(2) {
+            34 | 37 => len == 15,
+            36 | 38 | 39 => len >= 14,
+            30 => matches!(prefix(3), 300..=305 | 309) && len >= 14,
+            35 => (3528..=3589).contains(&prefix(4)) && len >= 16,
+            _ => false,
+        },
+        // Visa.
+        b'4' => true,
+        // Mastercard 51-55; Maestro 50, 56-59.
+        b'5' => match prefix(2) {
+            51..=55 => len == 16,
+            _ => true,
+        },
+        // Discover, UnionPay, Maestro, RuPay, Verve.
+        b'6' => true,
+        // UnionPay and RuPay 81, 82.
+        b'8' => matches!(prefix(2), 81 | 82) && len >= 16,
+        // Troy.
+        b'9' => prefix(4) == 9792 && len == 16,
+        _ => false,
+    }
+}
+
+/// A digit's value: ASCII digits and their full-width forms (`４１１１`), which some
+/// keyboards and copy-pastes produce and which spell a card number just as well.
+fn digit_value(c: char) -> Option<u8> {
+    match c {
+        '0'..='9' => Some(c as u8 - b'0'),
+        '\u{FF10}'..='\u{FF19}' => Some((c as u32 - 0xFF10) as u8),
+        _ => None,
+    }
+}
+
+/// How many digits `text` holds, counting full-width ones, stopping at `enough`: the cheap
+/// test that lets most strings skip the search.
+fn digit_count(text: &str, enough: usize) -> usize {
+    let ascii = text.bytes().filter(u8::is_ascii_digit).take(enough).count();
+    if ascii >= enough || text.is_ascii() {
+        return ascii;
+    }
+    ascii
+        + text
+            .chars()
+            .filter(|c| matches!(c, '\u{FF10}'..='\u{FF19}'))
+            .count()
 }
 
 /// A card number inside free text (`"use 4111 1111 1111 1111 to test"`), if any.
@@ -83,14 +229,15 @@ pub fn card_number_in(text: &str) -> Option<String> {
 }
 
 /// Every card number inside free text, as byte ranges. Digits are read in groups separated by
-/// spaces or dashes; a card number is 13 to 19 digits passing Luhn made of whole groups, the
-/// longest from each starting group. Reading whole groups (rather than one run of everything
-/// digit-like) finds two numbers written side by side (`4111111111111111 5454545454545454`)
-/// and a number after other digits (`order 12 4012-0000-9876-5439`); a single digit string
-/// longer than 19 is an id, not a card, and is left alone.
+/// a few separator characters; a card number is 13 to 19 digits passing Luhn and the brand
+/// check made of whole groups, the longest from each starting group. Reading whole groups
+/// (rather than one run of everything digit-like) finds two numbers written side by side
+/// (`4111111111111111 5454545454545454`) and a number after other digits
+/// (`order 12 4012-0000-9876-5439`); a single digit string longer than 19 is an id, not a
+/// card, and is left alone.
 pub fn card_numbers_in(text: &str) -> Vec<std::ops::Range<usize>> {
     let mut found = Vec::new();
-    if text.bytes().filter(u8::is_ascii_digit).count() < 13 {
+    if digit_count(text, 13) < 13 {
         return found;
     }
     for chain in digit_chains(text) {
@@ -99,7 +246,12 @@ pub fn card_numbers_in(text: &str) -> Vec<std::ops::Range<usize>> {
             let mut digits = String::new();
             let mut best = None;
             for (j, group) in chain.iter().enumerate().skip(i) {
-                digits.push_str(&text[group.clone()]);
+                digits.extend(
+                    text[group.clone()]
+                        .chars()
+                        .filter_map(digit_value)
+                        .map(|d| char::from(b'0' + d)),
+                );
                 if digits.len() > 19 {
                     break;
                 }
@@ -119,28 +271,46 @@ pub fn card_numbers_in(text: &str) -> Vec<std::ops::Range<usize>> {
     found
 }
 
-/// Digit groups (byte ranges), chained while only spaces or dashes stand between them.
+/// What may stand between the digit groups of one card number: spaces (also no-break and
+/// tabs or a line break), dashes, dots, underscores and slashes, as people write and as
+/// forms and copy-pastes produce them.
+fn is_group_separator(c: char) -> bool {
+    matches!(
+        c,
+        ' ' | '-' | '.' | '_' | '/' | '\t' | '\n' | '\r' | '\u{A0}' | '\u{202F}' | '\u{2009}'
+    )
+}
+
+/// Digit groups (byte ranges), chained while at most three separator characters stand
+/// between them.
 fn digit_chains(text: &str) -> Vec<Vec<std::ops::Range<usize>>> {
-    let bytes = text.as_bytes();
     let mut chains: Vec<Vec<std::ops::Range<usize>>> = Vec::new();
     let mut current: Vec<std::ops::Range<usize>> = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i].is_ascii_digit() {
-            let start = i;
-            while i < bytes.len() && bytes[i].is_ascii_digit() {
-                i += 1;
+    let mut chars = text.char_indices().peekable();
+    while let Some((start, c)) = chars.next() {
+        if digit_value(c).is_none() {
+            continue;
+        }
+        let mut end = start + c.len_utf8();
+        while let Some(&(i, d)) = chars.peek() {
+            if digit_value(d).is_none() {
+                break;
             }
-            current.push(start..i);
-            let gap = i;
-            while i < bytes.len() && matches!(bytes[i], b' ' | b'-') {
-                i += 1;
+            end = i + d.len_utf8();
+            chars.next();
+        }
+        current.push(start..end);
+        let mut separators = 0;
+        while let Some(&(_, s)) = chars.peek() {
+            if !is_group_separator(s) || separators == 3 {
+                break;
             }
-            if i == gap || !bytes.get(i).is_some_and(u8::is_ascii_digit) {
-                chains.push(std::mem::take(&mut current));
-            }
-        } else {
-            i += 1;
+            separators += 1;
+            chars.next();
+        }
+        let digit_follows = chars.peek().is_some_and(|&(_, d)| digit_value(d).is_some());
+        if separators == 0 || !digit_follows {
+            chains.push(std::mem::take(&mut current));
         }
     }
     if !current.is_empty() {
@@ -150,53 +320,79 @@ fn digit_chains(text: &str) -> Vec<Vec<std::ops::Range<usize>>> {
 }
 
 /// `text` with every card number masked and every CVV written after its name (`cvv 123`,
-/// `CSC: 1234`, `security code 999`) starred; `None` when there is nothing to hide. Free text
-/// (notes, decline messages) carries both, and neither may be stored or shown.
+/// `CSC: 1234`, `security code 999`, `cvv is 737`) starred; `None` when there is nothing to
+/// hide. Free text (notes, decline messages) carries both, and neither may be stored or
+/// shown.
 pub fn redact_text(text: &str) -> Option<String> {
     // A card number or a CVV needs at least three digits: most strings (names, codes, dates
     // are checked too) are passed without a copy or a search. Every stored value and log
     // line comes through here.
-    if text.bytes().filter(u8::is_ascii_digit).take(3).count() < 3 {
+    if digit_count(text, 3) < 3 {
         return None;
     }
-    // Copied only once something is found: most texts with digits (dates, amounts,
-    // addresses) hold neither.
-    let mut out: Option<String> = None;
+    let cvvs = cvvs_in(text);
     let cards = card_numbers_in(text);
-    if !cards.is_empty() {
-        let mut masked_text = text.to_string();
-        for range in cards.into_iter().rev() {
-            let masked = mask(&text[range.clone()]);
-            masked_text.replace_range(range, &masked);
+    if cvvs.is_empty() && cards.is_empty() {
+        return None;
+    }
+    // One edit per range, applied from the end so earlier ranges keep their offsets. A card
+    // number that takes in a CVV's digits (`cvv 412 5454 5454 5454 5454` read as one
+    // 19-digit number) is starred whole: masking it would show the CVV in its first six.
+    let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
+    for card in &cards {
+        let holds_cvv = cvvs
+            .iter()
+            .any(|c| c.start < card.end && card.start < c.end);
+        let shown = if holds_cvv {
+            "*".repeat(text[card.clone()].chars().filter_map(digit_value).count())
+        } else {
+            mask(&text[card.clone()])
+        };
+        edits.push((card.clone(), shown));
+    }
+    for cvv in cvvs {
+        if !cards.iter().any(|c| c.start < cvv.end && cvv.start < c.end) {
+            let stars = "*".repeat(cvv.len());
+            edits.push((cvv, stars));
         }
-        out = Some(masked_text);
     }
-    let cvvs = cvvs_in(out.as_deref().unwrap_or(text));
-    if cvvs.is_empty() {
-        return out;
+    edits.sort_by_key(|(range, _)| std::cmp::Reverse(range.start));
+    let mut out = text.to_string();
+    for (range, shown) in edits {
+        out.replace_range(range, &shown);
     }
-    let mut starred = out.unwrap_or_else(|| text.to_string());
-    for range in cvvs.into_iter().rev() {
-        let stars = "*".repeat(range.len());
-        starred.replace_range(range, &stars);
-    }
-    Some(starred)
+    Some(out)
 }
 
-/// Whether `text` may hold one of `CVV_WORDS` (each starts with `c` followed by `v`, `s` or
-/// `i`, or is `security code`): one pass without a copy, so that texts naming none skip
-/// the search.
+/// Whether `text` may hold one of `CVV_WORDS` (each starts with `c` followed by `v`, `s`,
+/// `i` or `a`, or is `security code` or `sec code`): one pass without a copy, so that texts
+/// naming none skip the search.
 fn may_name_a_cvv(text: &str) -> bool {
     text.as_bytes().windows(2).any(|w| {
         let (a, b) = (w[0].to_ascii_lowercase(), w[1].to_ascii_lowercase());
-        (a == b'c' && matches!(b, b'v' | b's' | b'i')) || (a == b's' && b == b'e')
+        (a == b'c' && matches!(b, b'v' | b's' | b'i' | b'a')) || (a == b's' && b == b'e')
     })
 }
 
-/// Names a CVV goes by in free text, lowercase.
-const CVV_WORDS: &[&str] = &["cvv2", "cvv", "cvc", "csc", "cid", "security code"];
+/// Names a CVV goes by in free text, lowercase, longer forms first.
+const CVV_WORDS: &[&str] = &[
+    "cvv2",
+    "cvc2",
+    "csc2",
+    "cvv",
+    "cvc",
+    "csc",
+    "cvn",
+    "cid",
+    "security code",
+    "sec code",
+    "card code",
+];
+/// Words allowed between a CVV's name and its digits (`cvv is 737`, `CVV code: 123`).
+const CVV_FILLERS: &[&str] = &["is", "was", "code", "no", "number", "num", "value", "of"];
 
-/// Byte ranges of 3 or 4 digit codes that follow a CVV name, a few separator characters apart.
+/// Byte ranges of 3 or 4 digit codes that follow a CVV name, a few separator characters and
+/// at most two filler words apart.
 fn cvvs_in(text: &str) -> Vec<std::ops::Range<usize>> {
     if !may_name_a_cvv(text) {
         return Vec::new();
@@ -209,20 +405,15 @@ fn cvvs_in(text: &str) -> Vec<std::ops::Range<usize>> {
         while let Some(at) = lower[from..].find(word) {
             let start = from + at;
             from = start + word.len();
-            // The name is a word of its own (not `xcvv`).
+            // The name is a word of its own (not `xcvv`); `card_cvv` counts.
             if start > 0 && bytes[start - 1].is_ascii_alphanumeric() {
                 continue;
             }
-            let mut i = from;
-            while i < bytes.len()
-                && i - from < 4
-                && matches!(bytes[i], b' ' | b':' | b'=' | b'#' | b'"' | b'\'')
-            {
-                i += 1;
-            }
-            let digits = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
-            if (3..=4).contains(&digits) && !found.contains(&(i..i + digits)) {
-                found.push(i..i + digits);
+            let Some(code) = code_after(bytes, from) else {
+                continue;
+            };
+            if !found.contains(&code) {
+                found.push(code);
             }
         }
     }
@@ -230,36 +421,99 @@ fn cvvs_in(text: &str) -> Vec<std::ops::Range<usize>> {
     found
 }
 
-/// First six and last four only, as PCI DSS allows for display.
+/// The 3 or 4 digits a CVV name at `from` introduces, if that is what follows it.
+fn code_after(bytes: &[u8], mut i: usize) -> Option<std::ops::Range<usize>> {
+    let mut fillers = 0;
+    loop {
+        let gap = i;
+        while i < bytes.len()
+            && i - gap < 4
+            && matches!(
+                bytes[i],
+                b' ' | b':' | b'=' | b'#' | b'"' | b'\'' | b'-' | b'\t' | b'(' | b'_'
+            )
+        {
+            i += 1;
+        }
+        let word = bytes[i..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphabetic())
+            .count();
+        if word == 0 {
+            break;
+        }
+        if fillers == 2
+            || !CVV_FILLERS
+                .iter()
+                .any(|f| f.as_bytes() == &bytes[i..i + word])
+        {
+            return None;
+        }
+        fillers += 1;
+        i += word;
+    }
+    let digits = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+    (3..=4).contains(&digits).then_some(i..i + digits)
+}
+
+/// First six and last four only, as PCI DSS allows for display; fewer than ten digits are
+/// starred whole.
 pub fn mask(text: &str) -> String {
-    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    let digits: String = text
+        .chars()
+        .filter_map(digit_value)
+        .map(|d| char::from(b'0' + d))
+        .collect();
     let n = digits.len();
     if n < 10 {
-        return "*".repeat(n);
+        return "*".repeat(n.max(1));
     }
     format!("{}{}{}", &digits[..6], "*".repeat(n - 10), &digits[n - 4..])
 }
 
-/// Replace card data in `value` in place: card fields by name and card numbers found in any
-/// string become masked text. Returns how many values were redacted.
+/// Replace card data in `value` in place: card fields by name (and everything inside them)
+/// and card numbers found in any string, number or key become masked text. Returns how many
+/// values were redacted.
 pub fn redact(value: &mut Value) -> usize {
-    redact_at(value, None)
+    redact_at(value, None, false)
 }
 
-fn redact_at(value: &mut Value, parent: Option<&str>) -> usize {
+/// `inside_card`: `value` sits under a card field (`{"cvv": {"value": "737"}}`), so every
+/// scalar in it is card data whatever its own name.
+fn redact_at(value: &mut Value, parent: Option<&str>, inside_card: bool) -> usize {
     match value {
-        Value::Object(map) => map
+        Value::Object(map) => {
+            let renamed = redact_keys(map);
+            renamed
+                + map
+                    .iter_mut()
+                    .map(|(k, v)| {
+                        let card_key = inside_card || is_card_key(k, parent);
+                        match v {
+                            Value::Object(_) | Value::Array(_) => redact_at(v, Some(k), card_key),
+                            Value::Null => 0,
+                            _ if card_key && !is_masked(v, k, parent) => {
+                                *v = Value::String(mask(&scalar_text(v)));
+                                1
+                            }
+                            _ => redact_at(v, Some(k), false),
+                        }
+                    })
+                    .sum::<usize>()
+        }
+        Value::Array(items) => items
             .iter_mut()
-            .map(|(k, v)| {
-                if is_card_key(k, parent) && !v.is_null() && !v.is_object() && !is_masked(v) {
+            .map(|v| match v {
+                Value::Object(_) | Value::Array(_) | Value::Null => {
+                    redact_at(v, parent, inside_card)
+                }
+                _ if inside_card && !is_masked(v, parent.unwrap_or(""), None) => {
                     *v = Value::String(mask(&scalar_text(v)));
                     1
-                } else {
-                    redact_at(v, Some(k))
                 }
+                _ => redact_at(v, parent, false),
             })
             .sum(),
-        Value::Array(items) => items.iter_mut().map(|v| redact_at(v, parent)).sum(),
         Value::String(s) => match redact_text(s) {
             Some(clean) => {
                 *s = clean;
@@ -267,17 +521,63 @@ fn redact_at(value: &mut Value, parent: Option<&str>) -> usize {
             }
             None => 0,
         },
-        Value::Number(n) if is_card_number(&n.to_string()) => {
-            *value = Value::String(mask(&n.to_string()));
-            1
-        }
+        Value::Number(n) => match number_as_card(n) {
+            Some(digits) => {
+                *value = Value::String(mask(&digits));
+                1
+            }
+            None => 0,
+        },
         _ => 0,
     }
 }
 
-/// The JSON path of the first card data in `value`, if any (never the data itself).
+/// Mask card data written as an object's keys (`{"4111111111111111": "visa"}`), keeping the
+/// keys' order. Copies the map only when a key holds some.
+fn redact_keys(map: &mut Map<String, Value>) -> usize {
+    if !map.keys().any(|k| redact_text(k).is_some()) {
+        return 0;
+    }
+    let mut renamed = 0;
+    let old = std::mem::take(map);
+    for (k, v) in old {
+        let k = match redact_text(&k) {
+            Some(clean) => {
+                renamed += 1;
+                clean
+            }
+            None => k,
+        };
+        map.insert(k, v);
+    }
+    renamed
+}
+
+/// The digits of a JSON number that is a card number, however written: `4111111111111111`,
+/// `4111111111111111.0` or `4.111111111111111e15` (the store keeps numbers' own text).
+fn number_as_card(n: &Number) -> Option<String> {
+    let text = n.to_string();
+    if text.len() < 13 && !text.contains(['e', 'E']) {
+        return None;
+    }
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return is_card_number(&text).then_some(text);
+    }
+    let d = text
+        .parse::<rust_decimal::Decimal>()
+        .or_else(|_| rust_decimal::Decimal::from_scientific(&text))
+        .ok()?;
+    if !d.fract().is_zero() {
+        return None;
+    }
+    let whole = d.abs().trunc().normalize().to_string();
+    is_card_number(&whole).then_some(whole)
+}
+
+/// The JSON path of the first card data in `value`, if any (never the data itself: a key
+/// holding a card number is shown masked).
 pub fn find(value: &Value) -> Option<String> {
-    find_at(value, None).map(|mut parts| {
+    find_at(value, None, false).map(|mut parts| {
         parts.reverse();
         let path = parts.join(".").replace(".[", "[");
         if path.is_empty() {
@@ -288,36 +588,60 @@ pub fn find(value: &Value) -> Option<String> {
     })
 }
 
-fn find_at(value: &Value, parent: Option<&str>) -> Option<Vec<String>> {
+fn find_at(value: &Value, parent: Option<&str>, inside_card: bool) -> Option<Vec<String>> {
     match value {
         Value::Object(map) => map.iter().find_map(|(k, v)| {
-            let hit = is_card_key(k, parent) && !v.is_null() && !v.is_object() && !is_masked(v);
-            let mut path = if hit {
-                Some(Vec::new())
-            } else {
-                find_at(v, Some(k))
-            }?;
-            path.push(k.clone());
+            let card_key = inside_card || is_card_key(k, parent);
+            let mut path = match v {
+                Value::Object(_) | Value::Array(_) => find_at(v, Some(k), card_key),
+                Value::Null => None,
+                _ if card_key && !is_masked(v, k, parent) => Some(Vec::new()),
+                _ => find_at(v, Some(k), false),
+            }
+            .or_else(|| redact_text(k).map(|_| Vec::new()))?;
+            path.push(redact_text(k).unwrap_or_else(|| k.clone()));
             Some(path)
         }),
         Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| {
-            let mut path = find_at(v, parent)?;
+            let mut path = match v {
+                Value::Object(_) | Value::Array(_) | Value::Null => find_at(v, parent, inside_card),
+                _ if inside_card && !is_masked(v, parent.unwrap_or(""), None) => Some(Vec::new()),
+                _ => find_at(v, parent, false),
+            }?;
             path.push(format!("[{i}]"));
             Some(path)
         }),
-        Value::String(s) => card_number_in(s).map(|_| Vec::new()),
-        Value::Number(n) => {
-            let t = n.to_string();
-            (t.len() >= 13 && is_card_number(&t)).then(Vec::new)
-        }
+        Value::String(s) => card_number_in(s)
+            .is_some()
+            .then(Vec::new)
+            .or_else(|| (!cvvs_in(s).is_empty()).then(Vec::new)),
+        Value::Number(n) => number_as_card(n).map(|_| Vec::new()),
         _ => None,
     }
 }
 
-/// Already masked text (`411111******1111`, `***`): redacting again would change nothing real.
-fn is_masked(v: &Value) -> bool {
-    v.as_str()
-        .is_some_and(|s| s.contains('*') && card_number_in(s).is_none())
+/// Already masked text under the card field `key`: redacting again would change nothing
+/// real. A card number's mask keeps at most ten digits (`411111******1111`); a code's
+/// (`***`) keeps none, so `*737` is not masked.
+fn is_masked(v: &Value, key: &str, parent: Option<&str>) -> bool {
+    let Some(s) = v.as_str() else {
+        return false;
+    };
+    if !s.contains('*') || card_number_in(s).is_some() {
+        return false;
+    }
+    let digits = digit_count(s, 11);
+    let keeps_digits = is_pan_key(key, parent) || {
+        let name: String = name_bytes(key).map(char::from).collect();
+        ["track", "swipe", "encrypted"]
+            .iter()
+            .any(|w| name.contains(w))
+    };
+    if keeps_digits {
+        digits <= 10
+    } else {
+        digits == 0
+    }
 }
 
 fn scalar_text(v: &Value) -> String {
@@ -326,7 +650,6 @@ fn scalar_text(v: &Value) -> String {
         other => other.to_string(),
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,5 +758,112 @@ mod tests {
         let mut v = serde_json::json!({"note": "declined, card 4012 0000 9876 5439 cvv 731"});
         assert_eq!(redact(&mut v), 1);
         assert_eq!(v["note"], "declined, card 401200******5439 cvv ***");
+    }
+}
+
+#[cfg(test)]
+mod review_tests {
+    //! Cases from the adversarial review of session 8: ids that pass Luhn, and card data
+    //! written in ways the first version did not read.
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ids_that_pass_luhn_are_not_cards() {
+        // Both pass Luhn; no brand issues a 13-digit number starting 55 or any starting 7.
+        for id in ["5523740040213", "5523740120213", "7200110060042"] {
+            assert!(passes_luhn(id), "{id}");
+            assert!(!is_card_number(id), "{id}");
+            assert_eq!(redact_text(&format!("order {id}")), None, "{id}");
+        }
+        let mut v = json!({"order_id": 5523740040213u64, "customer": {"id": "7200110060042"}});
+        assert_eq!(redact(&mut v), 0);
+        // Real test cards of every brand PayTrace takes are still cards.
+        for pan in [
+            "4111111111111111",
+            "5454545454545454",
+            "2223000048400011",
+            "378282246310005",
+            "6011000993026909",
+            "3530111333300000",
+            "36148900647913",
+        ] {
+            assert!(is_card_number(pan), "{pan}");
+        }
+    }
+
+    #[test]
+    fn separators_people_and_forms_write() {
+        for text in [
+            "4111.1111.1111.1111",
+            "4111_1111_1111_1111",
+            "4111/1111/1111/1111",
+            "4111\t1111\t1111\t1111",
+            "4111\n1111\n1111\n1111",
+            "4111\u{A0}1111\u{A0}1111\u{A0}1111",
+            "\u{FF14}\u{FF11}\u{FF11}\u{FF11}\u{FF11}\u{FF11}\u{FF11}\u{FF11}\u{FF11}\u{FF11}\u{FF11}\u{FF11}\u{FF11}\u{FF11}\u{FF11}\u{FF11}",
+        ] {
+            let clean = redact_text(&format!("card {text} ok")).unwrap_or_default();
+            assert_eq!(clean, "card 411111******1111 ok", "{text:?}");
+        }
+    }
+
+    #[test]
+    fn card_numbers_as_floats_and_keys() {
+        let mut v: Value = serde_json::from_str(
+            r#"{"a": 4111111111111111.0, "b": 4.111111111111111e15, "c": {"5454545454545454": "mc"}}"#,
+        )
+        .unwrap();
+        assert!(find(&v).is_some());
+        redact(&mut v);
+        let text = v.to_string();
+        assert!(!text.contains("4111111111111111"), "{text}");
+        assert!(!text.contains("4.111111111111111"), "{text}");
+        assert!(!text.contains("5454545454545454"), "{text}");
+        assert_eq!(v["c"]["545454******5454"], "mc");
+        assert_eq!(find(&v), None);
+        assert_eq!(
+            find(&json!({"c": {"5454545454545454": "mc"}})).as_deref(),
+            Some("c.545454******5454")
+        );
+    }
+
+    #[test]
+    fn cvv_fields_by_any_common_name_or_shape() {
+        let mut v = json!({
+            "card_cvv": "737", "security_code": "738", "cvc2": "739", "sec_code": "740",
+            "cardCvv": 741, "nested": {"cvv": {"value": "742"}}, "list": {"cvv": ["743"]},
+            "starred": {"cvv": "*744"}, "csc_response": "Match"
+        });
+        redact(&mut v);
+        let text = v.to_string();
+        for code in 737..=744 {
+            assert!(!text.contains(&code.to_string()), "{code}: {text}");
+        }
+        assert_eq!(v["csc_response"], "Match");
+        assert!(!is_card_key("masked_card_number", None));
+        assert!(!is_card_key("card_number_last4", None));
+        assert_eq!(v["starred"]["cvv"], "***");
+        assert_eq!(find(&v), None);
+        assert_eq!(
+            find(&json!({"x": {"cvv": {"value": "742"}}})).as_deref(),
+            Some("x.cvv.value")
+        );
+    }
+
+    #[test]
+    fn cvvs_in_free_text() {
+        assert_eq!(
+            redact_text("cvc2 737, CVV-738, cvv is 739, CVV code: 7401").as_deref(),
+            Some("cvc2 ***, CVV-***, cvv is ***, CVV code: ****")
+        );
+        // The CVV's digits are not shown as a card number's first six.
+        let clean = redact_text("cvv 737 5454-5454-5454-5454").unwrap();
+        assert!(!clean.contains("737"), "{clean}");
+        assert!(!clean.contains("5454-5454"), "{clean}");
+        let clean = redact_text("cvv 4111 1111 1111 1111").unwrap();
+        assert!(!clean.contains("1111 1111"), "{clean}");
+        // Words that are not fillers end the search.
+        assert_eq!(redact_text("cvv matched for order 1234"), None);
     }
 }

@@ -82,11 +82,12 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let scope = crate::load::secrets::SecretScope::of(&profile, &args.at.profiles_dir);
     let routes = crate::server::webhook::WebhookRoutes::build(&plans, &profile, &scope)
         .map_err(|e| anyhow::anyhow!("profile `{}`: {e}", profile.profile))?;
-    let bind = args
-        .bind
-        .clone()
-        .or_else(|| profile.server.as_ref().and_then(|s| s.bind.clone()))
+    let profile_bind = profile
+        .server
+        .as_ref()
+        .and_then(|s| s.bind.clone())
         .unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    let bind = args.bind.clone().unwrap_or_else(|| profile_bind.clone());
     let (tolerance, retention) = settings(&profile)?;
     let embedded = profile
         .sandbox
@@ -291,6 +292,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 );
             }
             let seed = config.seed;
+            if let Some(notify) = config.notify.as_mut() {
+                follow_bind(notify, &profile_bind, &addr.to_string());
+            }
             let sb = crate::sandbox::Sandbox::start(config).await?;
             println!(
                 "embedded sandbox: PayTrace {} , Sage Pro {}",
@@ -458,5 +462,47 @@ impl TriggerStarter {
                 self.stop.clone(),
             ));
         }
+    }
+}
+
+/// The embedded sandbox's notifier posts to the engine's own webhook, named in the profile by
+/// the profile's address. Run on another one (`--bind 127.0.0.1:0`), it would post where
+/// nothing listens and no sale would reach the engine, silently: it follows the address the
+/// engine really has. A notifier pointed anywhere else is left alone.
+fn follow_bind(
+    notify: &mut crate::sandbox::notifier::NotifierConfig,
+    profile_bind: &str,
+    actual: &str,
+) {
+    let Some(rest) = notify.url.strip_prefix("http://") else {
+        return;
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    if authority == profile_bind && authority != actual {
+        let url = format!("http://{actual}{path}");
+        println!(
+            "note: the embedded sandbox notifies {url} (the profile says {}; the engine is bound to {actual})",
+            notify.url
+        );
+        notify.url = url;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_notifier_follows_the_engine_to_another_port() {
+        let mut n = crate::sandbox::notifier::NotifierConfig::new(
+            "http://127.0.0.1:8080/hooks/paytrace/transactions",
+            "s",
+        );
+        follow_bind(&mut n, "127.0.0.1:8080", "127.0.0.1:41234");
+        assert_eq!(n.url, "http://127.0.0.1:41234/hooks/paytrace/transactions");
+        let mut other =
+            crate::sandbox::notifier::NotifierConfig::new("http://10.0.0.5:9000/h", "s");
+        follow_bind(&mut other, "127.0.0.1:8080", "127.0.0.1:41234");
+        assert_eq!(other.url, "http://10.0.0.5:9000/h");
     }
 }

@@ -59,6 +59,10 @@ pub struct Reloader {
     /// file -> digest of the content that last failed (not tried again until it changes).
     failed: BTreeMap<PathBuf, String>,
     errors: BTreeMap<String, String>,
+    /// The last set of changes that planned but could not serve (a secret that does not
+    /// resolve, a webhook path taken twice), with why. It is tried again every check, as
+    /// the cause may lie outside the flows, but reported once, not every half second.
+    unserved: Option<(Vec<(PathBuf, String)>, String)>,
     /// Shared with the admin API.
     pub status: Arc<ReloadStatus>,
     /// Failed reloads are alerts.
@@ -111,6 +115,7 @@ impl Reloader {
             seen,
             failed: BTreeMap::new(),
             errors: BTreeMap::new(),
+            unserved: None,
             status: Arc::new(ReloadStatus::default()),
             alerter: crate::alerts::Alerter::log_only(),
             profile_file: None,
@@ -277,6 +282,7 @@ impl Reloader {
         }
         match WebhookRoutes::build(&candidate, &self.profile, &self.scope) {
             Ok(routes) => {
+                self.unserved = None;
                 let known: Vec<String> = self.plans.read().map(|p| p.flows()).unwrap_or_default();
                 if let (Ok(mut p), Ok(mut r)) = (self.plans.write(), self.routes.write()) {
                     *p = candidate.clone();
@@ -310,8 +316,17 @@ impl Reloader {
             Err(e) => {
                 // The new set cannot serve (a secret does not resolve, a path is taken twice):
                 // keep everything as it was.
+                let attempt: Vec<(PathBuf, String)> = changed
+                    .iter()
+                    .map(|(file, digest, _)| (file.clone(), digest.clone()))
+                    .collect();
+                let attempt = Some((attempt, e.clone()));
+                let already_reported = self.unserved == attempt;
+                self.unserved = attempt;
                 for (flow, _) in report.loaded.drain(..) {
-                    report.failed.push((flow, e.clone()));
+                    if !already_reported {
+                        report.failed.push((flow, e.clone()));
+                    }
                 }
                 report.removed.clear();
             }

@@ -113,10 +113,18 @@ impl Executor {
         let event_dyn = match event_to_dynamic(event, plan.event_fields.as_deref()) {
             Ok(d) => d.into_shared(),
             Err(e) => {
+                // An event no step can read (a number beyond the decimal range) fails the
+                // same way on every attempt: a permanent error, so it goes where the flow
+                // sends those, the dead-letter queue unless it says `fail`.
                 let mut record = record;
-                record.status = RunStatus::Failed {
-                    step: "event".into(),
-                    reason: e,
+                let (step, reason) = (
+                    "event".to_string(),
+                    format!("the event cannot be read: {e}"),
+                );
+                record.status = if matches!(plan.on_error.then, Target::Fail) {
+                    RunStatus::Failed { step, reason }
+                } else {
+                    RunStatus::DeadLettered { step, reason }
                 };
                 return record;
             }
@@ -940,6 +948,11 @@ fn script_failure(plan: &Plan, c: &Compiled, e: &EvalAltResult) -> Failure {
             "script stopped: calls nested too deeply".to_string()
         }
         EvalAltResult::ErrorRuntime(value, _) => value.to_string(),
+        EvalAltResult::ErrorTerminated(token, _)
+            if crate::script::budget::explain(token).is_some() =>
+        {
+            crate::script::budget::explain(token).unwrap_or_default()
+        }
         other => {
             let mut m = other.to_string();
             if let Some(i) = m.rfind(" (line ") {

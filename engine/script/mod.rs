@@ -1,7 +1,8 @@
 //! The only place that builds a `rhai::Engine`. Engines are hardened: operation, call-depth,
-//! expression-depth and size limits, strict variables, no `eval`, no module loading from disk.
+//! expression-depth and size limits, time and memory budgets (`budget`), strict variables, no `eval`, no module loading from disk.
 //! The helper library for consultants (money, dates, lookups) is registered here too.
 
+pub mod budget;
 pub mod helpers;
 pub mod value;
 
@@ -35,6 +36,7 @@ pub fn engine() -> Engine {
         .set_max_array_size(limits::MAX_ARRAY_SIZE)
         .set_max_map_size(limits::MAX_MAP_SIZE)
         .set_optimization_level(rhai::OptimizationLevel::None);
+    e.on_progress(budget::on_progress);
     e.disable_symbol("eval");
     // Scripts cannot print: nothing they see may reach a log unfiltered.
     e.on_print(|_| {});

@@ -20,12 +20,26 @@ pub fn to_dynamic(value: &Value) -> Result<Dynamic, String> {
         Value::Object(map) => {
             let mut m = Map::new();
             for (k, v) in map {
-                m.insert(k.as_str().into(), to_dynamic(v)?);
+                m.insert(
+                    k.as_str().into(),
+                    to_dynamic(v).map_err(|e| at_field(k, e))?,
+                );
             }
             Dynamic::from_map(m)
         }
     })
 }
+
+/// An error from inside field `key`, naming where it is: `amount: number ...`,
+/// `lines.total: ...`.
+fn at_field(key: &str, error: String) -> String {
+    let key = crate::pci::redact_text(key).unwrap_or_else(|| key.to_string());
+    match error.strip_prefix(FIELD_MARK) {
+        Some(rest) => format!("{FIELD_MARK}{key}.{rest}"),
+        None => format!("{FIELD_MARK}{key}: {error}"),
+    }
+}
+const FIELD_MARK: &str = "field ";
 
 /// `to_dynamic` of an event object, keeping only `fields` when given (the fields a flow's
 /// expressions read, `Plan::event_fields`); a field missing from the event is left out, as
@@ -36,7 +50,10 @@ pub fn event_to_dynamic(event: &Value, fields: Option<&[String]>) -> Result<Dyna
             let mut m = Map::new();
             for f in fields {
                 if let Some(v) = map.get(f) {
-                    m.insert(f.as_str().into(), to_dynamic(v)?);
+                    m.insert(
+                        f.as_str().into(),
+                        to_dynamic(v).map_err(|e| at_field(f, e))?,
+                    );
                 }
             }
             Ok(Dynamic::from_map(m))
@@ -53,7 +70,16 @@ fn number(n: &Number) -> Result<Dynamic, String> {
     Decimal::from_str(&text)
         .or_else(|_| Decimal::from_scientific(&text))
         .map(Dynamic::from_decimal)
-        .map_err(|_| format!("number `{text}` is outside the decimal range"))
+        .map_err(|_| {
+            // The number itself is shown only masked and short: it may be a card number, and
+            // a `1e400` written out in full would be a 400-digit message.
+            let shown = crate::pci::redact_text(&text).unwrap_or(text);
+            let shown = match shown.char_indices().nth(40) {
+                Some((cut, _)) => format!("{}...", &shown[..cut]),
+                None => shown,
+            };
+            format!("number `{shown}` is outside the decimal range (at most 28 digits, or 79228162514264337593543950335)")
+        })
 }
 
 /// Convert a script result back to JSON. Decimals become JSON numbers with their exact digits.

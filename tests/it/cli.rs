@@ -125,3 +125,43 @@ fn a_prod_profile_pointing_at_the_sandbox_is_refused() {
     assert!(err.contains("connectors.sagepro.client_secret"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_script_that_hoards_memory_fails_its_step_instead_of_the_process() {
+    // Review finding: map keys are outside Rhai's size limits; 10,000 keys of 1 MiB took the
+    // process down (and again on every restart, as its run was recovered).
+    let dir = std::env::temp_dir().join(format!("ll-hoard-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let flow = dir.join("hoard.yaml");
+    std::fs::write(
+        &flow,
+        r#"flow: hoard
+trigger: { manual: {} }
+steps:
+  - id: hoard
+    script: |
+      let s = "x";
+      s.pad(1000000, "y");
+      let m = #{};
+      for i in 0..10000 { m[s + i] = 1; }
+      m.len()
+"#,
+    )
+    .unwrap();
+    let event = dir.join("event.json");
+    std::fs::write(&event, "{}").unwrap();
+    let (code, out, err) = ledgerlink(&[
+        "run-once",
+        "--flow",
+        flow.to_str().unwrap(),
+        "--event",
+        event.to_str().unwrap(),
+        "--dry-run",
+    ]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("script stopped after taking more than 64 MiB of memory")
+            && out.contains("hoard.yaml:9:"),
+        "{out}{err}"
+    );
+}

@@ -341,3 +341,22 @@ async fn duplicate_events_are_acknowledged_and_create_nothing() {
     assert!(first[0] > 0 && again[0] < 0, "the second is a duplicate");
     assert_eq!(rig.store.counts().unwrap().get("queued"), Some(&1));
 }
+
+#[tokio::test]
+async fn an_event_no_step_can_read_is_dead_lettered_naming_its_field() {
+    // Review finding: `1e400` was accepted (202), then the run failed without a dead letter
+    // and without saying which field was at fault.
+    let rig = Rig::new(vec![ok_customer()]);
+    let event: Value = serde_json::from_str(
+        r#"{"n": 40, "customer": "ACME01", "amount": 1e400, "note": "card 4111111111111111"}"#,
+    )
+    .unwrap();
+    let run = rig.send(&[event])[0];
+    rig.work_until(idle).await;
+    assert_eq!(rig.state(run), RunState::DeadLettered);
+    let dl = rig.store.dead_letters(&DlqFilter::default()).unwrap();
+    assert_eq!((dl[0].run, dl[0].step.as_str()), (run, "event"));
+    assert!(dl[0].reason.contains("field amount"), "{}", dl[0].reason);
+    assert!(dl[0].reason.contains("decimal range"), "{}", dl[0].reason);
+    assert!(rig.calls("sagepro.create_payment").is_empty());
+}

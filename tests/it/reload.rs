@@ -343,3 +343,63 @@ async fn flows_added_while_running_are_announced_to_start_their_triggers() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_profile_whose_secret_does_not_resolve_is_reported_once() {
+    // New-user finding: such a save was reported (logged, audited, alerted) every half second
+    // for every flow.
+    let dir = std::env::temp_dir().join(format!("ll-reload-secret-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("flows")).unwrap();
+    std::fs::create_dir_all(dir.join("profiles")).unwrap();
+    let flow = "flow: hooked\ntrigger:\n  webhook:\n    path: /hooks/h\n    signature:\n      scheme: hmac_sha256\n      header: X-Sig\n      secret: ${secret:hook}\n    event_id: event.n\nsteps:\n  - id: echo\n    call: mock.echo\n    with: { n: event.n }\n";
+    std::fs::write(dir.join("flows/hooked.yaml"), flow).unwrap();
+    let profile_file = dir.join("profiles/dev.yaml");
+    std::fs::create_dir_all(dir.join("profiles/secrets")).unwrap();
+    std::fs::write(dir.join("profiles/secrets/hook"), "first-secret").unwrap();
+    std::fs::write(
+        &profile_file,
+        "profile: dev\nsecrets: { hook: \"${file:secrets/hook}\" }\n",
+    )
+    .unwrap();
+    let profile = ledgerlink::load::find_profile(&dir.join("profiles"), "dev").unwrap();
+    let mut plans = Plans::default();
+    let source = ledgerlink::load::read(&dir.join("flows/hooked.yaml")).unwrap();
+    plans.insert(
+        ledgerlink::plan::build(
+            source,
+            profile.clone(),
+            ledgerlink::script::helpers::system_clock(),
+        )
+        .unwrap(),
+    );
+    let scope = SecretScope::of(&profile, &dir.join("profiles"));
+    let routes = WebhookRoutes::build(&plans, &profile, &scope).unwrap();
+    let mut reloader = Reloader::new(
+        &dir.join("flows"),
+        profile,
+        scope,
+        Arc::new(RwLock::new(plans)),
+        Arc::new(RwLock::new(routes)),
+        Arc::new(SqliteStore::memory().unwrap()),
+    );
+    reloader.watch_profile(&dir.join("profiles"), Box::new(|_| Ok(())));
+    assert!(reloader.check().is_empty());
+    std::fs::write(
+        &profile_file,
+        "profile: dev\nsecrets: { hook: \"${file:secrets/missing}\" }\n",
+    )
+    .unwrap();
+    let first = reloader.check();
+    assert_eq!(first.failed.len(), 1, "{first:?}");
+    for _ in 0..3 {
+        let again = reloader.check();
+        assert!(again.failed.is_empty(), "reported again: {again:?}");
+    }
+    // Fixed outside the flows (the secret file appears): served at the next check.
+    std::fs::write(dir.join("profiles/secrets/missing"), "now-there").unwrap();
+    let fixed = reloader.check();
+    assert!(fixed.failed.is_empty(), "{fixed:?}");
+    assert_eq!(fixed.loaded.len(), 1, "{fixed:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

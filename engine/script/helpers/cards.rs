@@ -13,7 +13,7 @@ pub fn register(engine: &mut Engine) {
             .skip(digits.len().saturating_sub(4))
             .collect::<String>()
     });
-    engine.register_fn("is_luhn", |s: &str| pci::is_card_number(s));
+    engine.register_fn("is_luhn", |s: &str| pci::passes_luhn(s));
 }
 
 /// Mask a card number as first six and last four; any other text keeps only its last four.
