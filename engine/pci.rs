@@ -133,7 +133,7 @@ pub fn passes_luhn(text: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// A card number: 13 to 19 digits (spaces and dashes allowed between them) that pass Luhn

@@ -98,6 +98,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         })
         .transpose()?;
     let store = args.at.open_store()?;
+    // One engine per store file: a second one would take the first's running runs back as
+    // left over by a crash and run them again. The lock goes with the process, crash or not.
+    let _one_engine = lock_store(&args.at.store_path())?;
     let recovered = store.recover_running()?;
     for flow in plans.flows() {
         if let Some(plan) = plans.current(&flow) {
@@ -488,9 +491,42 @@ fn follow_bind(
     }
 }
 
+/// Hold an exclusive lock on `<store>.lock` for as long as the engine runs, or say which store
+/// is taken.
+fn lock_store(store: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let mut path = store.as_os_str().to_owned();
+    path.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| anyhow::anyhow!("cannot open the lock file `{}`: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another `ledgerlink run` is using the store `{}`; stop it first, or give this one its own store with --store FILE",
+            store.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            anyhow::bail!("cannot lock `{}`: {e}", path.display())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_engine_per_store() {
+        let store = std::env::temp_dir().join(format!("ll-lock-{}.db", std::process::id()));
+        let first = lock_store(&store).unwrap();
+        let second = lock_store(&store).unwrap_err().to_string();
+        assert!(second.contains("another `ledgerlink run`"), "{second}");
+        drop(first);
+        assert!(lock_store(&store).is_ok());
+    }
 
     #[test]
     fn the_notifier_follows_the_engine_to_another_port() {

@@ -48,30 +48,30 @@ fn human(diags: &[Diagnostic], sources: &SourceMap, files: usize, colour: bool) 
             None => d.file.to_string(),
         };
         out.push_str(&format!("  {} {location}\n", p.wrap("34", "-->")));
-        if let Some(span) = d.span {
-            if let Some(text) = sources.line(&d.file, span.line) {
-                let gutter = span.line.to_string();
-                let pad = " ".repeat(gutter.len());
-                let text = text.replace('\t', " ");
-                let width = if span.end_line == span.line && span.end_col > span.col {
-                    span.end_col - span.col
-                } else {
-                    text.chars().count().saturating_sub(span.col - 1).max(1)
-                };
-                let width = width.min(80);
-                out.push_str(&format!("{pad} {}\n", p.wrap("34", "|")));
-                out.push_str(&format!(
-                    "{} {} {text}\n",
-                    p.wrap("34", &gutter),
-                    p.wrap("34", "|")
-                ));
-                let caret = format!("{}{}", " ".repeat(span.col - 1), "^".repeat(width));
-                out.push_str(&format!(
-                    "{pad} {} {}\n",
-                    p.wrap("34", "|"),
-                    p.wrap(sev_colour, &caret)
-                ));
-            }
+        if let Some(span) = d.span
+            && let Some(text) = sources.line(&d.file, span.line)
+        {
+            let gutter = span.line.to_string();
+            let pad = " ".repeat(gutter.len());
+            let text = text.replace('\t', " ");
+            let width = if span.end_line == span.line && span.end_col > span.col {
+                span.end_col - span.col
+            } else {
+                text.chars().count().saturating_sub(span.col - 1).max(1)
+            };
+            let width = width.min(80);
+            out.push_str(&format!("{pad} {}\n", p.wrap("34", "|")));
+            out.push_str(&format!(
+                "{} {} {text}\n",
+                p.wrap("34", &gutter),
+                p.wrap("34", "|")
+            ));
+            let caret = format!("{}{}", " ".repeat(span.col - 1), "^".repeat(width));
+            out.push_str(&format!(
+                "{pad} {} {}\n",
+                p.wrap("34", "|"),
+                p.wrap(sev_colour, &caret)
+            ));
         }
         if let Some(help) = &d.help {
             out.push_str(&format!("  = {}: {help}\n", p.wrap("1", "help")));

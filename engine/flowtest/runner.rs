@@ -317,13 +317,13 @@ fn check(expect: &Expect, record: &RunRecord, calls: &[RecordedCall]) -> Vec<Str
             expect.status
         ));
     }
-    if let Some(want) = &expect.step {
-        if step != Some(want.as_str()) {
-            out.push(format!(
-                "step: expected `{want}`, got {}",
-                step.map_or("none".into(), |s| format!("`{s}`"))
-            ));
-        }
+    if let Some(want) = &expect.step
+        && step != Some(want.as_str())
+    {
+        out.push(format!(
+            "step: expected `{want}`, got {}",
+            step.map_or("none".into(), |s| format!("`{s}`"))
+        ));
     }
     if let Some(want) = &expect.reason {
         out.extend(text_or_matcher(want, reason.unwrap_or_default(), "reason"));
@@ -364,10 +364,10 @@ fn check(expect: &Expect, record: &RunRecord, calls: &[RecordedCall]) -> Vec<Str
                     &format!("{at} idempotency_key"),
                 ));
             }
-            if let Some(n) = w.attempt {
-                if n != got.attempt {
-                    out.push(format!("{at} attempt: expected {n}, got {}", got.attempt));
-                }
+            if let Some(n) = w.attempt
+                && n != got.attempt
+            {
+                out.push(format!("{at} attempt: expected {n}, got {}", got.attempt));
             }
         }
     }
@@ -385,21 +385,21 @@ fn check(expect: &Expect, record: &RunRecord, calls: &[RecordedCall]) -> Vec<Str
             ));
         }
         for (i, (w, got)) in want.iter().zip(&record.alerts).enumerate() {
-            if let Some(sev) = &w.severity {
-                if sev != &got.severity {
-                    out.push(format!(
-                        "alerts[{i}] severity: expected {sev}, got {}",
-                        got.severity
-                    ));
-                }
+            if let Some(sev) = &w.severity
+                && sev != &got.severity
+            {
+                out.push(format!(
+                    "alerts[{i}] severity: expected {sev}, got {}",
+                    got.severity
+                ));
             }
-            if let Some(ch) = &w.channel {
-                if Some(ch) != got.channel.as_ref() {
-                    out.push(format!(
-                        "alerts[{i}] channel: expected {ch}, got {:?}",
-                        got.channel
-                    ));
-                }
+            if let Some(ch) = &w.channel
+                && Some(ch) != got.channel.as_ref()
+            {
+                out.push(format!(
+                    "alerts[{i}] channel: expected {ch}, got {:?}",
+                    got.channel
+                ));
             }
             if let Some(m) = &w.message {
                 out.extend(text_or_matcher(

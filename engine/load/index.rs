@@ -113,10 +113,12 @@ fn decode_positions(node: &Node, lines: &[&str]) -> Vec<(char, usize, usize)> {
                 if !blank && chars.iter().take(indent).any(|c| !c.is_whitespace()) {
                     break; // dedent: the block ended
                 }
-                if folded && !blank && !prev_blank {
-                    if let Some(last) = out.last_mut() {
-                        *last = (' ', last.1, last.2); // the line break folds into a space
-                    }
+                if folded
+                    && !blank
+                    && !prev_blank
+                    && let Some(last) = out.last_mut()
+                {
+                    *last = (' ', last.1, last.2); // the line break folds into a space
                 }
                 for (i, ch) in chars.iter().enumerate().skip(indent) {
                     out.push((*ch, l, i + 1));

@@ -95,10 +95,9 @@ fn locate(value: &serde_json::Value, index: &super::PointerIndex) -> Option<(usi
     // An unknown setting: point at its name rather than at the mapping holding it.
     if let jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } =
         error.kind()
+        && let Some(name) = unexpected.first()
     {
-        if let Some(name) = unexpected.first() {
-            pointer = format!("{pointer}/{}", super::escape(name));
-        }
+        pointer = format!("{pointer}/{}", super::escape(name));
     }
     let span = index.key_span(&pointer)?;
     Some((span.line, span.col))

@@ -271,10 +271,10 @@ impl Reloader {
         if report.loaded.is_empty() && report.removed.is_empty() {
             if report.profile.is_some() {
                 // A profile change re-plans flows; with none loaded, routes still need rebuilding.
-                if let (Ok(p), Ok(mut r)) = (self.plans.read(), self.routes.write()) {
-                    if let Ok(routes) = WebhookRoutes::build(&p, &self.profile, &self.scope) {
-                        *r = routes;
-                    }
+                if let (Ok(p), Ok(mut r)) = (self.plans.read(), self.routes.write())
+                    && let Ok(routes) = WebhookRoutes::build(&p, &self.profile, &self.scope)
+                {
+                    *r = routes;
                 }
             }
             self.note(&report);
@@ -290,10 +290,10 @@ impl Reloader {
                 }
                 if let Some(hook) = &self.on_new_flow {
                     for (flow, _) in &report.loaded {
-                        if !known.contains(flow) {
-                            if let Some(plan) = candidate.current(flow) {
-                                hook(plan);
-                            }
+                        if !known.contains(flow)
+                            && let Some(plan) = candidate.current(flow)
+                        {
+                            hook(plan);
                         }
                     }
                 }

@@ -197,10 +197,10 @@ impl Executor {
                     Next::Step(i) => i,
                     Next::End | Next::EndOfBody => return Ok(None),
                 };
-                if let Some(owner) = body_of {
-                    if !inside(plan, i, owner) {
-                        return Ok(Some(i));
-                    }
+                if let Some(owner) = body_of
+                    && !inside(plan, i, owner)
+                {
+                    return Ok(Some(i));
                 }
                 let Some(step) = plan.steps.get(i) else {
                     return Ok(None);
@@ -558,20 +558,20 @@ impl Executor {
         // What the journal already knows about this call (durable runs only).
         let mut recorded: Option<Result<Value, ConnectorError>> = None;
         let mut in_flight_since = None;
-        if let Some(j) = &journal {
-            if let Some(e) = j.recorded(seq).filter(|e| e.step == step.id) {
-                entry.attempt = e.attempt;
-                entry.started_ms = e.started_ms;
-                if e.history.is_array() {
-                    entry.history = e.history.clone();
-                }
-                match e.outcome.as_deref() {
-                    None => in_flight_since = Some(e.started_ms),
-                    Some("retry") => {}
-                    Some("ok") => recorded = Some(Ok(e.output.clone())),
-                    Some(other) => {
-                        recorded = Some(Err(ConnectorError::from_recorded(other, &e.output)))
-                    }
+        if let Some(j) = &journal
+            && let Some(e) = j.recorded(seq).filter(|e| e.step == step.id)
+        {
+            entry.attempt = e.attempt;
+            entry.started_ms = e.started_ms;
+            if e.history.is_array() {
+                entry.history = e.history.clone();
+            }
+            match e.outcome.as_deref() {
+                None => in_flight_since = Some(e.started_ms),
+                Some("retry") => {}
+                Some("ok") => recorded = Some(Ok(e.output.clone())),
+                Some(other) => {
+                    recorded = Some(Err(ConnectorError::from_recorded(other, &e.output)))
                 }
             }
         }
@@ -661,26 +661,27 @@ impl Executor {
                 }
             },
         };
-        if fresh && !from_ledger {
-            if let Some(j) = &journal {
-                entry.outcome = Some(match &result {
-                    Ok(_) => "ok".to_string(),
-                    Err(e) => e.outcome().to_string(),
-                });
-                entry.output = match &result {
-                    Ok(v) => v.clone(),
-                    Err(e) => e.output(),
-                };
-                entry.updated_ms = crate::store::now_ms();
-                if let Err(e) = &result {
-                    push_history(&mut entry, attempt, e);
-                }
-                let remember = match (&result, &key) {
-                    (Ok(v), Some(k)) => Some((k.as_str(), v)),
-                    _ => None,
-                };
-                j.end(&entry, remember);
+        if fresh
+            && !from_ledger
+            && let Some(j) = &journal
+        {
+            entry.outcome = Some(match &result {
+                Ok(_) => "ok".to_string(),
+                Err(e) => e.outcome().to_string(),
+            });
+            entry.output = match &result {
+                Ok(v) => v.clone(),
+                Err(e) => e.output(),
+            };
+            entry.updated_ms = crate::store::now_ms();
+            if let Err(e) = &result {
+                push_history(&mut entry, attempt, e);
             }
+            let remember = match (&result, &key) {
+                (Ok(v), Some(k)) => Some((k.as_str(), v)),
+                _ => None,
+            };
+            j.end(&entry, remember);
         }
         rec.attempts = attempt.max(1);
         match result {
@@ -734,12 +735,13 @@ impl Executor {
                 }
                 if e.is_retryable() && !operation.idempotent && !e.is_safe_to_resend() {
                     message.push_str(&format!("; not retried: `{call_name}` is not idempotent, so the remote may have acted; check it before replaying"));
-                } else if e.is_retryable() && operation.writes {
-                    if let Some(k) = &key {
-                        message.push_str(&format!(
+                } else if e.is_retryable()
+                    && operation.writes
+                    && let Some(k) = &key
+                {
+                    message.push_str(&format!(
                             "; the write may have been made before an answer was lost: a replay repeats idempotency key `{k}` and cannot post twice"
                         ));
-                    }
                 }
                 rec.error = Some(message.clone());
                 Ok(on_failure(plan, step, message))

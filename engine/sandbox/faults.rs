@@ -77,17 +77,17 @@ impl Fault {
                 self.path
             ));
         }
-        if let FaultKind::Latency { min_ms, max_ms } = self.kind {
-            if min_ms > max_ms {
-                return Err(format!(
-                    "latency `min_ms` {min_ms} is above `max_ms` {max_ms}"
-                ));
-            }
+        if let FaultKind::Latency { min_ms, max_ms } = self.kind
+            && min_ms > max_ms
+        {
+            return Err(format!(
+                "latency `min_ms` {min_ms} is above `max_ms` {max_ms}"
+            ));
         }
-        if let Some(p) = self.probability {
-            if !(0.0..=1.0).contains(&p) || p.is_nan() {
-                return Err(format!("`probability` must be between 0 and 1, got {p}"));
-            }
+        if let Some(p) = self.probability
+            && (!(0.0..=1.0).contains(&p) || p.is_nan())
+        {
+            return Err(format!("`probability` must be between 0 and 1, got {p}"));
         }
         Ok(())
     }
@@ -170,10 +170,10 @@ impl Faults {
             if r.fault.count.is_some_and(|c| r.fired >= c) {
                 continue;
             }
-            if let Some(p) = r.fault.probability {
-                if draw(r.seen, position) >= p {
-                    continue;
-                }
+            if let Some(p) = r.fault.probability
+                && draw(r.seen, position) >= p
+            {
+                continue;
             }
             r.fired += 1;
             out.push(r.fault.kind.clone());

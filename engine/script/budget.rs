@@ -73,14 +73,14 @@ pub fn on_progress(operations: u64) -> Option<rhai::Dynamic> {
         let _ = STARTED.try_with(|s| s.set(Some((Instant::now(), held()))));
         return None;
     }
-    if operations % 16 != 0 {
+    if !operations.is_multiple_of(16) {
         return None;
     }
     let (start, held_at_start) = STARTED.try_with(Cell::get).ok().flatten()?;
     if held() - held_at_start > MAX_MEMORY {
         return Some(OUT_OF_MEMORY.into());
     }
-    if operations % 64 == 0 && start.elapsed() > MAX_TIME {
+    if operations.is_multiple_of(64) && start.elapsed() > MAX_TIME {
         return Some(OUT_OF_TIME.into());
     }
     None

@@ -82,8 +82,22 @@ fn number(n: &Number) -> Result<Dynamic, String> {
         })
 }
 
+/// Deepest nesting of arrays and maps a script result may have. The store reads JSON back with
+/// serde_json's recursion limit (128); a deeper output would be written but could not be read
+/// again (the run's record unreadable, a resumed run stuck), so it fails its step instead.
+pub const MAX_DEPTH: usize = 64;
+
 /// Convert a script result back to JSON. Decimals become JSON numbers with their exact digits.
 pub fn to_json(value: &Dynamic) -> Result<Value, String> {
+    to_json_at(value, 0)
+}
+
+fn to_json_at(value: &Dynamic, depth: usize) -> Result<Value, String> {
+    if depth > MAX_DEPTH {
+        return Err(format!(
+            "the value is nested more than {MAX_DEPTH} levels deep (arrays and maps inside each other)"
+        ));
+    }
     if value.is_unit() {
         return Ok(Value::Null);
     }
@@ -106,7 +120,7 @@ pub fn to_json(value: &Dynamic) -> Result<Value, String> {
         let arr = value.read_lock::<Array>().ok_or("array is locked")?;
         return arr
             .iter()
-            .map(to_json)
+            .map(|v| to_json_at(v, depth + 1))
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array);
     }
@@ -114,7 +128,7 @@ pub fn to_json(value: &Dynamic) -> Result<Value, String> {
         let map = value.read_lock::<Map>().ok_or("map is locked")?;
         let mut out = serde_json::Map::new();
         for (k, v) in map.iter() {
-            out.insert(k.to_string(), to_json(v)?);
+            out.insert(k.to_string(), to_json_at(v, depth + 1)?);
         }
         return Ok(Value::Object(out));
     }
@@ -146,6 +160,20 @@ pub fn decimal_to_json(d: Decimal) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outputs_nested_too_deep_to_read_back_are_refused() {
+        let engine = crate::script::engine();
+        let deep: Dynamic = engine
+            .eval("let m = #{}; for i in 0..200 { m = #{ a: m }; } m")
+            .unwrap();
+        let err = to_json(&deep).unwrap_err();
+        assert!(err.contains("nested more than 64 levels"), "{err}");
+        let fine: Dynamic = engine
+            .eval("let m = [1]; for i in 0..60 { m = [m]; } m")
+            .unwrap();
+        assert!(to_json(&fine).is_ok());
+    }
 
     #[test]
     fn round_trips_exact_decimals() {

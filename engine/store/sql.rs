@@ -568,10 +568,10 @@ fn begin_call_as(
     flow: &str,
     ledger_key: Option<&str>,
 ) -> Result<Option<Value>, StoreError> {
-    if let Some(key) = ledger_key {
-        if let Some(v) = idempotent_result(conn, flow, key)? {
-            return Ok(Some(v));
-        }
+    if let Some(key) = ledger_key
+        && let Some(v) = idempotent_result(conn, flow, key)?
+    {
+        return Ok(Some(v));
     }
     record_step_as(conn, entry, run)?;
     Ok(None)

@@ -153,10 +153,10 @@ impl Poller {
             let records = records.as_array().cloned().unwrap_or_default();
             self.accept(&records, &mut outcome)?;
             for r in &records {
-                if let Some(c) = r.get(&poll.cursor).filter(|c| !c.is_null()) {
-                    if greater(c, &best) {
-                        best = c.clone();
-                    }
+                if let Some(c) = r.get(&poll.cursor).filter(|c| !c.is_null())
+                    && greater(c, &best)
+                {
+                    best = c.clone();
                 }
             }
             // Paged lists (Sage Pro) say where the next page is.

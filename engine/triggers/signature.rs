@@ -15,10 +15,20 @@ pub enum SignatureError {
     Missing,
     #[error("the signature header is not `t=<unix seconds>,v1=<hex>`")]
     Malformed,
-    #[error("the signature timestamp is {age_s} s away from now (tolerance {tolerance_s} s)")]
+    #[error("the signature timestamp is {} (tolerance {tolerance_s} s)", describe_age(*age_s))]
     Stale { age_s: i64, tolerance_s: i64 },
     #[error("the signature does not match the body")]
     Mismatch,
+}
+
+/// `age_s` (now minus the signed timestamp) in words: a clock ahead of ours is in the future,
+/// not a negative age.
+fn describe_age(age_s: i64) -> String {
+    if age_s < 0 {
+        format!("{} s in the future", -age_s)
+    } else {
+        format!("{age_s} s old")
+    }
 }
 
 /// The header value for `body` sent at `timestamp` (unix seconds).
@@ -91,7 +101,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 || text.len() > 128 {
+    if !text.len().is_multiple_of(2) || text.len() > 128 {
         return None;
     }
     (0..text.len())

@@ -247,10 +247,10 @@ pub fn script_helpers(data: &[u8]) {
     let compiled = engine
         .compile_expression_with_scope(&scope, expr)
         .or_else(|_| engine.compile_with_scope(&scope, expr));
-    if let Ok(ast) = compiled {
-        if let Ok(value) = engine.eval_ast_with_scope::<rhai::Dynamic>(&mut scope, &ast) {
-            let _ = ledgerlink::script::value::to_json(&value);
-        }
+    if let Ok(ast) = compiled
+        && let Ok(value) = engine.eval_ast_with_scope::<rhai::Dynamic>(&mut scope, &ast)
+    {
+        let _ = ledgerlink::script::value::to_json(&value);
     }
     // The card helpers on the raw strings: whatever they are given, no PAN comes back.
     for arg in &args {

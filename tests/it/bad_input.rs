@@ -123,7 +123,7 @@ fn request(text: &[u8], secret: &str) -> (String, String, Vec<(String, String)>,
 
 /// The message with the one clock-dependent number (a stale signature's age) replaced.
 fn steady(message: &str) -> String {
-    match (message.find("timestamp is "), message.find(" s away")) {
+    match (message.find("timestamp is "), message.find(" s old")) {
         (Some(a), Some(b)) if a + 13 <= b => {
             format!("{}<age>{}", &message[..a + 13], &message[b..])
         }

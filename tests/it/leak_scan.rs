@@ -296,10 +296,10 @@ fn store_files(dir: &Path, label: &str) -> Vec<(String, Vec<u8>)> {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if name.starts_with("state.db") || name.starts_with("sagepro.db") {
-            if let Ok(bytes) = std::fs::read(&path) {
-                out.push((format!("{name} ({label})"), bytes));
-            }
+        if (name.starts_with("state.db") || name.starts_with("sagepro.db"))
+            && let Ok(bytes) = std::fs::read(&path)
+        {
+            out.push((format!("{name} ({label})"), bytes));
         }
     }
     out

@@ -658,3 +658,25 @@ async fn file_ledger_survives_a_restart() {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }
+
+#[tokio::test]
+async fn extreme_amounts_are_refused_and_the_ledger_keeps_working() {
+    // Review finding: an amount near the decimal range's end overflowed a sum, the emulator
+    // panicked holding the ledger lock, and every later call answered 500.
+    let api = start().await;
+    for (reference, amount) in [
+        ("PT-HUGE-1", "79228162514264337593543950335"),
+        ("PT-HUGE-2", "10000000000000.00"),
+    ] {
+        let (s, _, e) = api
+            .post("/api/payments", payment(reference, amount, None))
+            .await;
+        assert_eq!(s, 422, "{e}");
+        assert_error_shape(&e, "ValidationFailed");
+        assert!(e.to_string().contains("OutOfRange"), "{e}");
+    }
+    let (s, _, v) = api
+        .post("/api/payments", payment("PT-AFTER", "12.34", None))
+        .await;
+    assert_eq!(s, 201, "{v}");
+}

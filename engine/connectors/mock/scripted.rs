@@ -57,14 +57,14 @@ pub fn check(replies: &[Reply]) -> Result<(), String> {
         if crate::connectors::operation(&r.call).is_none() {
             return Err(format!("reply {}: unknown operation `{}`", i + 1, r.call));
         }
-        if let Some(kind) = &r.error {
-            if !ERROR_KINDS.contains(&kind.as_str()) {
-                return Err(format!(
-                    "reply {}: unknown error `{kind}` (one of: {})",
-                    i + 1,
-                    ERROR_KINDS.join(", ")
-                ));
-            }
+        if let Some(kind) = &r.error
+            && !ERROR_KINDS.contains(&kind.as_str())
+        {
+            return Err(format!(
+                "reply {}: unknown error `{kind}` (one of: {})",
+                i + 1,
+                ERROR_KINDS.join(", ")
+            ));
         }
     }
     Ok(())

@@ -63,19 +63,18 @@ impl Rule for Check {
 
     fn check(&self, cx: &FlowCx<'_>, out: &mut Vec<Diagnostic>) {
         let help = "reference it: `${secret:NAME}` (bound in each profile's `secrets:`), `${env:NAME}` or `${file:/run/secrets/name}`; secrets never live in flow files";
-        if let Some(w) = &cx.flow.trigger.webhook {
-            if let Some(secret) = &w.signature.secret {
-                if !is_reference(secret) {
-                    out.push(
-                        cx.error(
-                            CODE,
-                            "/trigger/webhook/signature/secret",
-                            "webhook secret written inline",
-                        )
-                        .with_help(help),
-                    );
-                }
-            }
+        if let Some(w) = &cx.flow.trigger.webhook
+            && let Some(secret) = &w.signature.secret
+            && !is_reference(secret)
+        {
+            out.push(
+                cx.error(
+                    CODE,
+                    "/trigger/webhook/signature/secret",
+                    "webhook secret written inline",
+                )
+                .with_help(help),
+            );
         }
         for expr in &cx.exprs {
             if !matches!(

@@ -70,31 +70,30 @@ impl Rule for Check {
                 );
             }
         }
-        if let Some(w) = &cx.flow.trigger.webhook {
-            if let Some(size) = &w.max_body {
-                if parse_size(size).is_none() {
-                    out.push(
-                        cx.error(
-                            CODE,
-                            "/trigger/webhook/max_body",
-                            format!("`{size}` is not a size"),
-                        )
-                        .with_help("write a size with a unit, as text: `256KiB`, `1MiB`, `1000B`"),
-                    );
-                }
-            }
+        if let Some(w) = &cx.flow.trigger.webhook
+            && let Some(size) = &w.max_body
+            && parse_size(size).is_none()
+        {
+            out.push(
+                cx.error(
+                    CODE,
+                    "/trigger/webhook/max_body",
+                    format!("`{size}` is not a size"),
+                )
+                .with_help("write a size with a unit, as text: `256KiB`, `1MiB`, `1000B`"),
+            );
         }
-        if let Some(p) = &cx.flow.trigger.poll {
-            if parse(&p.every).is_some_and(|d| d < std::time::Duration::from_secs(1)) {
-                out.push(
-                    cx.error(
-                        CODE,
-                        "/trigger/poll/every",
-                        format!("poll interval `{}` is under one second", p.every),
-                    )
-                    .with_help("poll at most once a second; use a webhook for real-time events"),
-                );
-            }
+        if let Some(p) = &cx.flow.trigger.poll
+            && parse(&p.every).is_some_and(|d| d < std::time::Duration::from_secs(1))
+        {
+            out.push(
+                cx.error(
+                    CODE,
+                    "/trigger/poll/every",
+                    format!("poll interval `{}` is under one second", p.every),
+                )
+                .with_help("poll at most once a second; use a webhook for real-time events"),
+            );
         }
     }
 }

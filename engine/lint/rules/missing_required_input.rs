@@ -17,44 +17,44 @@ impl Rule for Check {
     }
 
     fn check(&self, cx: &FlowCx<'_>, out: &mut Vec<Diagnostic>) {
-        if let Some(p) = &cx.flow.trigger.poll {
-            if let Some((_, op)) = crate::connectors::operation(&p.operation) {
-                let present: Vec<&str> = p.with.iter().flatten().map(|(k, _)| k.as_str()).collect();
-                let props = op.input_properties();
-                let unknown: Vec<&str> = present
+        if let Some(p) = &cx.flow.trigger.poll
+            && let Some((_, op)) = crate::connectors::operation(&p.operation)
+        {
+            let present: Vec<&str> = p.with.iter().flatten().map(|(k, _)| k.as_str()).collect();
+            let props = op.input_properties();
+            let unknown: Vec<&str> = present
+                .iter()
+                .copied()
+                .filter(|k| props.is_some_and(|m| !m.contains_key(*k)))
+                .collect();
+            let missing: Vec<&str> = op
+                .required_inputs()
+                .into_iter()
+                .filter(|r| !present.contains(r))
+                .filter(|r| crate::lint::context::closest(r, unknown.iter().copied()).is_none())
+                .collect();
+            if !missing.is_empty() {
+                let list = missing
                     .iter()
-                    .copied()
-                    .filter(|k| props.is_some_and(|m| !m.contains_key(*k)))
-                    .collect();
-                let missing: Vec<&str> = op
-                    .required_inputs()
-                    .into_iter()
-                    .filter(|r| !present.contains(r))
-                    .filter(|r| crate::lint::context::closest(r, unknown.iter().copied()).is_none())
-                    .collect();
-                if !missing.is_empty() {
-                    let list = missing
-                        .iter()
-                        .map(|m| format!("`{m}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    let at = if p.with.is_some() {
-                        "/trigger/poll/with"
-                    } else {
-                        "/trigger/poll/operation"
-                    };
-                    out.push(
-                        cx.key_error(
-                            CODE,
-                            at,
-                            format!(
-                                "`{}` requires input {list}, not given in the poll `with:`",
-                                p.operation
-                            ),
-                        )
-                        .with_help(format!("add {list} under `trigger.poll.with`")),
-                    );
-                }
+                    .map(|m| format!("`{m}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let at = if p.with.is_some() {
+                    "/trigger/poll/with"
+                } else {
+                    "/trigger/poll/operation"
+                };
+                out.push(
+                    cx.key_error(
+                        CODE,
+                        at,
+                        format!(
+                            "`{}` requires input {list}, not given in the poll `with:`",
+                            p.operation
+                        ),
+                    )
+                    .with_help(format!("add {list} under `trigger.poll.with`")),
+                );
             }
         }
         for (at, op) in resolved_calls(cx) {

@@ -37,17 +37,17 @@ impl Rule for Check {
         let missing_table =
             |table: &str| !profile.tables.contains_key(table) && table != "status_map";
         for at in &cx.steps {
-            if let Some(l) = &at.step.lookup {
-                if missing_table(&l.table) {
-                    out.push(
-                        cx.error(
-                            CODE,
-                            &format!("{}/lookup/table", at.pointer),
-                            format!("profile `{name}` has no table `{}`", l.table),
-                        )
-                        .with_help(table_help(&l.table)),
-                    );
-                }
+            if let Some(l) = &at.step.lookup
+                && missing_table(&l.table)
+            {
+                out.push(
+                    cx.error(
+                        CODE,
+                        &format!("{}/lookup/table", at.pointer),
+                        format!("profile `{name}` has no table `{}`", l.table),
+                    )
+                    .with_help(table_help(&l.table)),
+                );
             }
             if let Some(call) = &at.step.call {
                 let connector = call.split('.').next().unwrap_or("");
@@ -69,19 +69,19 @@ impl Rule for Check {
             let tokens = scan(expr.src);
             for pair in tokens.windows(2) {
                 if let ((Token::Call(c), ..), (Token::Str(table), line, col)) = (&pair[0], &pair[1])
+                    && (c == "lookup" || c == "lookup_or")
+                    && missing_table(table)
                 {
-                    if (c == "lookup" || c == "lookup_or") && missing_table(table) {
-                        let span = cx.expr_span(expr, *line, *col, table.len() + 2);
-                        out.push(
-                            Diagnostic::error(
-                                CODE,
-                                cx.file,
-                                span,
-                                format!("profile `{name}` has no table `{table}`"),
-                            )
-                            .with_help(table_help(table)),
-                        );
-                    }
+                    let span = cx.expr_span(expr, *line, *col, table.len() + 2);
+                    out.push(
+                        Diagnostic::error(
+                            CODE,
+                            cx.file,
+                            span,
+                            format!("profile `{name}` has no table `{table}`"),
+                        )
+                        .with_help(table_help(table)),
+                    );
                 }
             }
         }
@@ -90,19 +90,18 @@ impl Rule for Check {
             if let Some(bound) = secret
                 .strip_prefix("${secret:")
                 .and_then(|s| s.strip_suffix('}'))
+                && !profile.secrets.contains_key(bound)
             {
-                if !profile.secrets.contains_key(bound) {
-                    out.push(
-                        cx.error(
-                            CODE,
-                            "/trigger/webhook/signature/secret",
-                            format!("profile `{name}` binds no secret `{bound}`"),
-                        )
-                        .with_help(format!(
-                            "add `secrets: {{ {bound}: ${{env:NAME}} }}` to the profile"
-                        )),
-                    );
-                }
+                out.push(
+                    cx.error(
+                        CODE,
+                        "/trigger/webhook/signature/secret",
+                        format!("profile `{name}` binds no secret `{bound}`"),
+                    )
+                    .with_help(format!(
+                        "add `secrets: {{ {bound}: ${{env:NAME}} }}` to the profile"
+                    )),
+                );
             }
         }
     }

@@ -35,13 +35,20 @@ impl Rule for Check {
                 .with_help(format!("it runs under: {}", listed.join(", "))),
             );
         }
-        if let Some(w) = &cx.flow.trigger.webhook {
-            if w.signature.scheme == SignatureScheme::None && profile == "prod" {
-                out.push(
-                    cx.error(CODE, "/trigger/webhook/signature/scheme", "unsigned webhook under profile `prod`")
-                        .with_help("use `scheme: hmac_sha256` with a `${env:...}` secret; `none` is for dev only"),
-                );
-            }
+        if let Some(w) = &cx.flow.trigger.webhook
+            && w.signature.scheme == SignatureScheme::None
+            && profile == "prod"
+        {
+            out.push(
+                cx.error(
+                    CODE,
+                    "/trigger/webhook/signature/scheme",
+                    "unsigned webhook under profile `prod`",
+                )
+                .with_help(
+                    "use `scheme: hmac_sha256` with a `${env:...}` secret; `none` is for dev only",
+                ),
+            );
         }
     }
 }

@@ -100,14 +100,14 @@ impl Rule for Check {
                     }
                 }
             }
-            if let Some(fe) = &s.foreach {
-                if fe.steps.is_empty() {
-                    out.push(cx.error(
-                        CODE,
-                        &format!("{p}/foreach/steps"),
-                        "`foreach` has no steps",
-                    ));
-                }
+            if let Some(fe) = &s.foreach
+                && fe.steps.is_empty()
+            {
+                out.push(cx.error(
+                    CODE,
+                    &format!("{p}/foreach/steps"),
+                    "`foreach` has no steps",
+                ));
             }
         }
         let kinds = cx.flow.trigger.kinds();

@@ -31,30 +31,26 @@ impl Rule for Check {
     fn check(&self, cx: &FlowCx<'_>, out: &mut Vec<Diagnostic>) {
         let ids = cx.step_ids();
         for (expr, result) in cx.exprs.iter().zip(&cx.compiled) {
-            if let Err(e) = result {
-                if let Some(name) = &e.undefined_variable {
-                    let span = cx.expr_span(expr, e.line, e.col, name.chars().count());
-                    let vars = FLOW_VARIABLES
-                        .iter()
-                        .copied()
-                        .chain(expr.extra_vars.iter().map(String::as_str));
-                    let scope: Vec<&str> = vars.collect();
-                    let d = Diagnostic::error(
-                        CODE,
-                        cx.file,
-                        span,
-                        format!("undefined variable `{name}`"),
-                    );
-                    let bare_text = e.line <= 1 && e.col <= 1 && looks_like_text(expr.src);
-                    out.push(match closest(name, scope.iter().copied()) {
-                        Some(c) => d.with_help(format!("did you mean `{c}`?")),
-                        None if bare_text => d.with_help(format!(
-                            "values are Rhai expressions; for the text itself write '\"{}\"'",
-                            expr.src.trim()
-                        )),
-                        None => d.with_help(format!("in scope here: {}", scope.join(", "))),
-                    });
-                }
+            if let Err(e) = result
+                && let Some(name) = &e.undefined_variable
+            {
+                let span = cx.expr_span(expr, e.line, e.col, name.chars().count());
+                let vars = FLOW_VARIABLES
+                    .iter()
+                    .copied()
+                    .chain(expr.extra_vars.iter().map(String::as_str));
+                let scope: Vec<&str> = vars.collect();
+                let d =
+                    Diagnostic::error(CODE, cx.file, span, format!("undefined variable `{name}`"));
+                let bare_text = e.line <= 1 && e.col <= 1 && looks_like_text(expr.src);
+                out.push(match closest(name, scope.iter().copied()) {
+                    Some(c) => d.with_help(format!("did you mean `{c}`?")),
+                    None if bare_text => d.with_help(format!(
+                        "values are Rhai expressions; for the text itself write '\"{}\"'",
+                        expr.src.trim()
+                    )),
+                    None => d.with_help(format!("in scope here: {}", scope.join(", "))),
+                });
             }
             // Steps that have run before this expression: those earlier in document order.
             let earlier = &ids[..expr.step.unwrap_or(0).min(ids.len())];

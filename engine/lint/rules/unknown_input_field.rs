@@ -42,12 +42,11 @@ impl Rule for Check {
     }
 
     fn check(&self, cx: &FlowCx<'_>, out: &mut Vec<Diagnostic>) {
-        if let Some(p) = &cx.flow.trigger.poll {
-            if let (Some((_, op)), Some(with)) =
+        if let Some(p) = &cx.flow.trigger.poll
+            && let (Some((_, op)), Some(with)) =
                 (crate::connectors::operation(&p.operation), &p.with)
-            {
-                check_object(cx, &p.operation, with, &op.input, "/trigger/poll/with", out);
-            }
+        {
+            check_object(cx, &p.operation, with, &op.input, "/trigger/poll/with", out);
         }
         for (at, op) in resolved_calls(cx) {
             let Some((fields, base)) = call_input(cx, at) else {

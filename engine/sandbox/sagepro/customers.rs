@@ -242,14 +242,14 @@ pub async fn update(
             post::expected_version(&headers, body).as_deref(),
             rec.rowver,
         )?;
-        if let Some(other) = body.get("CustomerID").and_then(Value::as_str) {
-            if custno(other) != rec.key {
-                return Err(ApiError::rule(
-                    "CustomerID",
-                    "KeyMismatch",
-                    "CustomerID cannot be changed.",
-                ));
-            }
+        if let Some(other) = body.get("CustomerID").and_then(Value::as_str)
+            && custno(other) != rec.key
+        {
+            return Err(ApiError::rule(
+                "CustomerID",
+                "KeyMismatch",
+                "CustomerID cannot be changed.",
+            ));
         }
         apply(body, &mut rec.doc, false)?;
         let st = status(&rec.doc);

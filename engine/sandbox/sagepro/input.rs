@@ -20,6 +20,11 @@ pub fn parse_money(v: &Value) -> Option<Decimal> {
         .ok()
 }
 
+/// The largest amount a money field takes.
+pub fn max_money() -> Decimal {
+    Decimal::new(999_999_999_999_999, 2)
+}
+
 /// Money as returned: a string with exactly two decimals.
 pub fn money(d: Decimal) -> String {
     let mut r = d.round_dp(2);
@@ -183,6 +188,17 @@ impl<'a> Input<'a> {
                 field,
                 "TooManyDecimals",
                 format!("{field} has more than 2 decimals."),
+            );
+            return None;
+        }
+        if d > max_money() {
+            // Sums of amounts near the decimal range's end overflowed and the emulator panicked
+            // holding the ledger lock; every later call failed. A ledger's money column has a
+            // fixed width: 13 digits before the point.
+            self.fail(
+                field,
+                "OutOfRange",
+                format!("{field} must be at most 9999999999999.99."),
             );
             return None;
         }

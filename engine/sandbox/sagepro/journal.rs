@@ -103,10 +103,10 @@ fn create_entry(
                 "Exactly one of Debit or Credit must be above zero.",
             );
         }
-        if let Some(a) = &account {
-            if let Some((code, msg)) = account_problem(conn, a)? {
-                li.fail("GLAccountID", code, msg);
-            }
+        if let Some(a) = &account
+            && let Some((code, msg)) = account_problem(conn, a)?
+        {
+            li.fail("GLAccountID", code, msg);
         }
         debits += dr;
         credits += cr;
@@ -127,10 +127,10 @@ fn create_entry(
             ),
         );
     }
-    if let Some(d) = date {
-        if let Some((code, msg)) = period_problem(conn, d)? {
-            inp.fail("EntryDate", code, msg);
-        }
+    if let Some(d) = date
+        && let Some((code, msg)) = period_problem(conn, d)?
+    {
+        inp.fail("EntryDate", code, msg);
     }
     inp.finish("The journal entry cannot be posted.")?;
     let date = date.map(fmt_date).unwrap_or_default();

@@ -76,15 +76,21 @@ impl State {
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
-        let mut conn = self.db.lock().map_err(|_| {
+        // A panic inside `f` (an arithmetic overflow on an extreme amount) must cost only its
+        // own request: it is caught here, its transaction rolled back, and the lock is not
+        // left poisoned for every later call.
+        let mut conn = self
+            .db
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let tx = conn.transaction()?;
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&tx))).map_err(|_| {
             ApiError::new(
                 axum::http::StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalError",
-                "ledger lock poisoned",
+                "the request could not be processed (an amount out of range?); nothing was written",
             )
-        })?;
-        let tx = conn.transaction()?;
-        let out = f(&tx)?;
+        })??;
         tx.commit()?;
         Ok(out)
     }
