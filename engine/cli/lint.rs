@@ -39,6 +39,23 @@ enum Colour {
     Never,
 }
 
+/// The profiles directory: `given` when it exists, else a `profiles` folder beside the folder
+/// holding the first linted path.
+fn profiles_dir_for(given: &std::path::Path, paths: &[PathBuf]) -> Option<PathBuf> {
+    if given.is_dir() {
+        return Some(given.to_path_buf());
+    }
+    let first = paths.first()?;
+    let flows_dir = if first.is_dir() {
+        first.as_path()
+    } else {
+        first.parent()?
+    };
+    let project = std::fs::canonicalize(flows_dir).ok()?;
+    let beside = project.parent()?.join("profiles");
+    beside.is_dir().then_some(beside)
+}
+
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from("flows")]
@@ -47,12 +64,19 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     };
     let mut profile_data = None;
     if let Some(name) = &args.profile {
-        // A typo must not lint silently against nothing; outside a project (no profiles
-        // directory) the name alone is used.
-        if args.profiles_dir.is_dir() {
-            let profile = crate::load::find_profile(&args.profiles_dir, name)?;
-            super::run::settings(&profile)?;
-            profile_data = Some(std::sync::Arc::new(profile));
+        // A typo must not lint silently against nothing. The profiles are looked for where
+        // `--profiles-dir` says, else beside the linted flows' folder (`lint ../proj/flows`);
+        // without either, the name alone is used, and the user is told.
+        match profiles_dir_for(&args.profiles_dir, &paths) {
+            Some(dir) => {
+                let profile = crate::load::find_profile(&dir, name)?;
+                super::run::settings(&profile)?;
+                profile_data = Some(std::sync::Arc::new(profile));
+            }
+            None => eprintln!(
+                "note: no profiles directory at `{}` or beside the flows; linting for profile `{name}` by its name only (its connectors, tables and secrets are not checked; pass --profiles-dir DIR)",
+                args.profiles_dir.display()
+            ),
         }
     }
     let options = LintOptions {

@@ -309,12 +309,12 @@ fn status_parts(status: &RunStatus) -> (&'static str, Option<&str>, Option<&str>
 fn check(expect: &Expect, record: &RunRecord, calls: &[RecordedCall]) -> Vec<String> {
     let mut out = Vec::new();
     let (status, step, reason) = status_parts(&record.status);
-    if expect.status != status {
+    if expect.status.as_str() != status {
         let why = reason.map(|r| format!(": {r}")).unwrap_or_default();
         let at = step.map(|s| format!(" at step `{s}`")).unwrap_or_default();
         out.push(format!(
             "status: expected {}, got {status}{at}{why}",
-            expect.status
+            expect.status.as_str()
         ));
     }
     if let Some(want) = &expect.step

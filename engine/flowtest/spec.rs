@@ -59,12 +59,36 @@ pub struct TestCase {
     pub expect: Expect,
 }
 
+/// How the run must have ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpectedStatus {
+    Completed,
+    Skipped,
+    Failed,
+    DeadLettered,
+    Waiting,
+}
+
+impl ExpectedStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExpectedStatus::Completed => "completed",
+            ExpectedStatus::Skipped => "skipped",
+            ExpectedStatus::Failed => "failed",
+            ExpectedStatus::DeadLettered => "dead_lettered",
+            ExpectedStatus::Waiting => "waiting",
+        }
+    }
+}
+
 /// What must have happened.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
-    /// `completed`, `skipped`, `failed` or `dead_lettered`.
-    pub status: String,
+    /// `completed`, `skipped`, `failed`, `dead_lettered` or `waiting`: anything else is a
+    /// mistake in the test file, reported when it is read (not a test that can never pass).
+    pub status: ExpectedStatus,
     /// For `failed` / `dead_lettered`: the step that stopped the run.
     #[serde(default)]
     pub step: Option<String>,
