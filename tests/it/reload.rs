@@ -210,19 +210,34 @@ async fn edits_swap_revisions_without_losing_events_and_broken_saves_keep_the_ol
 
 /// Saving the profile re-plans every flow under it (new values reach new runs) and calls the
 /// hook that rebuilds connectors; a profile that breaks its guards keeps the running one.
-#[tokio::test]
-async fn profile_saves_replan_flows_and_bad_ones_are_kept_out() {
-    let dir = std::env::temp_dir().join(format!("ll-reload-profile-{}", std::process::id()));
+/// A project folder with one flow (`flows/<flow>.yaml`) and a dev profile, and a reloader
+/// watching both, started from the flow as planned now.
+struct Project {
+    dir: std::path::PathBuf,
+    plans: Arc<RwLock<Plans>>,
+    reloader: Reloader,
+}
+
+fn project(
+    tag: &str,
+    flow: &str,
+    text: &str,
+    profile_text: &str,
+    secrets: &[(&str, &str)],
+) -> Project {
+    let dir = std::env::temp_dir().join(format!("ll-reload-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("flows")).unwrap();
-    std::fs::create_dir_all(dir.join("profiles")).unwrap();
-    let flow = "flow: stamped\ntrigger: { manual: {} }\nsteps:\n  - id: echo\n    call: mock.echo\n    with: { company: profile.values.company }\n";
-    std::fs::write(dir.join("flows/stamped.yaml"), flow).unwrap();
-    let profile_file = dir.join("profiles/dev.yaml");
-    std::fs::write(&profile_file, "profile: dev\nvalues: { company: FIRST }\n").unwrap();
+    std::fs::create_dir_all(dir.join("profiles/secrets")).unwrap();
+    for (name, value) in secrets {
+        std::fs::write(dir.join("profiles/secrets").join(name), value).unwrap();
+    }
+    let flow_file = dir.join(format!("flows/{flow}.yaml"));
+    std::fs::write(&flow_file, text).unwrap();
+    std::fs::write(dir.join("profiles/dev.yaml"), profile_text).unwrap();
     let profile = ledgerlink::load::find_profile(&dir.join("profiles"), "dev").unwrap();
     let mut plans = Plans::default();
-    let source = ledgerlink::load::read(&dir.join("flows/stamped.yaml")).unwrap();
+    let source = ledgerlink::load::read(&flow_file).unwrap();
     plans.insert(
         ledgerlink::plan::build(
             source,
@@ -231,12 +246,11 @@ async fn profile_saves_replan_flows_and_bad_ones_are_kept_out() {
         )
         .unwrap(),
     );
-    let first = plans.current("stamped").unwrap().profile_values.to_string();
     let scope = SecretScope::of(&profile, &dir.join("profiles"));
     let routes = WebhookRoutes::build(&plans, &profile, &scope).unwrap();
     let plans = Arc::new(RwLock::new(plans));
     let store: Arc<dyn StateStore> = Arc::new(SqliteStore::memory().unwrap());
-    let mut reloader = Reloader::new(
+    let reloader = Reloader::new(
         &dir.join("flows"),
         profile,
         scope,
@@ -244,6 +258,35 @@ async fn profile_saves_replan_flows_and_bad_ones_are_kept_out() {
         Arc::new(RwLock::new(routes)),
         store,
     );
+    Project {
+        dir,
+        plans,
+        reloader,
+    }
+}
+
+#[tokio::test]
+async fn profile_saves_replan_flows_and_bad_ones_are_kept_out() {
+    let flow = "flow: stamped\ntrigger: { manual: {} }\nsteps:\n  - id: echo\n    call: mock.echo\n    with: { company: profile.values.company }\n";
+    let Project {
+        dir,
+        plans,
+        mut reloader,
+    } = project(
+        "profile",
+        "stamped",
+        flow,
+        "profile: dev\nvalues: { company: FIRST }\n",
+        &[],
+    );
+    let profile_file = dir.join("profiles/dev.yaml");
+    let first = plans
+        .read()
+        .unwrap()
+        .current("stamped")
+        .unwrap()
+        .profile_values
+        .to_string();
     let hooked = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = Arc::clone(&hooked);
     reloader.watch_profile(
@@ -348,41 +391,17 @@ async fn flows_added_while_running_are_announced_to_start_their_triggers() {
 async fn a_profile_whose_secret_does_not_resolve_is_reported_once() {
     // New-user finding: such a save was reported (logged, audited, alerted) every half second
     // for every flow.
-    let dir = std::env::temp_dir().join(format!("ll-reload-secret-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("flows")).unwrap();
-    std::fs::create_dir_all(dir.join("profiles")).unwrap();
     let flow = "flow: hooked\ntrigger:\n  webhook:\n    path: /hooks/h\n    signature:\n      scheme: hmac_sha256\n      header: X-Sig\n      secret: ${secret:hook}\n    event_id: event.n\nsteps:\n  - id: echo\n    call: mock.echo\n    with: { n: event.n }\n";
-    std::fs::write(dir.join("flows/hooked.yaml"), flow).unwrap();
-    let profile_file = dir.join("profiles/dev.yaml");
-    std::fs::create_dir_all(dir.join("profiles/secrets")).unwrap();
-    std::fs::write(dir.join("profiles/secrets/hook"), "first-secret").unwrap();
-    std::fs::write(
-        &profile_file,
+    let Project {
+        dir, mut reloader, ..
+    } = project(
+        "secret",
+        "hooked",
+        flow,
         "profile: dev\nsecrets: { hook: \"${file:secrets/hook}\" }\n",
-    )
-    .unwrap();
-    let profile = ledgerlink::load::find_profile(&dir.join("profiles"), "dev").unwrap();
-    let mut plans = Plans::default();
-    let source = ledgerlink::load::read(&dir.join("flows/hooked.yaml")).unwrap();
-    plans.insert(
-        ledgerlink::plan::build(
-            source,
-            profile.clone(),
-            ledgerlink::script::helpers::system_clock(),
-        )
-        .unwrap(),
+        &[("hook", "first-secret")],
     );
-    let scope = SecretScope::of(&profile, &dir.join("profiles"));
-    let routes = WebhookRoutes::build(&plans, &profile, &scope).unwrap();
-    let mut reloader = Reloader::new(
-        &dir.join("flows"),
-        profile,
-        scope,
-        Arc::new(RwLock::new(plans)),
-        Arc::new(RwLock::new(routes)),
-        Arc::new(SqliteStore::memory().unwrap()),
-    );
+    let profile_file = dir.join("profiles/dev.yaml");
     reloader.watch_profile(&dir.join("profiles"), Box::new(|_| Ok(())));
     assert!(reloader.check().is_empty());
     std::fs::write(
