@@ -280,13 +280,16 @@ async fn profile_saves_replan_flows_and_bad_ones_are_kept_out() {
         &[],
     );
     let profile_file = dir.join("profiles/dev.yaml");
-    let first = plans
-        .read()
-        .unwrap()
-        .current("stamped")
-        .unwrap()
-        .profile_values
-        .to_string();
+    let values = || {
+        plans
+            .read()
+            .unwrap()
+            .current("stamped")
+            .unwrap()
+            .profile_values
+            .to_string()
+    };
+    let first = values();
     let hooked = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = Arc::clone(&hooked);
     reloader.watch_profile(
@@ -305,13 +308,7 @@ async fn profile_saves_replan_flows_and_bad_ones_are_kept_out() {
         1,
         "the flow is planned again: {report:?}"
     );
-    let now = plans
-        .read()
-        .unwrap()
-        .current("stamped")
-        .unwrap()
-        .profile_values
-        .to_string();
+    let now = values();
     assert_ne!(now, first);
     assert!(now.contains("SECOND"), "{now}");
     assert_eq!(hooked.lock().unwrap().as_slice(), ["\"SECOND\""]);
@@ -327,16 +324,7 @@ async fn profile_saves_replan_flows_and_bad_ones_are_kept_out() {
         report.failed[0].1.contains("breaks its guards"),
         "{report:?}"
     );
-    assert!(
-        plans
-            .read()
-            .unwrap()
-            .current("stamped")
-            .unwrap()
-            .profile_values
-            .to_string()
-            .contains("SECOND")
-    );
+    assert!(values().contains("SECOND"));
     assert!(reloader.check().is_empty(), "reported once");
     let _ = std::fs::remove_dir_all(&dir);
 }
