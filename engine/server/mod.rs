@@ -73,7 +73,14 @@ async fn ready(axum::extract::State(state): axum::extract::State<ServerState>) -
     }
 }
 
-/// Serve `router` on `addr` until the task is aborted.
+/// Longest a client may take to send a request's headers. Without it a client that opens
+/// connections and sends a byte now and then (slowloris) holds each one forever; a few
+/// thousand such connections starve the webhook of file descriptors.
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serve `router` on `addr` until the task is aborted. HTTP/1.1 with keep-alive, each
+/// connection in its own task, headers read within `HEADER_READ_TIMEOUT` (bodies have their
+/// own limit where they are read, `webhook::BODY_READ_TIMEOUT`).
 pub async fn serve(
     addr: &str,
     router: axum::Router,
@@ -89,7 +96,26 @@ pub async fn serve(
         error,
     })?;
     let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
+        loop {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait rather than spin.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let service = hyper_util::service::TowerToHyperService::new(router.clone());
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEADER_READ_TIMEOUT)
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
     });
     Ok((local, task))
 }

@@ -132,6 +132,10 @@ fn refused(status: StatusCode, code: &'static str, message: impl Into<String>) -
     }
 }
 
+/// Longest a sender may take to send a webhook's body once its headers are in: a slow body
+/// would otherwise hold its connection and task for as long as the sender likes.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Whether the request says its body is JSON (`application/json`, any parameters).
 pub fn is_json(headers: &HeaderMap) -> bool {
     headers
@@ -227,9 +231,19 @@ pub async fn receive(State(state): State<ServerState>, request: Request) -> Resp
             "send the event as `Content-Type: application/json`",
         );
     }
-    let body = match to_bytes(body, max_body).await {
-        Ok(b) => b,
+    let body = match tokio::time::timeout(BODY_READ_TIMEOUT, to_bytes(body, max_body)).await {
+        Ok(Ok(b)) => b,
         Err(_) => {
+            return error(
+                StatusCode::REQUEST_TIMEOUT,
+                "RequestTimeout",
+                format!(
+                    "the body did not arrive within {} s",
+                    BODY_READ_TIMEOUT.as_secs()
+                ),
+            );
+        }
+        Ok(Err(_)) => {
             return error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "PayloadTooLarge",

@@ -445,3 +445,33 @@ async fn a_webhook_can_answer_after_its_run() {
     stop.send(true).unwrap();
     work.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    // Review finding (slowloris): a connection sending its headers a byte at a time was held
+    // forever. The server closes it once the header read timeout passes.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let store: Arc<dyn StateStore> = Arc::new(SqliteStore::memory().unwrap());
+    let addr = super::support::serve_hooks(
+        &store,
+        Arc::new(RwLock::new(
+            ledgerlink::server::webhook::WebhookRoutes::default(),
+        )),
+        None,
+    )
+    .await;
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"POST /hooks/x HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let limit = ledgerlink::server::HEADER_READ_TIMEOUT + std::time::Duration::from_secs(10);
+    let read = tokio::time::timeout(limit, slow.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "still open after {:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= ledgerlink::server::HEADER_READ_TIMEOUT / 2,
+        "closed too early: {:?}",
+        started.elapsed()
+    );
+}
