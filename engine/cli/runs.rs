@@ -196,10 +196,21 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     }
 }
 
+/// `text` as one printable table cell of at most `max` characters: control characters
+/// (line breaks, escape sequences from a sender's data) are shown escaped, so a reason cannot
+/// draw fake rows or recolour the terminal.
 pub(super) fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
+    let mut out = String::new();
+    for (n, c) in text.chars().enumerate() {
+        if n == max {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
     }
-    let cut: String = text.chars().take(max).collect();
-    format!("{cut}...")
+    out
 }
