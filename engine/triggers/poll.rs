@@ -144,13 +144,10 @@ impl Poller {
                 .await
                 .map_err(|e| self.fail(format!("`{}` {e}", poll.operation)))?;
             let records = match &poll.items {
-                Some(path) => output
-                    .pointer(&pointer(path))
-                    .cloned()
-                    .unwrap_or(Value::Null),
-                None => output.clone(),
+                Some(path) => items_at(&output, path)
+                    .map_err(|why| self.fail(format!("`{}`: {why}", poll.operation)))?,
+                None => output.as_array().cloned().unwrap_or_default(),
             };
-            let records = records.as_array().cloned().unwrap_or_default();
             self.accept(&records, &mut outcome)?;
             for r in &records {
                 if let Some(c) = r.get(&poll.cursor).filter(|c| !c.is_null())
@@ -286,6 +283,39 @@ pub async fn run(
     }
 }
 
+/// The records at `items: path` in an answer. `null` there is an empty page; a path the answer
+/// does not have, or a value that is not a list, is a mistake in the flow (a misspelt `items:`
+/// would otherwise take no event ever, silently), named with the keys the answer does have.
+fn items_at(output: &Value, path: &str) -> Result<Vec<Value>, String> {
+    match output.pointer(&pointer(path)) {
+        Some(Value::Array(items)) => Ok(items.clone()),
+        Some(Value::Null) => Ok(Vec::new()),
+        Some(other) => Err(format!(
+            "`items: {path}` is not a list in the answer (it is {})",
+            match other {
+                Value::Object(_) => "an object",
+                Value::String(_) => "text",
+                Value::Number(_) => "a number",
+                _ => "a boolean",
+            }
+        )),
+        None => {
+            let keys: Vec<&str> = output
+                .as_object()
+                .map(|m| m.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            Err(format!(
+                "the answer has no `{path}` for `items:` (its keys: {})",
+                if keys.is_empty() {
+                    "none".to_string()
+                } else {
+                    keys.join(", ")
+                }
+            ))
+        }
+    }
+}
+
 /// `items: transactions` or `data.items` as a JSON pointer.
 fn pointer(path: &str) -> String {
     format!("/{}", path.trim_start_matches('/').replace('.', "/"))
@@ -305,5 +335,25 @@ fn greater(a: &Value, b: &Value) -> bool {
             let (x, y) = (x.to_string(), y.to_string());
             x > y
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wrong_items_path_is_an_error_naming_the_keys() {
+        let answer = json!({"success": true, "transactions": [{"id": 1}], "next": null});
+        assert_eq!(items_at(&answer, "transactions").unwrap().len(), 1);
+        assert!(
+            items_at(&json!({"items": null}), "items")
+                .unwrap()
+                .is_empty()
+        );
+        let err = items_at(&answer, "transaction").unwrap_err();
+        assert!(err.contains("keys: success, transactions, next"), "{err}");
+        let err = items_at(&answer, "success").unwrap_err();
+        assert!(err.contains("not a list"), "{err}");
     }
 }

@@ -72,6 +72,19 @@ impl Rule for Check {
         }
         if let Some(w) = &cx.flow.trigger.webhook
             && let Some(size) = &w.max_body
+            && parse_size(size) == Some(0)
+        {
+            out.push(
+                cx.error(
+                    CODE,
+                    "/trigger/webhook/max_body",
+                    format!("`{size}` would refuse every event (an event is at least `{{}}`)"),
+                )
+                .with_help("leave `max_body` out for 1MiB, or give the largest body expected"),
+            );
+        }
+        if let Some(w) = &cx.flow.trigger.webhook
+            && let Some(size) = &w.max_body
             && parse_size(size).is_none()
         {
             out.push(
