@@ -22,6 +22,15 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let profile = find_profile(&args.profiles_dir, &args.profile)?;
+    // Every secret reference first, each failure listed: fixing one missing variable per run
+    // of `check` is a slow way to set up a machine.
+    let unresolved = unresolved_secrets(&profile, &args.profiles_dir);
+    if !unresolved.is_empty() {
+        for why in &unresolved {
+            eprintln!("error: profile `{}`: {why}", args.profile);
+        }
+        return Ok(2);
+    }
     let clients = match build_clients(&profile, &args.profiles_dir) {
         Ok(c) => c,
         Err(e) => {
@@ -58,6 +67,44 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         println!("profile `{}` configures no connectors", args.profile);
     }
     Ok(if failed == 0 { 0 } else { 1 })
+}
+
+/// Why each secret reference in the profile's connectors and `secrets:` does not resolve.
+fn unresolved_secrets(
+    profile: &crate::model::Profile,
+    profiles_dir: &std::path::Path,
+) -> Vec<String> {
+    fn walk(at: &str, value: &serde_json::Value, found: &mut Vec<(String, String)>) {
+        match value {
+            serde_json::Value::String(s) if crate::load::secrets::is_reference(s) => {
+                found.push((at.to_string(), s.clone()));
+            }
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    walk(&format!("{at}.{k}"), v, found);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    walk(&format!("{at}[{i}]"), v, found);
+                }
+            }
+            _ => {}
+        }
+    }
+    let scope = crate::load::secrets::SecretScope::of(profile, profiles_dir);
+    let mut references = Vec::new();
+    for (name, settings) in &profile.connectors {
+        walk(&format!("connectors.{name}"), settings, &mut references);
+    }
+    for (name, reference) in &profile.secrets {
+        references.push((format!("secrets.{name}"), reference.clone()));
+    }
+    references
+        .iter()
+        .filter_map(|(at, reference)| scope.resolve(at, reference).err())
+        .map(|e| e.to_string())
+        .collect()
 }
 
 fn kind(e: &crate::connectors::ConnectorError) -> &'static str {

@@ -165,3 +165,24 @@ steps:
         "{out}{err}"
     );
 }
+
+#[test]
+fn check_lists_every_secret_that_does_not_resolve_at_once() {
+    // New-user finding: `check` stopped at the first missing variable, one per run.
+    let dir = std::env::temp_dir().join(format!("ll-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("dev.yaml"),
+        "profile: dev\nsecrets:\n  hook: ${env:LL_TEST_NOPE_HOOK}\nconnectors:\n  paytrace:\n    base_url: http://127.0.0.1:1\n    username: u\n    password: ${env:LL_TEST_NOPE_PT}\n  sagepro:\n    base_url: http://127.0.0.1:2\n    client_id: c\n    client_secret: ${file:secrets/nope}\n",
+    )
+    .unwrap();
+    let (code, _, err) = ledgerlink(&["check", "--profiles-dir", dir.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    for named in [
+        "connectors.paytrace.password",
+        "connectors.sagepro.client_secret",
+        "secrets.hook",
+    ] {
+        assert!(err.contains(named), "{named}: {err}");
+    }
+}
