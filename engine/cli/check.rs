@@ -25,16 +25,21 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     // Every secret reference first, each failure listed: fixing one missing variable per run
     // of `check` is a slow way to set up a machine.
     let unresolved = unresolved_secrets(&profile, &args.profiles_dir);
-    if !unresolved.is_empty() {
-        for why in &unresolved {
-            eprintln!("error: profile `{}`: {why}", args.profile);
-        }
-        return Ok(2);
-    }
     let clients = match build_clients(&profile, &args.profiles_dir) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: profile `{}`: {e}", args.profile);
+        Ok(c) if unresolved.is_empty() => c,
+        built => {
+            let mut problems: Vec<String> =
+                built.err().map(|e| e.to_string()).into_iter().collect();
+            for why in unresolved {
+                // The build stops at the first problem, which may be one of these.
+                let reason = why.split_once("`: ").map_or(why.as_str(), |(_, r)| r);
+                if !problems.iter().any(|p| p.contains(reason)) {
+                    problems.push(why);
+                }
+            }
+            for why in &problems {
+                eprintln!("error: profile `{}`: {why}", args.profile);
+            }
             return Ok(2);
         }
     };

@@ -105,7 +105,7 @@ fn parse_one(file: SourceFile, out: &mut Vec<Diagnostic>) -> Option<Parsed> {
         }
         return None;
     }
-    match serde_json::from_value::<Flow>(parsed.value.clone()) {
+    match serde_path_to_error::deserialize::<_, Flow>(parsed.value.clone()) {
         Ok(flow) => Some(Parsed {
             file,
             value: parsed.value,
@@ -113,16 +113,40 @@ fn parse_one(file: SourceFile, out: &mut Vec<Diagnostic>) -> Option<Parsed> {
             flow,
         }),
         Err(e) => {
+            // What the schema let through but the model cannot hold (an integer too large for
+            // its field): reported at the value, by its path.
             let code = rules::schema_violation::CODE;
-            out.push(Diagnostic::error(
-                code,
-                &file.name,
-                Some(crate::diag::Span::point(1, 1)),
-                e.to_string(),
-            ));
+            let pointer = pointer_of(e.path());
+            let span = parsed
+                .index
+                .span(&pointer)
+                .unwrap_or(crate::diag::Span::point(1, 1));
+            let inner = match e.inner().to_string() {
+                // serde_json's words for an integer past its field's range.
+                m if m == "invalid number" => "a number out of this field's range".to_string(),
+                m => m,
+            };
+            let message = match e.path().iter().next() {
+                Some(_) => format!("`{}`: {inner}", e.path()),
+                None => inner,
+            };
+            out.push(Diagnostic::error(code, &file.name, Some(span), message));
             None
         }
     }
+}
+
+/// The JSON pointer of a deserialisation path (`steps[0].retry.attempts` ->
+/// `/steps/0/retry/attempts`).
+fn pointer_of(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .filter_map(|segment| match segment {
+            Segment::Seq { index } => Some(format!("/{index}")),
+            Segment::Map { key } => Some(format!("/{}", load::escape(key))),
+            Segment::Enum { .. } | Segment::Unknown => None,
+        })
+        .collect()
 }
 
 /// Lint files and directories on disk. I/O problems (missing path, unreadable file) are
