@@ -47,6 +47,9 @@ struct Parsed {
     value: serde_json::Value,
     index: load::PointerIndex,
     flow: Flow,
+    /// Linted without its unknown keys (each already an LL002): checked by the rules, never
+    /// handed on as a flow.
+    repaired: bool,
 }
 
 /// Lint files already in memory.
@@ -76,6 +79,7 @@ pub fn lint_sources(files: Vec<SourceFile>, options: &LintOptions) -> Report {
     drop(cxs);
     report.flows = parsed
         .into_iter()
+        .filter(|p| !p.repaired)
         .map(|p| (p.file.name, p.flow, p.index))
         .collect();
     report.diagnostics.sort_by_key(|d| d.sort_key());
@@ -96,14 +100,32 @@ fn parse_one(file: SourceFile, out: &mut Vec<Diagnostic>) -> Option<Parsed> {
     };
     let violations = load::validate(&parsed.value);
     if !violations.is_empty() {
+        // A misspelt key is the usual violation; it must not hide the rest of the file's
+        // findings. Without its unknown keys the file may match the schema, and then the rules
+        // check it as well (lines and columns are the file's own: only keys were removed).
+        let mut without_unknown = parsed.value.clone();
+        let only_unknown_keys = violations.iter().all(|v| v.unexpected.is_some());
         for v in violations {
+            if v.unexpected.is_some() {
+                remove_at(&mut without_unknown, &v.pointer);
+            }
             out.push(rules::schema_violation::diagnostic(
                 &file.name,
                 &parsed.index,
                 v,
             ));
         }
-        return None;
+        if !only_unknown_keys || !load::validate(&without_unknown).is_empty() {
+            return None;
+        }
+        let flow = serde_json::from_value::<Flow>(without_unknown.clone()).ok()?;
+        return Some(Parsed {
+            file,
+            value: without_unknown,
+            index: parsed.index,
+            flow,
+            repaired: true,
+        });
     }
     match serde_path_to_error::deserialize::<_, Flow>(parsed.value.clone()) {
         Ok(flow) => Some(Parsed {
@@ -111,6 +133,7 @@ fn parse_one(file: SourceFile, out: &mut Vec<Diagnostic>) -> Option<Parsed> {
             value: parsed.value,
             index: parsed.index,
             flow,
+            repaired: false,
         }),
         Err(e) => {
             // What the schema let through but the model cannot hold (an integer too large for
@@ -133,6 +156,17 @@ fn parse_one(file: SourceFile, out: &mut Vec<Diagnostic>) -> Option<Parsed> {
             out.push(Diagnostic::error(code, &file.name, Some(span), message));
             None
         }
+    }
+}
+
+/// Remove the object member a JSON pointer names, if there is one.
+fn remove_at(value: &mut serde_json::Value, pointer: &str) {
+    let Some((parent, key)) = pointer.rsplit_once('/') else {
+        return;
+    };
+    let key = key.replace("~1", "/").replace("~0", "~");
+    if let Some(serde_json::Value::Object(map)) = value.pointer_mut(parent) {
+        map.shift_remove(&key);
     }
 }
 
