@@ -28,17 +28,31 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let clients = match build_clients(&profile, &args.profiles_dir) {
         Ok(c) if unresolved.is_empty() => c,
         built => {
-            let mut problems: Vec<String> =
-                built.err().map(|e| e.to_string()).into_iter().collect();
-            for why in unresolved {
+            // (the setting, to point into the profile file; what)
+            let mut problems: Vec<(Option<String>, String)> = built
+                .err()
+                .map(|e| (super::setup::setting_of(&e), e.to_string()))
+                .into_iter()
+                .collect();
+            for (setting, why) in unresolved {
                 // The build stops at the first problem, which may be one of these.
                 let reason = why.split_once("`: ").map_or(why.as_str(), |(_, r)| r);
-                if !problems.iter().any(|p| p.contains(reason)) {
-                    problems.push(why);
+                match problems.iter_mut().find(|(_, p)| p.contains(reason)) {
+                    Some((at, _)) => {
+                        at.get_or_insert(setting);
+                    }
+                    None => problems.push((Some(setting), why)),
                 }
             }
-            for why in &problems {
-                eprintln!("error: profile `{}`: {why}", args.profile);
+            for (setting, why) in &problems {
+                let at = setting.as_deref().and_then(|s| {
+                    super::setup::place_in_profile(&args.profiles_dir, &args.profile, s)
+                });
+                eprintln!(
+                    "{}error: profile `{}`: {why}",
+                    at.unwrap_or_default(),
+                    args.profile
+                );
             }
             return Ok(2);
         }
@@ -74,11 +88,12 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     Ok(if failed == 0 { 0 } else { 1 })
 }
 
-/// Why each secret reference in the profile's connectors and `secrets:` does not resolve.
+/// Each secret reference in the profile's connectors and `secrets:` that does not resolve: the
+/// dotted setting and why.
 fn unresolved_secrets(
     profile: &crate::model::Profile,
     profiles_dir: &std::path::Path,
-) -> Vec<String> {
+) -> Vec<(String, String)> {
     fn walk(at: &str, value: &serde_json::Value, found: &mut Vec<(String, String)>) {
         match value {
             serde_json::Value::String(s) if crate::load::secrets::is_reference(s) => {
@@ -107,8 +122,10 @@ fn unresolved_secrets(
     }
     references
         .iter()
-        .filter_map(|(at, reference)| scope.resolve(at, reference).err())
-        .map(|e| e.to_string())
+        .filter_map(|(at, reference)| {
+            let e = scope.resolve(at, reference).err()?;
+            Some((at.clone(), e.to_string()))
+        })
         .collect()
 }
 

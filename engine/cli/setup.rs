@@ -133,9 +133,52 @@ pub fn clients(profile: &Profile, profiles_dir: &std::path::Path) -> anyhow::Res
         connector: "mock".into(),
         script: Scripted::default().echoing(),
     });
-    Ok(build_clients(profile, profiles_dir)
-        .with_context(|| format!("profile `{}`", profile.profile))?
-        .with("mock", echo))
+    let built = build_clients(profile, profiles_dir).map_err(|e| {
+        let at = setting_of(&e)
+            .and_then(|setting| place_in_profile(profiles_dir, &profile.profile, &setting));
+        anyhow::anyhow!(
+            "{}profile `{}`: {e}",
+            at.unwrap_or_default(),
+            profile.profile
+        )
+    })?;
+    Ok(built.with("mock", echo))
+}
+
+/// The dotted setting a connector configuration error is about (`connectors.sagepro.base_url`,
+/// or the connector's block when the message names no setting).
+pub fn setting_of(e: &crate::connectors::setup::ConfigError) -> Option<String> {
+    use crate::connectors::setup::ConfigError;
+    match e {
+        ConfigError::Invalid { connector, message } => {
+            let named = message.split('`').nth(1).filter(|f| {
+                !f.is_empty() && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
+            Some(match named {
+                Some(field) => format!("connectors.{connector}.{field}"),
+                None => format!("connectors.{connector}"),
+            })
+        }
+        ConfigError::Secret(_) => None,
+    }
+}
+
+/// `file:line:col: ` of a dotted setting in the profile `name` (the nearest enclosing setting
+/// when it is absent), for error messages that point into the profile file.
+pub fn place_in_profile(
+    profiles_dir: &std::path::Path,
+    name: &str,
+    setting: &str,
+) -> Option<String> {
+    let file = profiles_dir.join(format!("{name}.yaml"));
+    let text = std::fs::read_to_string(&file).ok()?;
+    let parsed = crate::load::parse(&text).ok()?;
+    let pointer: String = setting
+        .split('.')
+        .map(|part| format!("/{}", crate::load::escape(part)))
+        .collect();
+    let span = parsed.index.span(&pointer)?;
+    Some(format!("{}:{}:{}: ", file.display(), span.line, span.col))
 }
 
 fn plan_listed(plan: &Plan, profile: &Profile) -> bool {
