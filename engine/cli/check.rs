@@ -28,26 +28,21 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let clients = match build_clients(&profile, &args.profiles_dir) {
         Ok(c) if unresolved.is_empty() => c,
         built => {
-            // (the setting, to point into the profile file; what)
-            let mut problems: Vec<(Option<String>, String)> = built
+            // The build stops at its first problem, which may be one of the unresolved
+            // secrets: each is listed once, where it is in the profile file.
+            let mut problems: Vec<(String, String)> = built
                 .err()
-                .map(|e| (super::setup::setting_of(&e), e.to_string()))
+                .map(|e| (e.setting(), e.to_string()))
                 .into_iter()
                 .collect();
-            for (setting, why) in unresolved {
-                // The build stops at the first problem, which may be one of these.
-                let reason = why.split_once("`: ").map_or(why.as_str(), |(_, r)| r);
-                match problems.iter_mut().find(|(_, p)| p.contains(reason)) {
-                    Some((at, _)) => {
-                        at.get_or_insert(setting);
-                    }
-                    None => problems.push((Some(setting), why)),
+            for problem in unresolved {
+                if !problems.contains(&problem) {
+                    problems.push(problem);
                 }
             }
+            let file = super::setup::ProfileFile::read(&args.profiles_dir, &args.profile);
             for (setting, why) in &problems {
-                let at = setting.as_deref().and_then(|s| {
-                    super::setup::place_in_profile(&args.profiles_dir, &args.profile, s)
-                });
+                let at = file.as_ref().and_then(|f| f.place(setting));
                 eprintln!(
                     "{}error: profile `{}`: {why}",
                     at.unwrap_or_default(),

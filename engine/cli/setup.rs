@@ -134,8 +134,8 @@ pub fn clients(profile: &Profile, profiles_dir: &std::path::Path) -> anyhow::Res
         script: Scripted::default().echoing(),
     });
     let built = build_clients(profile, profiles_dir).map_err(|e| {
-        let at = setting_of(&e)
-            .and_then(|setting| place_in_profile(profiles_dir, &profile.profile, &setting));
+        let at = ProfileFile::read(profiles_dir, &profile.profile)
+            .and_then(|file| file.place(&e.setting()));
         anyhow::anyhow!(
             "{}profile `{}`: {e}",
             at.unwrap_or_default(),
@@ -145,40 +145,35 @@ pub fn clients(profile: &Profile, profiles_dir: &std::path::Path) -> anyhow::Res
     Ok(built.with("mock", echo))
 }
 
-/// The dotted setting a connector configuration error is about (`connectors.sagepro.base_url`,
-/// or the connector's block when the message names no setting).
-pub fn setting_of(e: &crate::connectors::setup::ConfigError) -> Option<String> {
-    use crate::connectors::setup::ConfigError;
-    match e {
-        ConfigError::Invalid { connector, message } => {
-            let named = message.split('`').nth(1).filter(|f| {
-                !f.is_empty() && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            });
-            Some(match named {
-                Some(field) => format!("connectors.{connector}.{field}"),
-                None => format!("connectors.{connector}"),
-            })
-        }
-        ConfigError::Secret(_) => None,
-    }
+/// A profile file read for its places, so error messages can point into it.
+pub struct ProfileFile {
+    path: std::path::PathBuf,
+    index: crate::load::PointerIndex,
 }
 
-/// `file:line:col: ` of a dotted setting in the profile `name` (the nearest enclosing setting
-/// when it is absent), for error messages that point into the profile file.
-pub fn place_in_profile(
-    profiles_dir: &std::path::Path,
-    name: &str,
-    setting: &str,
-) -> Option<String> {
-    let file = profiles_dir.join(format!("{name}.yaml"));
-    let text = std::fs::read_to_string(&file).ok()?;
-    let parsed = crate::load::parse(&text).ok()?;
-    let pointer: String = setting
-        .split('.')
-        .map(|part| format!("/{}", crate::load::escape(part)))
-        .collect();
-    let span = parsed.index.span(&pointer)?;
-    Some(format!("{}:{}:{}: ", file.display(), span.line, span.col))
+impl ProfileFile {
+    /// The profile `name` in `profiles_dir`, when it reads.
+    pub fn read(profiles_dir: &std::path::Path, name: &str) -> Option<ProfileFile> {
+        let path = profiles_dir.join(format!("{name}.yaml"));
+        let text = std::fs::read_to_string(&path).ok()?;
+        let index = crate::load::parse(&text).ok()?.index;
+        Some(ProfileFile { path, index })
+    }
+
+    /// `file:line:col: ` of a dotted setting (the nearest enclosing setting when it is absent).
+    pub fn place(&self, setting: &str) -> Option<String> {
+        let pointer: String = setting
+            .split('.')
+            .map(|part| format!("/{}", crate::load::escape(part)))
+            .collect();
+        let span = self.index.span(&pointer)?;
+        Some(format!(
+            "{}:{}:{}: ",
+            self.path.display(),
+            span.line,
+            span.col
+        ))
+    }
 }
 
 fn plan_listed(plan: &Plan, profile: &Profile) -> bool {

@@ -19,14 +19,44 @@ pub type Builder = fn(&Value, &SecretScope, &Clients) -> Result<Arc<dyn Connecto
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
     #[error("connectors.{connector}: {message}")]
-    Invalid { connector: String, message: String },
+    Invalid {
+        connector: String,
+        /// The setting at fault, when one is (`base_url`, `timeout`).
+        field: Option<String>,
+        message: String,
+    },
     #[error(transparent)]
     Secret(#[from] SecretError),
+}
+
+impl ConfigError {
+    /// The dotted profile setting the error is about (`connectors.sagepro.base_url`), or the
+    /// connector's block when no one setting is: where error messages point in the file.
+    pub fn setting(&self) -> String {
+        match self {
+            ConfigError::Invalid {
+                connector,
+                field: Some(field),
+                ..
+            } => format!("connectors.{connector}.{field}"),
+            ConfigError::Invalid { connector, .. } => format!("connectors.{connector}"),
+            ConfigError::Secret(e) => e.what().to_string(),
+        }
+    }
 }
 
 fn invalid(connector: &str, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         connector: connector.into(),
+        field: None,
+        message: message.into(),
+    }
+}
+
+fn invalid_field(connector: &str, field: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        connector: connector.into(),
+        field: Some(field.into()),
         message: message.into(),
     }
 }
@@ -70,8 +100,9 @@ pub fn duration(
     match text {
         None => Ok(default),
         Some(t) => humantime::parse_duration(t.trim()).map_err(|e| {
-            invalid(
+            invalid_field(
                 connector,
+                field,
                 format!("`{field}`: `{t}` is not a duration ({e})"),
             )
         }),
@@ -82,8 +113,9 @@ pub fn duration(
 pub fn base_url(connector: &str, text: &str) -> Result<String, ConfigError> {
     let t = text.trim().trim_end_matches('/');
     if !(t.starts_with("http://") || t.starts_with("https://")) || t.len() < 10 {
-        return Err(invalid(
+        return Err(invalid_field(
             connector,
+            "base_url",
             format!("`base_url` must start with http:// or https://, got `{text}`"),
         ));
     }

@@ -27,6 +27,19 @@ pub enum SecretError {
     Unbound { what: String, name: String },
 }
 
+impl SecretError {
+    /// The setting whose reference failed (`connectors.sagepro.client_secret`).
+    pub fn what(&self) -> &str {
+        match self {
+            SecretError::Inline { what }
+            | SecretError::MissingEnv { what, .. }
+            | SecretError::File { what, .. }
+            | SecretError::Empty { what }
+            | SecretError::Unbound { what, .. } => what,
+        }
+    }
+}
+
 /// Where references are resolved: the profile's directory (for relative files) and its
 /// `secrets:` bindings.
 #[derive(Debug, Clone, Default)]

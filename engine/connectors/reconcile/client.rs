@@ -48,6 +48,7 @@ pub struct Reconcile {
 fn decimal_setting(field: &str, text: &str) -> Result<Decimal, ConfigError> {
     Decimal::from_str(text.trim()).map_err(|_| ConfigError::Invalid {
         connector: "reconcile".into(),
+        field: Some(format!("fees.{field}")),
         message: format!("`fees.{field}`: `{text}` is not a decimal"),
     })
 }
@@ -69,6 +70,7 @@ impl Reconcile {
                 .cloned()
                 .ok_or_else(|| ConfigError::Invalid {
                     connector: "reconcile".into(),
+                    field: None,
                     message: format!(
                         "needs the `{name}` connector: configure `connectors.{name}` too"
                     ),
