@@ -1,17 +1,35 @@
 //! Durable state: the event inbox, runs, the step journal, the idempotency ledger, trigger
 //! cursors, dead letters, flow revisions and the audit log, behind the `StateStore` trait.
 //! `sqlite.rs` is the embedded default (one file, WAL, synchronous commits, migrations in
-//! `schema.rs`); the SQL is kept portable so a PostgreSQL store can implement the same trait and
-//! pass the same contract suite (`tests/it/store_contract.rs`). Nothing here ever holds card
-//! data: bodies and journal values are redacted (`pci::redact`) before they are written.
+//! `schema.rs`); `postgres/` serves several engines sharing one database. Both pass the same
+//! contract suite (`tests/it/store_contract.rs`). Nothing here ever holds card data: bodies
+//! and journal values are redacted (`pci::redact`) before they are written.
 
+pub mod postgres;
 pub mod schema;
 mod sql;
 pub mod sqlite;
 mod types;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::*;
+
+/// Open the store a `--store` / `runtime.store` value names: a `postgres://` URL, or an
+/// SQLite file (created if needed).
+pub fn open(
+    location: &str,
+    durability: sqlite::Durability,
+) -> Result<std::sync::Arc<dyn StateStore>, StoreError> {
+    Ok(if postgres::is_url(location) {
+        std::sync::Arc::new(PostgresStore::open(location)?)
+    } else {
+        std::sync::Arc::new(SqliteStore::open(
+            std::path::Path::new(location),
+            durability,
+        )?)
+    })
+}
 
 /// What every store backend provides. Methods are synchronous and short: each is one
 /// transaction, committed before it returns.

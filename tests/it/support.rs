@@ -115,3 +115,54 @@ pub async fn serve_hooks(
         .unwrap();
     addr
 }
+
+/// A fresh PostgreSQL database for one test, dropped (with its connections) at the end.
+pub struct PgDatabase {
+    pub url: String,
+    name: String,
+    admin: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
+            let _ = c.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// A new empty database on the PostgreSQL server at `LEDGERLINK_TEST_PG` (default
+/// `postgres://postgres@127.0.0.1:5432`, the machine's trust-auth server). With no server
+/// there, `None` and a note, so `cargo test` works without one; CI sets
+/// `LEDGERLINK_REQUIRE_PG=1` and fails instead.
+pub fn pg_database(tag: &str) -> Option<PgDatabase> {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let server = std::env::var("LEDGERLINK_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let admin = format!("{server}/postgres");
+    let mut client = match postgres::Client::connect(&admin, postgres::NoTls) {
+        Ok(c) => c,
+        Err(e) if std::env::var_os("LEDGERLINK_REQUIRE_PG").is_none() => {
+            eprintln!("note: skipping the PostgreSQL part of `{tag}`: no server at {admin}: {e}");
+            return None;
+        }
+        Err(e) => panic!("LEDGERLINK_REQUIRE_PG is set but no PostgreSQL at {admin}: {e}"),
+    };
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("ll_test_{}_{}_{n}", tag, std::process::id());
+    // Two calls: several statements in one would run as one transaction, which these refuse.
+    client
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .unwrap();
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    Some(PgDatabase {
+        url: format!("{server}/{name}"),
+        name,
+        admin,
+    })
+}

@@ -1,0 +1,428 @@
+//! The PostgreSQL store, for several engines sharing one state: `runtime.store:
+//! postgres://user@host:port/database` in the profile (or `--store`). Same trait, same
+//! contract suite (`tests/it/store_contract.rs`) as the SQLite store.
+//!
+//! A small pool of connections, each owned by its own thread (the synchronous `postgres`
+//! client runs its own small tokio runtime, so it must not run on the engine's). Every store
+//! call is a job sent to the pool; a job is one transaction, committed before its caller is
+//! answered. PostgreSQL shares the WAL flush between concurrent commits itself, so jobs are
+//! not grouped here. Statements: `sql.rs`; tables: `schema.rs`. Card data is masked at the
+//! door, on the caller's thread, as in the SQLite store.
+//!
+//! What several engines on one database rely on: an event key is taken once (a unique
+//! index: the second engine gets `duplicate`); a run is claimed by one engine (`FOR UPDATE
+//! SKIP LOCKED`); runs with one ordering key run one at a time across engines (an advisory
+//! lock while a run is admitted); a run a crashed engine left `running` is taken over by
+//! another engine once its lease (5 minutes) has expired, and its in-flight call is
+//! reconciled as after any crash.
+
+mod schema;
+mod sql;
+
+use super::StateStore;
+use super::types::*;
+use serde_json::Value;
+use sql::Db;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+
+/// Connections (and threads) per engine.
+const CONNECTIONS: usize = 8;
+
+/// A job for a pool thread: run in one transaction on that thread's connection.
+type Job = Box<dyn FnOnce(&mut Session) + Send>;
+
+/// A pool thread's connection and its prepared statements.
+struct Session {
+    client: Option<postgres::Client>,
+    cache: HashMap<String, postgres::Statement>,
+    config: postgres::Config,
+}
+
+impl Session {
+    /// Run `f` in one transaction, reconnecting first when the connection was lost.
+    fn transaction<T>(
+        &mut self,
+        f: &dyn Fn(&mut Db) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if self.client.as_ref().is_none_or(postgres::Client::is_closed) {
+            self.cache.clear();
+            self.client = Some(connect(&self.config)?);
+        }
+        let Some(client) = self.client.as_mut() else {
+            return Err(StoreError::Sql("PostgreSQL: not connected".into()));
+        };
+        let mut tx = client.transaction()?;
+        let result = f(&mut Db {
+            tx: &mut tx,
+            cache: &mut self.cache,
+        });
+        match result {
+            Ok(v) => {
+                tx.commit()?;
+                Ok(v)
+            }
+            // Dropping the transaction rolls it back.
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn connect(config: &postgres::Config) -> Result<postgres::Client, StoreError> {
+    config
+        .connect(postgres::NoTls)
+        .map_err(|e| StoreError::Sql(format!("PostgreSQL: cannot connect: {e}")))
+}
+
+pub struct PostgresStore {
+    jobs: Option<SyncSender<Job>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    /// Where it is, without a password (for messages).
+    shown: String,
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        self.jobs.take();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Whether a `--store` or `runtime.store` value names a PostgreSQL database.
+pub fn is_url(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// `user@host:port/database` from a connection URL, without its password.
+pub fn shown(config: &postgres::Config) -> String {
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            postgres::config::Host::Tcp(name) => name.clone(),
+            postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "postgres://{}@{host}:{port}/{}",
+        config.get_user().unwrap_or("postgres"),
+        config.get_dbname().unwrap_or("postgres")
+    )
+}
+
+impl PostgresStore {
+    /// Connect to the database at `url`, creating or migrating the tables.
+    pub fn open(url: &str) -> Result<PostgresStore, StoreError> {
+        let config: postgres::Config = url.parse().map_err(|e| StoreError::Open {
+            path: "postgres://…".into(),
+            message: format!("not a PostgreSQL connection URL: {e}"),
+        })?;
+        let shown = shown(&config);
+        let open_error = |message: String| StoreError::Open {
+            path: shown.clone(),
+            message,
+        };
+        let mut first = connect(&config).map_err(|e| open_error(e.to_string()))?;
+        migrate(&mut first).map_err(|e| open_error(e.to_string()))?;
+        let (tx, rx) = sync_channel::<Job>(4096);
+        let rx = Arc::new(Mutex::new(rx));
+        let mut threads = Vec::with_capacity(CONNECTIONS);
+        let mut first = Some(first);
+        for i in 0..CONNECTIONS {
+            let session = Session {
+                client: match first.take() {
+                    Some(c) => Some(c),
+                    None => Some(connect(&config).map_err(|e| open_error(e.to_string()))?),
+                },
+                cache: HashMap::new(),
+                config: config.clone(),
+            };
+            let rx = rx.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("ledgerlink-store-pg-{i}"))
+                .spawn(move || serve(session, rx))
+                .map_err(|e| open_error(format!("cannot start a store thread: {e}")))?;
+            threads.push(handle);
+        }
+        Ok(PostgresStore {
+            jobs: Some(tx),
+            threads,
+            shown,
+        })
+    }
+
+    /// Where the store is, without a password.
+    pub fn location(&self) -> &str {
+        &self.shown
+    }
+
+    /// Queue `f` for the pool; `reply` gets its result once committed (from a pool thread).
+    fn enqueue<T: Send + 'static>(
+        &self,
+        f: impl Fn(&mut Db) -> Result<T, StoreError> + Send + 'static,
+        reply: impl FnOnce(Result<T, StoreError>) + Send + 'static,
+    ) {
+        let job: Job = Box::new(move |session: &mut Session| reply(session.transaction(&f)));
+        if let Some(jobs) = &self.jobs {
+            // A job no thread runs is dropped with its reply: the caller sees "stopped".
+            let _ = jobs.send(job);
+        }
+    }
+
+    /// Run `f` in its own transaction on a pool thread; return once it is committed.
+    fn call<T: Send + 'static>(
+        &self,
+        f: impl Fn(&mut Db) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = sync_channel::<Result<T, StoreError>>(1);
+        self.enqueue(f, move |result| {
+            let _ = tx.send(result);
+        });
+        rx.recv()
+            .map_err(|_| StoreError::Sql("the store's connection threads have stopped".into()))?
+    }
+}
+
+/// A pool thread: take jobs until the store is dropped.
+fn serve(mut session: Session, jobs: Arc<Mutex<Receiver<Job>>>) {
+    loop {
+        let job = {
+            let rx = jobs.lock().unwrap_or_else(|e| e.into_inner());
+            rx.recv()
+        };
+        match job {
+            Ok(job) => job(&mut session),
+            Err(_) => return,
+        }
+    }
+}
+
+/// Apply the migrations not yet applied, holding an advisory lock so that engines starting
+/// at the same time do not both apply one.
+fn migrate(client: &mut postgres::Client) -> Result<(), StoreError> {
+    const LOCK: i64 = 0x4c65_6467_6572; // "Ledger"
+    client.execute("SELECT pg_advisory_lock($1)", &[&LOCK])?;
+    let result = (|| -> Result<(), StoreError> {
+        client.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)",
+        )?;
+        let current: i64 = client
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_migrations",
+                &[],
+            )?
+            .try_get(0)?;
+        for (version, statements) in schema::MIGRATIONS {
+            if *version > current {
+                let mut tx = client.transaction()?;
+                tx.batch_execute(statements)?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, applied_ms) VALUES ($1, $2)",
+                    &[version, &super::now_ms()],
+                )?;
+                tx.commit()?;
+            }
+        }
+        Ok(())
+    })();
+    client.execute("SELECT pg_advisory_unlock($1)", &[&LOCK])?;
+    result
+}
+
+impl StateStore for PostgresStore {
+    fn accept(&self, events: &[NewEvent]) -> Result<Vec<Accepted>, StoreError> {
+        let mut events = events.to_vec();
+        for e in &mut events {
+            e.mask();
+        }
+        self.call(move |db| sql::accept(db, &events))
+    }
+
+    fn accept_now(
+        &self,
+        event: &NewEvent,
+        worker: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<AcceptedNow, StoreError> {
+        let (mut event, worker) = (event.clone(), worker.to_string());
+        event.mask();
+        self.call(move |db| sql::admit(db, &event, &worker, now_ms, lease_ms, true))
+    }
+
+    fn submit(&self, mut write: Write, reply: Reply) {
+        write.redact();
+        self.enqueue(move |db| sql::apply_as(db, &write, None), reply);
+    }
+
+    fn queues_writes(&self) -> bool {
+        true
+    }
+
+    fn apply(&self, mut write: Write) -> Result<Written, StoreError> {
+        write.redact();
+        self.call(move |db| sql::apply_as(db, &write, None))
+    }
+
+    fn claim(
+        &self,
+        worker: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let worker = worker.to_string();
+        self.call(move |db| sql::claim(db, &worker, now_ms, lease_ms, limit))
+    }
+
+    /// Only runs whose lease has expired: on a shared database, the other engines' running
+    /// runs are theirs.
+    fn recover_running(&self) -> Result<usize, StoreError> {
+        let now = super::now_ms();
+        self.call(move |db| sql::recover_running(db, now))
+    }
+
+    fn journal(&self, run: i64) -> Result<Vec<JournalEntry>, StoreError> {
+        self.call(move |db| sql::journal(db, run))
+    }
+
+    fn record_step(&self, entry: &JournalEntry) -> Result<(), StoreError> {
+        let mut entry = entry.clone();
+        entry.redact();
+        self.call(move |db| sql::record_step_as(db, &entry, entry.run))
+    }
+
+    fn finish(&self, run: i64, end: &RunEnd, now_ms: i64) -> Result<(), StoreError> {
+        let end = end.clone();
+        self.call(move |db| sql::finish(db, run, &end, now_ms))
+    }
+
+    fn begin_call(
+        &self,
+        entry: &JournalEntry,
+        flow: &str,
+        ledger_key: Option<&str>,
+    ) -> Result<Option<Value>, StoreError> {
+        let (mut entry, flow, key) = (
+            entry.clone(),
+            flow.to_string(),
+            ledger_key.map(str::to_string),
+        );
+        entry.redact();
+        self.call(move |db| sql::begin_call_as(db, &entry, entry.run, &flow, key.as_deref()))
+    }
+
+    fn end_call(
+        &self,
+        entry: &JournalEntry,
+        flow: &str,
+        remember: Option<(&str, &Value)>,
+    ) -> Result<(), StoreError> {
+        let mut end = CallEnd {
+            entry: entry.clone(),
+            flow: flow.to_string(),
+            remember: remember.map(|(k, v)| (k.to_string(), v.clone())),
+        };
+        end.redact();
+        self.call(move |db| {
+            sql::end_call_as(
+                db,
+                &end.entry,
+                end.entry.run,
+                &end.flow,
+                end.remember.as_ref().map(|(k, v)| (k.as_str(), v)),
+            )
+        })
+    }
+
+    fn idempotent_result(&self, flow: &str, key: &str) -> Result<Option<Value>, StoreError> {
+        let (flow, key) = (flow.to_string(), key.to_string());
+        self.call(move |db| sql::idempotent_result(db, &flow, &key))
+    }
+
+    fn remember_result(
+        &self,
+        flow: &str,
+        key: &str,
+        result: &Value,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let (flow, key, mut result) = (flow.to_string(), key.to_string(), result.clone());
+        crate::pci::redact(&mut result);
+        self.call(move |db| sql::remember_text(db, &flow, &key, &result.to_string(), now_ms))
+    }
+
+    fn run(&self, id: i64) -> Result<Option<RunDetail>, StoreError> {
+        self.call(move |db| sql::run(db, id))
+    }
+
+    fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRow>, StoreError> {
+        let filter = filter.clone();
+        self.call(move |db| sql::runs(db, &filter))
+    }
+
+    fn dead_letters(&self, filter: &DlqFilter) -> Result<Vec<DeadLetter>, StoreError> {
+        let filter = filter.clone();
+        self.call(move |db| sql::dead_letters(db, &filter))
+    }
+
+    fn requeue(&self, run: i64, revision: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let revision = revision.to_string();
+        self.call(move |db| sql::requeue(db, run, &revision, now_ms))
+    }
+
+    fn discard(&self, run: i64, now_ms: i64) -> Result<bool, StoreError> {
+        self.call(move |db| sql::discard(db, run, now_ms))
+    }
+
+    fn prune(&self, before_ms: i64, limit: usize) -> Result<Pruned, StoreError> {
+        self.call(move |db| sql::prune(db, before_ms, limit))
+    }
+
+    fn counts(&self) -> Result<BTreeMap<String, i64>, StoreError> {
+        self.call(sql::counts)
+    }
+
+    fn has_unfinished(&self) -> Result<bool, StoreError> {
+        self.call(sql::has_unfinished)
+    }
+
+    fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let name = name.to_string();
+        self.call(move |db| sql::cursor(db, &name))
+    }
+
+    fn set_cursor(&self, name: &str, value: &str, now_ms: i64) -> Result<(), StoreError> {
+        let (name, value) = (name.to_string(), value.to_string());
+        self.call(move |db| sql::set_cursor(db, &name, &value, now_ms))
+    }
+
+    fn cursors_like(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let prefix = prefix.to_string();
+        self.call(move |db| sql::cursors_like(db, &prefix))
+    }
+
+    fn save_revision(
+        &self,
+        flow: &str,
+        revision: &str,
+        source: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let (flow, revision, source) = (flow.to_string(), revision.to_string(), source.to_string());
+        self.call(move |db| sql::save_revision(db, &flow, &revision, &source, now_ms))
+    }
+
+    fn audit(&self, action: &str, detail: &str, now_ms: i64) -> Result<(), StoreError> {
+        let (action, detail) = (action.to_string(), detail.to_string());
+        self.call(move |db| sql::audit(db, &action, &detail, now_ms))
+    }
+
+    fn audit_log(&self, limit: usize) -> Result<Vec<(i64, String, String)>, StoreError> {
+        self.call(move |db| sql::audit_log(db, limit))
+    }
+}

@@ -1,0 +1,726 @@
+//! The PostgreSQL store's statements, one function per operation, each run inside the
+//! transaction its caller (`postgres/mod.rs`) owns. They do what the SQLite statements in
+//! `store/sql.rs` do; where they differ, it is for several engines sharing one database:
+//! claims take rows `FOR UPDATE SKIP LOCKED` (two engines never claim one run), an ordering
+//! key is locked (`pg_advisory_xact_lock`) while a new run checks for earlier ones, and a run
+//! left `running` is taken back only once its lease has expired. Values arrive with card
+//! data already masked.
+
+use crate::store::types::*;
+use postgres::Row;
+use postgres::types::ToSql;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+
+/// A statement's parameters.
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// One transaction, with the connection's prepared statements (prepared once per connection:
+/// each later use is one round trip, not two).
+pub struct Db<'a, 'c> {
+    pub tx: &'a mut postgres::Transaction<'c>,
+    pub cache: &'a mut HashMap<String, postgres::Statement>,
+}
+
+impl Db<'_, '_> {
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement, StoreError> {
+        if let Some(s) = self.cache.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.tx.prepare(sql)?;
+        self.cache.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+
+    fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, StoreError> {
+        let s = self.statement(sql)?;
+        Ok(self.tx.execute(&s, params)?)
+    }
+
+    fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, StoreError> {
+        let s = self.statement(sql)?;
+        Ok(self.tx.query(&s, params)?)
+    }
+
+    fn query_opt(&mut self, sql: &str, params: Params<'_>) -> Result<Option<Row>, StoreError> {
+        let s = self.statement(sql)?;
+        Ok(self.tx.query_opt(&s, params)?)
+    }
+
+    fn query_one(&mut self, sql: &str, params: Params<'_>) -> Result<Row, StoreError> {
+        let s = self.statement(sql)?;
+        Ok(self.tx.query_one(&s, params)?)
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        // `as_db_error` gives the server's message without the values PostgreSQL may add in
+        // its detail line (the values are masked already; this keeps messages short).
+        match e.as_db_error() {
+            Some(db) => StoreError::Sql(format!(
+                "PostgreSQL: {} ({})",
+                db.message(),
+                db.code().code()
+            )),
+            None => StoreError::Sql(format!("PostgreSQL: {e}")),
+        }
+    }
+}
+
+const RUN_COLUMNS: &str = "r.id, r.event_id, r.flow, r.revision, r.state, r.attempts, r.next_ms, \
+     r.ordering_key, r.step, r.reason, r.created_ms, r.updated_ms";
+
+const DLQ_SELECT: &str = "SELECT d.run_id, d.flow, d.step, d.reason, d.revision, d.state, d.at_ms, e.event_key \
+     FROM dead_letters d JOIN runs r ON r.id = d.run_id JOIN events e ON e.id = r.event_id";
+
+fn text(v: &Value) -> String {
+    v.to_string()
+}
+
+fn history_text(history: &Value) -> String {
+    if history.is_null() {
+        "[]".to_string()
+    } else {
+        text(history)
+    }
+}
+
+fn parse_json(table: &str, text: &str) -> Result<Value, StoreError> {
+    crate::store::sql::parse_json(table, text)
+}
+
+fn run_row(r: &Row) -> Result<RunRow, StoreError> {
+    let state: String = r.try_get(4)?;
+    Ok(RunRow {
+        id: r.try_get(0)?,
+        event: r.try_get(1)?,
+        flow: r.try_get(2)?,
+        revision: r.try_get(3)?,
+        state: RunState::parse(&state).unwrap_or(RunState::Failed),
+        attempts: r.try_get(5)?,
+        next_ms: r.try_get(6)?,
+        ordering_key: r.try_get(7)?,
+        step: r.try_get(8)?,
+        reason: r.try_get(9)?,
+        created_ms: r.try_get(10)?,
+        updated_ms: r.try_get(11)?,
+    })
+}
+
+fn dead_letter_row(r: &Row) -> Result<DeadLetter, StoreError> {
+    Ok(DeadLetter {
+        run: r.try_get(0)?,
+        flow: r.try_get(1)?,
+        step: r.try_get(2)?,
+        reason: r.try_get(3)?,
+        revision: r.try_get(4)?,
+        state: r.try_get(5)?,
+        at_ms: r.try_get(6)?,
+        event_key: r.try_get(7)?,
+    })
+}
+
+pub fn accept(db: &mut Db, events: &[NewEvent]) -> Result<Vec<Accepted>, StoreError> {
+    events.iter().map(|e| insert_event(db, e, None)).collect()
+}
+
+/// One event into the inbox with its run: queued, or already `running` under `claim`
+/// (`(worker, lease until)`). A `(flow, key)` already there is a duplicate (an engine
+/// inserting the same key at the same moment waits for this one's commit, then sees it).
+fn insert_event(
+    db: &mut Db,
+    e: &NewEvent,
+    claim: Option<(&str, i64)>,
+) -> Result<Accepted, StoreError> {
+    let body = e.stored_text();
+    let inserted = db.query_opt(
+        "INSERT INTO events (flow, event_key, body, received_ms) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (flow, event_key) DO NOTHING RETURNING id",
+        &[&e.flow, &e.key, &body.as_ref(), &e.received_ms],
+    )?;
+    let Some(row) = inserted else {
+        let id: i64 = db
+            .query_one(
+                "SELECT id FROM events WHERE flow = $1 AND event_key = $2",
+                &[&e.flow, &e.key],
+            )?
+            .try_get(0)?;
+        return Ok(Accepted::Duplicate { event: id });
+    };
+    let event: i64 = row.try_get(0)?;
+    let (state, worker, lease, attempts) = match claim {
+        Some((worker, lease)) => ("running", Some(worker), lease, 1_i64),
+        None => ("queued", None, 0, 0),
+    };
+    let run: i64 = db
+        .query_one(
+            "INSERT INTO runs (event_id, flow, revision, state, next_ms, ordering_key, created_ms, \
+             updated_ms, worker, lease_ms, attempts) VALUES ($1, $2, $3, $4, $5, $6, $5, $5, $7, $8, $9) \
+             RETURNING id",
+            &[
+                &event,
+                &e.flow,
+                &e.revision,
+                &state,
+                &e.received_ms,
+                &e.ordering_key,
+                &worker,
+                &lease,
+                &attempts,
+            ],
+        )?
+        .try_get(0)?;
+    Ok(Accepted::New { event, run })
+}
+
+/// `accept_now`; the claimed run carries the event's body only `with_body` (a run already
+/// executing has it). The ordering key is locked for the rest of the transaction, so two
+/// engines admitting events with one key at once see each other's run.
+pub fn admit(
+    db: &mut Db,
+    e: &NewEvent,
+    worker: &str,
+    now_ms: i64,
+    lease_ms: i64,
+    with_body: bool,
+) -> Result<AcceptedNow, StoreError> {
+    let blocked = match &e.ordering_key {
+        Some(key) => {
+            db.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2, 0))",
+                &[&e.flow, key],
+            )?;
+            db.query_opt(
+                "SELECT 1 FROM runs WHERE flow = $1 AND ordering_key = $2 \
+                 AND state IN ('queued', 'waiting', 'running') LIMIT 1",
+                &[&e.flow, key],
+            )?
+            .is_some()
+        }
+        None => false,
+    };
+    let claim = (!blocked).then_some((worker, now_ms + lease_ms));
+    Ok(match insert_event(db, e, claim)? {
+        Accepted::Duplicate { event } => AcceptedNow::Duplicate { event },
+        Accepted::New { event, run } if blocked => AcceptedNow::Queued { event, run },
+        Accepted::New { event, run } => AcceptedNow::Running(Box::new(Claimed {
+            run: RunRow {
+                id: run,
+                event,
+                flow: e.flow.clone(),
+                revision: e.revision.clone(),
+                state: RunState::Running,
+                attempts: 1,
+                next_ms: e.received_ms,
+                ordering_key: e.ordering_key.clone(),
+                step: None,
+                reason: None,
+                created_ms: e.received_ms,
+                updated_ms: e.received_ms,
+            },
+            event_key: e.key.clone(),
+            body: if with_body {
+                e.body.clone()
+            } else {
+                Value::Null
+            },
+        })),
+    })
+}
+
+pub fn claim(
+    db: &mut Db,
+    worker: &str,
+    now_ms: i64,
+    lease_ms: i64,
+    limit: usize,
+) -> Result<Vec<Claimed>, StoreError> {
+    // As in SQLite: due retries, then queued runs in arrival order, then runs whose lease
+    // expired. `SKIP LOCKED`: a run another engine is claiming right now is left to it; a run
+    // it claimed and committed no longer matches the state (PostgreSQL checks the row again).
+    const BLOCKED: &str = "NOT EXISTS (SELECT 1 FROM runs p WHERE p.flow = r.flow \
+         AND p.ordering_key = r.ordering_key AND p.state IN ('queued', 'waiting', 'running') \
+         AND p.id < r.id)";
+    let queries = [
+        format!(
+            "SELECT r.id FROM runs r WHERE r.state = 'waiting' AND r.next_ms <= $1 AND {BLOCKED} \
+             ORDER BY r.next_ms, r.id LIMIT $2 FOR UPDATE SKIP LOCKED"
+        ),
+        format!(
+            "SELECT r.id FROM runs r WHERE r.state = 'queued' AND $1::BIGINT IS NOT NULL AND {BLOCKED} \
+             ORDER BY r.id LIMIT $2 FOR UPDATE SKIP LOCKED"
+        ),
+        format!(
+            "SELECT r.id FROM runs r WHERE r.state = 'running' AND r.lease_ms < $1 AND {BLOCKED} \
+             ORDER BY r.id LIMIT $2 FOR UPDATE SKIP LOCKED"
+        ),
+    ];
+    let mut ids: Vec<i64> = Vec::new();
+    for q in &queries {
+        let want = limit.saturating_sub(ids.len());
+        if want == 0 {
+            break;
+        }
+        for row in db.query(q, &[&now_ms, &(want as i64)])? {
+            ids.push(row.try_get(0)?);
+        }
+    }
+    let mut claimed = Vec::with_capacity(ids.len());
+    let lease = now_ms + lease_ms;
+    for id in ids {
+        db.execute(
+            "UPDATE runs SET state = 'running', worker = $2, lease_ms = $3, attempts = attempts + 1, \
+             updated_ms = $4 WHERE id = $1",
+            &[&id, &worker, &lease, &now_ms],
+        )?;
+        let row = db.query_one(
+            &format!(
+                "SELECT {RUN_COLUMNS}, e.event_key, e.body FROM runs r JOIN events e ON e.id = r.event_id WHERE r.id = $1"
+            ),
+            &[&id],
+        )?;
+        let body: String = row.try_get(13)?;
+        claimed.push(Claimed {
+            run: run_row(&row)?,
+            event_key: row.try_get(12)?,
+            body: parse_json("events", &body)?,
+        });
+    }
+    Ok(claimed)
+}
+
+/// Runs left `running` whose lease has expired: queued again. Other engines' runs hold a
+/// live lease and are left alone.
+pub fn recover_running(db: &mut Db, now_ms: i64) -> Result<usize, StoreError> {
+    Ok(db.execute(
+        "UPDATE runs SET state = 'queued', lease_ms = 0, worker = NULL \
+         WHERE state = 'running' AND lease_ms < $1",
+        &[&now_ms],
+    )? as usize)
+}
+
+pub fn journal(db: &mut Db, run: i64) -> Result<Vec<JournalEntry>, StoreError> {
+    let rows = db.query(
+        "SELECT run_id, seq, step, call, attempt, outcome, input, output, idempotency_key, \
+         started_ms, updated_ms, history FROM journal WHERE run_id = $1 ORDER BY seq",
+        &[&run],
+    )?;
+    rows.iter()
+        .map(|r| {
+            let (input, output, history): (String, String, String) =
+                (r.try_get(6)?, r.try_get(7)?, r.try_get(11)?);
+            Ok(JournalEntry {
+                run: r.try_get(0)?,
+                seq: r.try_get(1)?,
+                step: r.try_get(2)?,
+                call: r.try_get(3)?,
+                attempt: r.try_get(4)?,
+                outcome: r.try_get(5)?,
+                input: parse_json("journal", &input)?,
+                output: parse_json("journal", &output)?,
+                idempotency_key: r.try_get(8)?,
+                started_ms: r.try_get(9)?,
+                updated_ms: r.try_get(10)?,
+                history: parse_json("journal", &history)?,
+            })
+        })
+        .collect()
+}
+
+/// Insert or replace one journal entry, under `run` (an entry written with its run's
+/// acceptance has run 0).
+pub fn record_step_as(db: &mut Db, e: &JournalEntry, run: i64) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO journal (run_id, seq, step, call, attempt, outcome, input, output, \
+         idempotency_key, started_ms, updated_ms, history) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         ON CONFLICT (run_id, seq) DO UPDATE SET step = excluded.step, call = excluded.call, \
+         attempt = excluded.attempt, outcome = excluded.outcome, input = excluded.input, \
+         output = excluded.output, idempotency_key = excluded.idempotency_key, \
+         updated_ms = excluded.updated_ms, history = excluded.history",
+        &[
+            &run,
+            &e.seq,
+            &e.step,
+            &e.call,
+            &e.attempt,
+            &e.outcome,
+            &text(&e.input),
+            &text(&e.output),
+            &e.idempotency_key,
+            &e.started_ms,
+            &e.updated_ms,
+            &history_text(&e.history),
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn finish(db: &mut Db, run: i64, end: &RunEnd, now_ms: i64) -> Result<(), StoreError> {
+    let (state, step, reason) = end.parts();
+    let next = match end {
+        RunEnd::Waiting { next_ms, .. } => *next_ms,
+        _ => now_ms,
+    };
+    db.execute(
+        "UPDATE runs SET state = $2, step = $3, reason = $4, next_ms = $5, lease_ms = 0, \
+         worker = NULL, updated_ms = $6 WHERE id = $1",
+        &[&run, &state.as_str(), &step, &reason, &next, &now_ms],
+    )?;
+    if let RunEnd::DeadLettered { step, reason } = end {
+        db.execute(
+            "INSERT INTO dead_letters (run_id, flow, step, reason, revision, state, at_ms) \
+             SELECT id, flow, $2, $3, revision, 'open', $4 FROM runs WHERE id = $1 \
+             ON CONFLICT (run_id) DO UPDATE SET step = excluded.step, reason = excluded.reason, \
+             revision = excluded.revision, state = 'open', at_ms = excluded.at_ms",
+            &[&run, step, reason, &now_ms],
+        )?;
+    }
+    Ok(())
+}
+
+pub fn idempotent_result(db: &mut Db, flow: &str, key: &str) -> Result<Option<Value>, StoreError> {
+    let row = db.query_opt(
+        "SELECT result FROM idempotency WHERE flow = $1 AND idem_key = $2",
+        &[&flow, &key],
+    )?;
+    match row {
+        Some(r) => {
+            let t: String = r.try_get(0)?;
+            parse_json("idempotency", &t).map(Some)
+        }
+        None => Ok(None),
+    }
+}
+
+pub fn remember_text(
+    db: &mut Db,
+    flow: &str,
+    key: &str,
+    result: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO idempotency (flow, idem_key, result, created_ms) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (flow, idem_key) DO NOTHING",
+        &[&flow, &key, &result, &now_ms],
+    )?;
+    Ok(())
+}
+
+pub fn run(db: &mut Db, id: i64) -> Result<Option<RunDetail>, StoreError> {
+    let row = db.query_opt(
+        &format!(
+            "SELECT {RUN_COLUMNS}, e.event_key, e.body FROM runs r JOIN events e ON e.id = r.event_id WHERE r.id = $1"
+        ),
+        &[&id],
+    )?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let body: String = row.try_get(13)?;
+    let journal = journal(db, id)?;
+    let dead_letter = db
+        .query_opt(&format!("{DLQ_SELECT} WHERE d.run_id = $1"), &[&id])?
+        .map(|r| dead_letter_row(&r))
+        .transpose()?;
+    Ok(Some(RunDetail {
+        run: run_row(&row)?,
+        event_key: row.try_get(12)?,
+        event: parse_json("events", &body)?,
+        journal,
+        dead_letter,
+    }))
+}
+
+pub fn runs(db: &mut Db, filter: &RunFilter) -> Result<Vec<RunRow>, StoreError> {
+    let limit = if filter.limit == 0 { 100 } else { filter.limit } as i64;
+    let rows = db.query(
+        &format!(
+            "SELECT {RUN_COLUMNS} FROM runs r WHERE ($1::TEXT IS NULL OR r.flow = $1) \
+             AND ($2::TEXT IS NULL OR r.state = $2) ORDER BY r.id DESC LIMIT $3"
+        ),
+        &[&filter.flow, &filter.state.map(RunState::as_str), &limit],
+    )?;
+    rows.iter().map(run_row).collect()
+}
+
+pub fn dead_letters(db: &mut Db, filter: &DlqFilter) -> Result<Vec<DeadLetter>, StoreError> {
+    let limit = if filter.limit == 0 { 100 } else { filter.limit } as i64;
+    let rows = db.query(
+        &format!(
+            "{DLQ_SELECT} WHERE ($1::TEXT IS NULL OR d.flow = $1) AND ($2::TEXT IS NULL OR d.step = $2) \
+             AND (NOT $3::BOOLEAN OR d.state = 'open') ORDER BY d.at_ms DESC, d.run_id DESC LIMIT $4"
+        ),
+        &[&filter.flow, &filter.step, &filter.open_only, &limit],
+    )?;
+    rows.iter().map(dead_letter_row).collect()
+}
+
+pub fn requeue(db: &mut Db, run: i64, revision: &str, now_ms: i64) -> Result<bool, StoreError> {
+    let n = db.execute(
+        "UPDATE dead_letters SET state = 'replayed' WHERE run_id = $1 AND state = 'open'",
+        &[&run],
+    )?;
+    if n == 1 {
+        db.execute(
+            "UPDATE runs SET state = 'queued', revision = $2, next_ms = $3, step = NULL, \
+             reason = NULL, updated_ms = $3 WHERE id = $1",
+            &[&run, &revision, &now_ms],
+        )?;
+        // Calls that succeeded stay (they are not made again); failed ones are tried anew.
+        db.execute(
+            "DELETE FROM journal WHERE run_id = $1 AND outcome IS NOT NULL AND outcome <> 'ok'",
+            &[&run],
+        )?;
+    }
+    Ok(n == 1)
+}
+
+pub fn discard(db: &mut Db, run: i64, now_ms: i64) -> Result<bool, StoreError> {
+    let n = db.execute(
+        "UPDATE dead_letters SET state = 'discarded' WHERE run_id = $1 AND state = 'open'",
+        &[&run],
+    )?;
+    if n == 1 {
+        db.execute(
+            "UPDATE runs SET state = 'discarded', next_ms = $2, updated_ms = $2 WHERE id = $1",
+            &[&run, &now_ms],
+        )?;
+    }
+    Ok(n == 1)
+}
+
+pub fn has_unfinished(db: &mut Db) -> Result<bool, StoreError> {
+    Ok(db
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM runs WHERE state IN ('queued', 'running', 'waiting'))",
+            &[],
+        )?
+        .try_get(0)?)
+}
+
+pub fn counts(db: &mut Db) -> Result<BTreeMap<String, i64>, StoreError> {
+    db.query("SELECT state, COUNT(*) FROM runs GROUP BY state", &[])?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+}
+
+pub fn cursor(db: &mut Db, name: &str) -> Result<Option<String>, StoreError> {
+    db.query_opt("SELECT value FROM cursors WHERE name = $1", &[&name])?
+        .map(|r| r.try_get(0).map_err(StoreError::from))
+        .transpose()
+}
+
+pub fn set_cursor(db: &mut Db, name: &str, value: &str, now_ms: i64) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO cursors (name, value, updated_ms) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms",
+        &[&name, &value, &now_ms],
+    )?;
+    Ok(())
+}
+
+pub fn cursors_like(db: &mut Db, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+    db.query(
+        "SELECT name, value FROM cursors WHERE left(name, length($1::TEXT)) = $1 ORDER BY name",
+        &[&prefix],
+    )?
+    .iter()
+    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+    .collect()
+}
+
+pub fn save_revision(
+    db: &mut Db,
+    flow: &str,
+    revision: &str,
+    source: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO revisions (flow, revision, source, loaded_ms) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (flow, revision) DO NOTHING",
+        &[&flow, &revision, &source, &now_ms],
+    )?;
+    Ok(())
+}
+
+pub fn audit(db: &mut Db, action: &str, detail: &str, now_ms: i64) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO audit (at_ms, action, detail) VALUES ($1, $2, $3)",
+        &[&now_ms, &action, &detail],
+    )?;
+    Ok(())
+}
+
+pub fn audit_log(db: &mut Db, limit: usize) -> Result<Vec<(i64, String, String)>, StoreError> {
+    db.query(
+        "SELECT at_ms, action, detail FROM audit ORDER BY id DESC LIMIT $1",
+        &[&(limit as i64)],
+    )?
+    .iter()
+    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+    .collect()
+}
+
+/// Start a call under `run`: with `ledger_key`, a result already remembered under that key is
+/// returned instead (and nothing is written); otherwise the entry is written.
+pub fn begin_call_as(
+    db: &mut Db,
+    entry: &JournalEntry,
+    run: i64,
+    flow: &str,
+    ledger_key: Option<&str>,
+) -> Result<Option<Value>, StoreError> {
+    if let Some(key) = ledger_key
+        && let Some(v) = idempotent_result(db, flow, key)?
+    {
+        return Ok(Some(v));
+    }
+    record_step_as(db, entry, run)?;
+    Ok(None)
+}
+
+/// End a call under `run`: its outcome, and its result under its idempotency key when it
+/// succeeded.
+pub fn end_call_as(
+    db: &mut Db,
+    entry: &JournalEntry,
+    run: i64,
+    flow: &str,
+    remember: Option<(&str, &Value)>,
+) -> Result<(), StoreError> {
+    let output = text(&entry.output);
+    let changed = db.execute(
+        "UPDATE journal SET attempt = $3, outcome = $4, output = $5, updated_ms = $6, history = $7 \
+         WHERE run_id = $1 AND seq = $2",
+        &[
+            &run,
+            &entry.seq,
+            &entry.attempt,
+            &entry.outcome,
+            &output,
+            &entry.updated_ms,
+            &history_text(&entry.history),
+        ],
+    )?;
+    if changed == 0 {
+        // Not begun through this store (a backfilled entry): written whole.
+        record_step_as(db, entry, run)?;
+    }
+    if let Some((key, result)) = remember {
+        let result = if *result == entry.output {
+            output
+        } else {
+            text(result)
+        };
+        remember_text(db, flow, key, &result, entry.updated_ms)?;
+    }
+    Ok(())
+}
+
+/// Retention (see `StateStore::prune`), as in SQLite: ended runs by end time, then the oldest
+/// ledger results and audit entries.
+pub fn prune(db: &mut Db, before_ms: i64, limit: usize) -> Result<Pruned, StoreError> {
+    let mut runs: Vec<(i64, i64)> = Vec::new();
+    for state in ["completed", "skipped", "failed", "discarded"] {
+        let want = limit.saturating_sub(runs.len());
+        if want == 0 {
+            break;
+        }
+        for r in db.query(
+            "SELECT id, event_id FROM runs WHERE state = $1 AND next_ms < $2 AND updated_ms < $2 \
+             ORDER BY next_ms LIMIT $3",
+            &[&state, &before_ms, &(want as i64)],
+        )? {
+            runs.push((r.try_get(0)?, r.try_get(1)?));
+        }
+    }
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    for (run, event) in &runs {
+        db.execute("DELETE FROM journal WHERE run_id = $1", &[run])?;
+        db.execute("DELETE FROM dead_letters WHERE run_id = $1", &[run])?;
+        db.execute("DELETE FROM runs WHERE id = $1", &[run])?;
+        db.execute("DELETE FROM events WHERE id = $1", &[event])?;
+    }
+    let ledger = db.execute(
+        "DELETE FROM idempotency WHERE (flow, idem_key) IN \
+         (SELECT flow, idem_key FROM idempotency WHERE created_ms < $1 ORDER BY created_ms LIMIT $2)",
+        &[&before_ms, &limit],
+    )? as usize;
+    let audit = db.execute(
+        "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at_ms < $1 ORDER BY id LIMIT $2)",
+        &[&before_ms, &limit],
+    )? as usize;
+    Ok(Pruned {
+        runs: runs.len(),
+        ledger,
+        audit,
+    })
+}
+
+/// One hot-path write, with the call outcome deferred to it, for the run `run` when it is
+/// given (the first write of a run accepted in the same transaction, whose entries carry 0).
+pub fn apply_as(db: &mut Db, write: &Write, run: Option<i64>) -> Result<Written, StoreError> {
+    match write {
+        Write::AcceptNow {
+            event,
+            worker,
+            now_ms,
+            lease_ms,
+            then,
+        } => {
+            let Some(then) = then else {
+                return admit(db, event, worker, *now_ms, *lease_ms, true).map(Written::Accepted);
+            };
+            then.check_first_write()?;
+            let accepted = admit(db, event, worker, *now_ms, *lease_ms, false)?;
+            Ok(match &accepted {
+                AcceptedNow::Running(c) => {
+                    let first = apply_as(db, then, Some(c.run.id))?;
+                    Written::AcceptedThen(accepted, Box::new(first))
+                }
+                _ => Written::Accepted(accepted),
+            })
+        }
+        Write::BeginCall {
+            prior,
+            entry,
+            flow,
+            ledger_key,
+        } => {
+            end_deferred(db, prior.as_ref(), run)?;
+            let run = run.unwrap_or(entry.run);
+            begin_call_as(db, entry, run, flow, ledger_key.as_deref()).map(Written::Begun)
+        }
+        Write::RecordStep { prior, entry } => {
+            end_deferred(db, prior.as_ref(), run)?;
+            record_step_as(db, entry, run.unwrap_or(entry.run)).map(|()| Written::Done)
+        }
+        Write::Finish {
+            prior,
+            run: of,
+            end,
+            now_ms,
+        } => {
+            end_deferred(db, prior.as_ref(), run)?;
+            finish(db, run.unwrap_or(*of), end, *now_ms).map(|()| Written::Done)
+        }
+    }
+}
+
+fn end_deferred(db: &mut Db, prior: Option<&CallEnd>, run: Option<i64>) -> Result<(), StoreError> {
+    match prior {
+        Some(p) => end_call_as(
+            db,
+            &p.entry,
+            run.unwrap_or(p.entry.run),
+            &p.flow,
+            p.remember.as_ref().map(|(k, v)| (k.as_str(), v)),
+        ),
+        None => Ok(()),
+    }
+}
