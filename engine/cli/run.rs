@@ -97,10 +97,15 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             crate::sandbox::SandboxConfig::from_profile(s, &scope).map(|c| (c, s.simulate.clone()))
         })
         .transpose()?;
+    let store_at = args.at.store_at()?;
     let store = args.at.open_store()?;
     // One engine per store file: a second one would take the first's running runs back as
     // left over by a crash and run them again. The lock goes with the process, crash or not.
-    let _one_engine = lock_store(&args.at.store_path())?;
+    // A PostgreSQL store is shared: its engines take back only runs whose lease expired.
+    let _one_engine = match &store_at {
+        super::setup::StoreAt::File(path) => Some(lock_store(path)?),
+        super::setup::StoreAt::Postgres(_) => None,
+    };
     let recovered = store.recover_running()?;
     for flow in plans.flows() {
         if let Some(plan) = plans.current(&flow) {
@@ -121,12 +126,11 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         profile.profile,
         plans.flows().len(),
         plans.flows().join(", "),
-        args.at.store_path().display()
+        store_at
     );
     if recovered > 0 {
         println!("recovered {recovered} run(s) left running by a previous process");
     }
-    let store: Arc<dyn StateStore> = store;
     let alerter = crate::alerts::Alerter::start(profile.alerts.as_ref(), &scope)
         .map_err(|e| anyhow::anyhow!("profile `{}`: {e}", profile.profile))?;
     let config = WorkerConfig {

@@ -2,7 +2,7 @@
 //! [--json]`: what the store knows about runs, down to every journaled call of one run.
 
 use super::setup::Where;
-use crate::store::{RunFilter, RunState, StateStore};
+use crate::store::{RunFilter, RunState};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -133,7 +133,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         What::Show { id, json, at } => {
             let store = at.open_existing_store()?;
             let Some(d) = store.run(id)? else {
-                eprintln!("error: no run {id} in {}", at.store_path().display());
+                eprintln!("error: no run {id} in {}", at.store_at()?);
                 return Ok(1);
             };
             if json {

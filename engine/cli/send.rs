@@ -91,7 +91,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         sink.new,
         args.flow,
         sink.duplicates,
-        args.at.store_path().display()
+        args.at.store_at()?
     );
     Ok(0)
 }

@@ -9,11 +9,33 @@ use crate::load::{discover, find_profile, read};
 use crate::model::Profile;
 use crate::plan::Plan;
 use crate::runtime::worker::Plans;
-use crate::store::SqliteStore;
 use crate::store::sqlite::Durability;
+use crate::store::{PostgresStore, SqliteStore, StateStore};
 use anyhow::Context;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+/// Which store the commands use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreAt {
+    /// An SQLite file (the embedded default).
+    File(PathBuf),
+    /// A PostgreSQL connection URL.
+    Postgres(String),
+}
+
+impl std::fmt::Display for StoreAt {
+    /// The file's path, or the database without its password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreAt::File(path) => write!(f, "{}", path.display()),
+            StoreAt::Postgres(url) => match url.parse::<postgres::Config>() {
+                Ok(config) => f.write_str(&crate::store::postgres::shown(&config)),
+                Err(_) => f.write_str("postgres://…"),
+            },
+        }
+    }
+}
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Where {
@@ -26,9 +48,11 @@ pub struct Where {
     /// Directory (or files) holding the flows.
     #[arg(long, default_value = "flows")]
     pub flows: PathBuf,
-    /// The state store (SQLite file). Default: `.ledgerlink/<profile>/state.db`.
+    /// The state store: an SQLite file, or a `postgres://user@host:port/database` URL (several
+    /// engines sharing one state). Default: the profile's `runtime.store`, else
+    /// `.ledgerlink/<profile>/state.db`.
     #[arg(long)]
-    pub store: Option<PathBuf>,
+    pub store: Option<String>,
     /// Commit durability: `full` (survives a power cut) or `normal` (survives a process crash;
     /// faster).
     #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
@@ -41,33 +65,78 @@ impl Where {
     }
 
     /// `--store`, else the profile's `runtime.store`, else `.ledgerlink/<profile>/state.db`.
-    pub fn store_path(&self) -> PathBuf {
-        if let Some(s) = &self.store {
-            return s.clone();
-        }
-        let configured = find_profile(&self.profiles_dir, &self.profile)
-            .ok()
-            .and_then(|p| p.runtime.and_then(|r| r.store));
-        configured.map(PathBuf::from).unwrap_or_else(|| {
-            PathBuf::from(".ledgerlink")
-                .join(&self.profile)
-                .join("state.db")
+    /// A `postgres://` URL (or a secret reference resolving to one) names a PostgreSQL store.
+    pub fn store_at(&self) -> anyhow::Result<StoreAt> {
+        let configured = match &self.store {
+            Some(s) => Some(s.clone()),
+            None => find_profile(&self.profiles_dir, &self.profile)
+                .ok()
+                .and_then(|p| {
+                    let store = p.runtime.as_ref().and_then(|r| r.store.clone())?;
+                    Some(if crate::load::secrets::is_reference(&store) {
+                        crate::load::secrets::SecretScope::of(&p, &self.profiles_dir)
+                            .resolve("runtime.store", &store)
+                            .map_err(|e| anyhow::anyhow!("profile `{}`: {e}", p.profile))
+                    } else {
+                        Ok(store)
+                    })
+                })
+                .transpose()?,
+        };
+        Ok(match configured {
+            Some(url) if crate::store::postgres::is_url(&url) => StoreAt::Postgres(url),
+            Some(path) => StoreAt::File(PathBuf::from(path)),
+            None => StoreAt::File(
+                PathBuf::from(".ledgerlink")
+                    .join(&self.profile)
+                    .join("state.db"),
+            ),
         })
     }
 
-    pub fn open_store(&self) -> anyhow::Result<Arc<SqliteStore>> {
+    pub fn open_store(&self) -> anyhow::Result<Arc<dyn StateStore>> {
         let durability = if self.durability == "normal" {
             Durability::Normal
         } else {
             Durability::Full
         };
-        Ok(Arc::new(SqliteStore::open(&self.store_path(), durability)?))
+        Ok(match self.store_at()? {
+            StoreAt::File(path) => Arc::new(SqliteStore::open(&path, durability)?),
+            StoreAt::Postgres(url) => {
+                Arc::new(PostgresStore::open_with(&url, self.engine_timeout()?)?)
+            }
+        })
     }
 
-    /// The store, which must exist already (commands that only read or change runs).
-    pub fn open_existing_store(&self) -> anyhow::Result<Arc<SqliteStore>> {
-        let path = self.store_path();
-        if !path.is_file() {
+    /// The profile's `runtime.engine_timeout` (PostgreSQL store), else 30 s.
+    fn engine_timeout(&self) -> anyhow::Result<std::time::Duration> {
+        let Ok(profile) = find_profile(&self.profiles_dir, &self.profile) else {
+            return Ok(crate::store::postgres::DEFAULT_ENGINE_TIMEOUT);
+        };
+        let Some(text) = profile.runtime.and_then(|r| r.engine_timeout) else {
+            return Ok(crate::store::postgres::DEFAULT_ENGINE_TIMEOUT);
+        };
+        let timeout = humantime::parse_duration(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "profile `{}`: runtime.engine_timeout `{text}`: {e}",
+                self.profile
+            )
+        })?;
+        if timeout < std::time::Duration::from_secs(1) {
+            anyhow::bail!(
+                "profile `{}`: runtime.engine_timeout `{text}` is under 1s: engines that are alive would lose their runs",
+                self.profile
+            );
+        }
+        Ok(timeout)
+    }
+
+    /// The store, which must exist already (commands that only read or change runs). A
+    /// PostgreSQL database is taken as it is (its tables are made if missing).
+    pub fn open_existing_store(&self) -> anyhow::Result<Arc<dyn StateStore>> {
+        if let StoreAt::File(path) = self.store_at()?
+            && !path.is_file()
+        {
             anyhow::bail!(
                 "no store at `{}`: `ledgerlink send` or `ledgerlink run` creates it; use --store FILE for another one",
                 path.display()

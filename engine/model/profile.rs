@@ -82,10 +82,18 @@ pub struct AlertTarget {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuntimeSettings {
-    /// The SQLite store file, relative to the working directory (default
-    /// `.ledgerlink/<profile>/state.db`).
+    /// The state store: an SQLite file, relative to the working directory (default
+    /// `.ledgerlink/<profile>/state.db`), or a PostgreSQL URL
+    /// (`postgres://user@host:5432/database`, or a secret reference such as
+    /// `${env:LEDGERLINK_STORE_URL}` when it holds a password) for several engines sharing
+    /// one state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<String>,
+    /// PostgreSQL store only: how long an engine sharing the database may be silent (it
+    /// writes a heartbeat every sixth of this) before the others take over the runs it left
+    /// running, such as `30s` (default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_timeout: Option<String>,
     /// Runs executing at once (default 8).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workers: Option<usize>,

@@ -7,16 +7,20 @@
 //! gateway would: each one is re-sent until it gets a 2xx, across the kills (the run starts at
 //! intake and its call's outcome commits with its end).
 //!
+//! The PostgreSQL forms run two engines on one database at once and kill one of them each
+//! round: the other takes over the runs the killed one held (its heartbeat stops; the
+//! profile's `runtime.engine_timeout` is 2 s here) while the killed one is restarted.
+//!
 //! Heavy, so ignored by default; CI runs it explicitly. By hand:
 //! `cargo test --test it crash -- --ignored --nocapture`, with `LEDGERLINK_CRASH_EVENTS`
 //! (default 5000) and `LEDGERLINK_CRASH_KILLS` (default 5).
 
 use ledgerlink::sandbox::faults::{Fault, FaultKind};
 use ledgerlink::sandbox::{Sandbox, SandboxConfig};
-use ledgerlink::store::{SqliteStore, StateStore};
+use ledgerlink::store::StateStore;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -49,9 +53,22 @@ fn env_number(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn ledgerlink(dir: &Path, args: &[&str]) -> Command {
+/// A crash test's directory (flows, profile, events) and store.
+struct Rig {
+    dir: PathBuf,
+    /// `--store`: the SQLite file, or the PostgreSQL URL.
+    store: String,
+}
+
+impl Rig {
+    fn open_store(&self) -> std::sync::Arc<dyn StateStore> {
+        ledgerlink::store::open(&self.store, ledgerlink::store::sqlite::Durability::Full).unwrap()
+    }
+}
+
+fn ledgerlink(rig: &Rig, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ledgerlink"));
-    c.current_dir(dir)
+    c.current_dir(&rig.dir)
         .args(args)
         .args([
             "--profile",
@@ -61,7 +78,7 @@ fn ledgerlink(dir: &Path, args: &[&str]) -> Command {
             "--flows",
             "flows",
             "--store",
-            "state.db",
+            &rig.store,
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -69,7 +86,7 @@ fn ledgerlink(dir: &Path, args: &[&str]) -> Command {
 }
 
 /// `ledgerlink run` as the test runs it: 16 workers, quiet, webhooks on `bind`.
-fn engine(dir: &Path, bind: &str, until_idle: bool) -> Command {
+fn engine(rig: &Rig, bind: &str, until_idle: bool) -> Command {
     let mut args = vec![
         "run",
         "--workers",
@@ -84,11 +101,11 @@ fn engine(dir: &Path, bind: &str, until_idle: bool) -> Command {
     if until_idle {
         args.push("--until-idle");
     }
-    ledgerlink(dir, &args)
+    ledgerlink(rig, &args)
 }
 
-fn start_engine(dir: &Path, bind: &str) -> Child {
-    engine(dir, bind, false)
+fn start_engine(rig: &Rig, bind: &str) -> Child {
+    engine(rig, bind, false)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -106,22 +123,39 @@ fn next(state: &mut u64) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "heavy: run with --ignored (CI does)"]
 async fn killed_engines_never_lose_or_double_a_payment() {
-    crash_test(false).await;
+    crash_test(false, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "heavy: run with --ignored (CI does)"]
 async fn killed_engines_never_lose_or_double_a_webhook_payment() {
-    crash_test(true).await;
+    crash_test(true, None).await;
 }
 
-/// Send every event to the webhook until it answers 2xx (a gateway's redelivery), 16 at once.
-async fn deliver(url: String, events: usize) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "heavy: run with --ignored (CI does)"]
+async fn killed_engines_sharing_postgres_never_lose_or_double_a_payment() {
+    if let Some(db) = crate::support::pg_database("crash_send") {
+        crash_test(false, Some(&db)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "heavy: run with --ignored (CI does)"]
+async fn killed_engines_sharing_postgres_never_lose_or_double_a_webhook_payment() {
+    if let Some(db) = crate::support::pg_database("crash_hook") {
+        crash_test(true, Some(&db)).await;
+    }
+}
+
+/// Send every event to the webhook until it answers 2xx (a gateway's redelivery), 16 at once;
+/// with several engines, each try goes to the next one (a load balancer).
+async fn deliver(urls: Vec<String>, events: usize) {
     let http = ledgerlink::connectors::transport::client();
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut senders = Vec::new();
     for _ in 0..16 {
-        let (http, next, url) = (http.clone(), std::sync::Arc::clone(&next), url.clone());
+        let (http, next, urls) = (http.clone(), std::sync::Arc::clone(&next), urls.clone());
         senders.push(tokio::spawn(async move {
             loop {
                 let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -129,9 +163,9 @@ async fn deliver(url: String, events: usize) {
                     return;
                 }
                 let body = serde_json::json!({"n": n, "amount": amount(n)});
-                loop {
+                for attempt in n.. {
                     let sent = http
-                        .post(&url)
+                        .post(&urls[attempt % urls.len()])
                         .timeout(Duration::from_secs(5))
                         .json(&body)
                         .send()
@@ -153,14 +187,24 @@ fn amount(n: usize) -> String {
     format!("{}.{:02}", 1 + n % 97, n % 100)
 }
 
-async fn crash_test(webhook: bool) {
+async fn crash_test(webhook: bool, postgres: Option<&crate::support::PgDatabase>) {
     let events = env_number("LEDGERLINK_CRASH_EVENTS", 5000);
     let kills = env_number("LEDGERLINK_CRASH_KILLS", 5);
     let dir = std::env::temp_dir().join(format!(
-        "ll-crash-{}-{}",
+        "ll-crash-{}-{}-{}",
         if webhook { "webhook" } else { "send" },
+        if postgres.is_some() { "pg" } else { "sqlite" },
         std::process::id()
     ));
+    let rig = Rig {
+        store: match postgres {
+            Some(db) => db.url.clone(),
+            None => dir.join("state.db").display().to_string(),
+        },
+        dir: dir.clone(),
+    };
+    // Two engines share a PostgreSQL store; SQLite allows one.
+    let engines = if postgres.is_some() { 2 } else { 1 };
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("flows")).unwrap();
     std::fs::create_dir_all(dir.join("profiles")).unwrap();
@@ -198,20 +242,25 @@ async fn crash_test(webhook: bool) {
     std::fs::write(
         dir.join("profiles/crash.yaml"),
         format!(
-            "profile: crash\nallow_unsigned_webhooks: true\nconnectors:\n  sagepro:\n    base_url: {}\n    client_id: ledgerlink-sandbox\n    client_secret: ${{file:sagepro.secret}}\n    timeout: 1s\n",
+            "profile: crash\nallow_unsigned_webhooks: true\nruntime:\n  engine_timeout: 2s\nconnectors:\n  sagepro:\n    base_url: {}\n    client_id: ledgerlink-sandbox\n    client_secret: ${{file:sagepro.secret}}\n    timeout: 1s\n",
             sb.sagepro_url()
         ),
     )
     .unwrap();
-    let bind = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().to_string()
-    };
+    let binds: Vec<String> = (0..engines)
+        .map(|_| {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            probe.local_addr().unwrap().to_string()
+        })
+        .collect();
 
     let started = Instant::now();
     let delivery = if webhook {
         Some(tokio::spawn(deliver(
-            format!("http://{bind}/hooks/crash"),
+            binds
+                .iter()
+                .map(|b| format!("http://{b}/hooks/crash"))
+                .collect(),
             events,
         )))
     } else {
@@ -219,7 +268,7 @@ async fn crash_test(webhook: bool) {
             .map(|n| format!("{{\"n\": {n}, \"amount\": \"{}\"}}", amount(n)))
             .collect();
         std::fs::write(dir.join("events.jsonl"), lines.join("\n")).unwrap();
-        let sent = ledgerlink(&dir, &["send", "crash-posting", "--event", "events.jsonl"])
+        let sent = ledgerlink(&rig, &["send", "crash-posting", "--event", "events.jsonl"])
             .output()
             .unwrap();
         assert!(
@@ -230,30 +279,42 @@ async fn crash_test(webhook: bool) {
         None
     };
 
+    // Each round: start whichever engines are down, wait a random time, SIGKILL one (no
+    // shutdown code runs). With two engines the other keeps working meanwhile.
     let mut seed = 0x5eed_u64;
+    let mut running: Vec<Option<Child>> = (0..engines).map(|_| None).collect();
     for round in 0..kills {
-        let mut engine = start_engine(&dir, &bind);
+        for (slot, bind) in running.iter_mut().zip(&binds) {
+            if slot.is_none() {
+                *slot = Some(start_engine(&rig, bind));
+            }
+        }
         let wait = 300 + next(&mut seed) % 1500;
         tokio::time::sleep(Duration::from_millis(wait)).await;
-        engine.kill().unwrap(); // SIGKILL: no shutdown code runs.
-        engine.wait().unwrap();
-        let peek = SqliteStore::open(
-            &dir.join("state.db"),
-            ledgerlink::store::sqlite::Durability::Full,
-        )
-        .unwrap()
-        .counts()
-        .unwrap();
-        println!("crash {round}: killed after {wait} ms; runs now {peek:?}");
+        if let Some(mut victim) = running[round % engines].take() {
+            victim.kill().unwrap();
+            victim.wait().unwrap();
+        }
+        let peek = rig.open_store().counts().unwrap();
+        println!(
+            "crash {round}: engine {} killed after {wait} ms; runs now {peek:?}",
+            round % engines
+        );
     }
     if let Some(delivery) = delivery {
-        // A live engine until every event has been answered 2xx, then a last drain.
-        let mut engine = start_engine(&dir, &bind);
+        // Live engines until every event has been answered 2xx, then a last drain.
+        for (slot, bind) in running.iter_mut().zip(&binds) {
+            if slot.is_none() {
+                *slot = Some(start_engine(&rig, bind));
+            }
+        }
         delivery.await.unwrap();
+    }
+    for mut engine in running.into_iter().flatten() {
         engine.kill().unwrap();
         engine.wait().unwrap();
     }
-    let last = engine(&dir, "127.0.0.1:0", true).output().unwrap();
+    let last = engine(&rig, "127.0.0.1:0", true).output().unwrap();
     assert!(
         last.status.success(),
         "{}",
@@ -262,11 +323,7 @@ async fn crash_test(webhook: bool) {
     let elapsed = started.elapsed();
 
     // The engine's view.
-    let store = SqliteStore::open(
-        &dir.join("state.db"),
-        ledgerlink::store::sqlite::Durability::Full,
-    )
-    .unwrap();
+    let store = rig.open_store();
     let counts = store.counts().unwrap();
     let completed = counts.get("completed").copied().unwrap_or(0) as usize;
     let dead = counts.get("dead_lettered").copied().unwrap_or(0) as usize;
@@ -308,11 +365,16 @@ async fn crash_test(webhook: bool) {
         posted.len()
     );
     println!(
-        "crash test ({}): {events} events, {kills} SIGKILLs, {completed} posted once, {dead} dead-lettered, 0 lost, 0 doubled, {:.1}s",
+        "crash test ({}, {}): {events} events, {kills} SIGKILLs, {completed} posted once, {dead} dead-lettered, 0 lost, 0 doubled, {:.1}s",
         if webhook {
             "webhook, respond: completed"
         } else {
             "send"
+        },
+        if postgres.is_some() {
+            "two engines on PostgreSQL"
+        } else {
+            "SQLite"
         },
         elapsed.as_secs_f64()
     );

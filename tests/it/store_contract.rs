@@ -802,24 +802,64 @@ fn two_engines_on_one_postgres_database_never_share_a_run() {
     );
 }
 
-/// A run another engine holds under a live lease is not taken back at start; one whose lease
-/// expired (its engine crashed) is.
+/// A run held by an engine that is alive is never taken back; the runs of an engine that
+/// went silent (crashed) are, at start and by the others' claims; an engine that stops
+/// cleanly signs off, so what it left is taken at once.
 #[test]
-fn postgres_recovers_only_runs_whose_lease_expired() {
-    let Some(db) = crate::support::pg_database("lease") else {
+fn postgres_takes_over_only_the_runs_of_engines_that_are_gone() {
+    use std::time::Duration;
+    let Some(db) = crate::support::pg_database("takeover") else {
         return;
     };
-    let store = pg_store(&db);
+    let a = PostgresStore::open_with(&db.url, Duration::from_secs(30)).unwrap();
+    // B's own heartbeat comes every 10 minutes, so the test can make it look silent.
+    let b = PostgresStore::open_with(&db.url, Duration::from_secs(3600)).unwrap();
     let now = ledgerlink::store::now_ms();
-    store
-        .accept(&[event("f", "live", None, 1), event("f", "dead", None, 2)])
-        .unwrap();
-    let live = store.claim("alive", now, 600_000, 1).unwrap();
-    let dead = store.claim("crashed", now - 900_000, 60_000, 1).unwrap();
-    assert_eq!((live.len(), dead.len()), (1, 1));
-    assert_eq!(store.recover_running().unwrap(), 1);
-    let queued = store.runs(&RunFilter::default()).unwrap();
-    let state = |id| queued.iter().find(|r| r.id == id).unwrap().state;
-    assert_eq!(state(live[0].run.id), RunState::Running);
-    assert_eq!(state(dead[0].run.id), RunState::Queued);
+    a.accept(&[
+        event("f", "1", None, 1),
+        event("f", "2", None, 2),
+        event("f", "3", None, 3),
+    ])
+    .unwrap();
+    let held_by_a = a.claim("w", now, 600_000, 1).unwrap();
+    let held_by_b = b.claim("w", now, 600_000, 2).unwrap();
+    assert_eq!((held_by_a.len(), held_by_b.len()), (1, 2));
+    assert_eq!(
+        a.recover_running().unwrap(),
+        0,
+        "B is alive: its runs are its own"
+    );
+    assert!(a.claim("w", now, 600_000, 10).unwrap().is_empty());
+
+    // B goes silent (as if killed): A takes its runs over by claiming them.
+    let mut client = ::postgres::Client::connect(&db.url, ::postgres::NoTls).unwrap();
+    let silence = |client: &mut ::postgres::Client| {
+        client
+            .execute(
+                "UPDATE engines SET heartbeat_ms = 0 WHERE id = $1",
+                &[&b.engine()],
+            )
+            .unwrap()
+    };
+    assert_eq!(silence(&mut client), 1);
+    let taken = a.claim("w", now, 600_000, 10).unwrap();
+    assert_eq!(taken.len(), 2, "B's two runs");
+    assert!(taken.iter().all(|c| c.run.attempts == 2));
+
+    // B holds a new run and goes silent: a starting engine's recovery queues it again.
+    a.accept(&[event("f", "4", None, 4)]).unwrap();
+    assert_eq!(b.claim("w", now, 600_000, 1).unwrap().len(), 1);
+    silence(&mut client);
+    let c = PostgresStore::open(&db.url).unwrap();
+    assert_eq!(c.recover_running().unwrap(), 1, "B's run, not A's");
+
+    // An engine that stops cleanly signs off: what it held is free at once.
+    let d = PostgresStore::open_with(&db.url, Duration::from_secs(3600)).unwrap();
+    a.accept(&[event("f", "5", None, 5)]).unwrap();
+    assert_eq!(d.claim("w", now, 600_000, 10).unwrap().len(), 2, "4 and 5");
+    drop(d);
+    assert_eq!(c.recover_running().unwrap(), 2);
+    let runs = a.runs(&RunFilter::default()).unwrap();
+    let held = runs.iter().find(|r| r.id == held_by_a[0].run.id).unwrap();
+    assert_eq!(held.state, RunState::Running, "A's own run was never taken");
 }

@@ -125,12 +125,15 @@ pub struct PgDatabase {
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
-        if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
-            let _ = c.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // On a thread of its own: the client starts a runtime, which it cannot do inside a
+        // `#[tokio::test]`.
+        let _ = std::thread::spawn(move || {
+            if let Ok(mut c) = postgres::Client::connect(&admin, postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        })
+        .join();
     }
 }
 
@@ -139,6 +142,14 @@ impl Drop for PgDatabase {
 /// there, `None` and a note, so `cargo test` works without one; CI sets
 /// `LEDGERLINK_REQUIRE_PG=1` and fails instead.
 pub fn pg_database(tag: &str) -> Option<PgDatabase> {
+    let tag = tag.to_string();
+    // On a thread of its own, as in `drop`.
+    std::thread::spawn(move || new_pg_database(&tag))
+        .join()
+        .unwrap()
+}
+
+fn new_pg_database(tag: &str) -> Option<PgDatabase> {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let server = std::env::var("LEDGERLINK_TEST_PG")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());

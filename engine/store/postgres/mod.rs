@@ -12,9 +12,11 @@
 //! What several engines on one database rely on: an event key is taken once (a unique
 //! index: the second engine gets `duplicate`); a run is claimed by one engine (`FOR UPDATE
 //! SKIP LOCKED`); runs with one ordering key run one at a time across engines (an advisory
-//! lock while a run is admitted); a run a crashed engine left `running` is taken over by
-//! another engine once its lease (5 minutes) has expired, and its in-flight call is
-//! reconciled as after any crash.
+//! lock while a run is admitted); each engine writes a heartbeat (`engines` table, by the
+//! database's clock) every few seconds, and the runs an engine left `running` are taken over
+//! by the others once it has been silent for its timeout (`runtime.engine_timeout`, 30 s by
+//! default) or their lease (5 minutes) has expired; their in-flight calls are reconciled as
+//! after any crash. An engine that stops cleanly signs off, so its leftovers are taken at once.
 
 mod schema;
 mod sql;
@@ -29,6 +31,9 @@ use std::sync::{Arc, Mutex};
 
 /// Connections (and threads) per engine.
 const CONNECTIONS: usize = 8;
+
+/// How long an engine may be silent before the others take over its running runs.
+pub const DEFAULT_ENGINE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A job for a pool thread: run in one transaction on that thread's connection.
 type Job = Box<dyn FnOnce(&mut Session) + Send>;
@@ -80,15 +85,42 @@ pub struct PostgresStore {
     threads: Vec<std::thread::JoinHandle<()>>,
     /// Where it is, without a password (for messages).
     shown: String,
+    /// This engine's name in `engines` and in the `worker` of the runs it holds.
+    engine: String,
+    timeout_ms: i64,
+    /// Dropped to stop the heartbeat.
+    heartbeat: Option<(SyncSender<()>, std::thread::JoinHandle<()>)>,
 }
 
 impl Drop for PostgresStore {
+    /// Stop the heartbeat, sign off (what this engine left running is taken over at once),
+    /// then let the pool finish its jobs and close.
     fn drop(&mut self) {
+        if let Some((stop, thread)) = self.heartbeat.take() {
+            drop(stop);
+            let _ = thread.join();
+        }
+        let engine = self.engine.clone();
+        let _ = self.call(move |db| sql::sign_off(db, &engine));
         self.jobs.take();
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
     }
+}
+
+/// A name no other engine has: host, process and start time.
+fn engine_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{host}/{}/{nanos:x}", std::process::id())
 }
 
 /// Whether a `--store` or `runtime.store` value names a PostgreSQL database.
@@ -115,8 +147,17 @@ pub fn shown(config: &postgres::Config) -> String {
 }
 
 impl PostgresStore {
-    /// Connect to the database at `url`, creating or migrating the tables.
+    /// Connect to the database at `url`, creating or migrating the tables, with the default
+    /// engine timeout.
     pub fn open(url: &str) -> Result<PostgresStore, StoreError> {
+        Self::open_with(url, DEFAULT_ENGINE_TIMEOUT)
+    }
+
+    /// `open`; the runs of an engine silent for `engine_timeout` are taken over.
+    pub fn open_with(
+        url: &str,
+        engine_timeout: std::time::Duration,
+    ) -> Result<PostgresStore, StoreError> {
         let config: postgres::Config = url.parse().map_err(|e| StoreError::Open {
             path: "postgres://…".into(),
             message: format!("not a PostgreSQL connection URL: {e}"),
@@ -126,18 +167,15 @@ impl PostgresStore {
             path: shown.clone(),
             message,
         };
-        let mut first = connect(&config).map_err(|e| open_error(e.to_string()))?;
-        migrate(&mut first).map_err(|e| open_error(e.to_string()))?;
+        // Connections are made on the pool's threads (lazily, on their first job): the
+        // synchronous client runs a runtime of its own, which cannot start on a thread that
+        // is inside the engine's runtime, as `run`'s main thread is.
         let (tx, rx) = sync_channel::<Job>(4096);
         let rx = Arc::new(Mutex::new(rx));
         let mut threads = Vec::with_capacity(CONNECTIONS);
-        let mut first = Some(first);
         for i in 0..CONNECTIONS {
             let session = Session {
-                client: match first.take() {
-                    Some(c) => Some(c),
-                    None => Some(connect(&config).map_err(|e| open_error(e.to_string()))?),
-                },
+                client: None,
                 cache: HashMap::new(),
                 config: config.clone(),
             };
@@ -148,16 +186,45 @@ impl PostgresStore {
                 .map_err(|e| open_error(format!("cannot start a store thread: {e}")))?;
             threads.push(handle);
         }
-        Ok(PostgresStore {
+        let mut store = PostgresStore {
             jobs: Some(tx),
             threads,
-            shown,
-        })
+            shown: shown.clone(),
+            engine: engine_name(),
+            timeout_ms: i64::try_from(engine_timeout.as_millis()).unwrap_or(i64::MAX),
+            heartbeat: None,
+        };
+        let engine = store.engine.clone();
+        store
+            .call(move |db| {
+                migrate(db)?;
+                sql::heartbeat(db, &engine)
+            })
+            .map_err(|e| open_error(e.to_string()))?;
+        store.heartbeat = Some(start_heartbeat(
+            config,
+            store.engine.clone(),
+            engine_timeout / 6,
+        )?);
+        Ok(store)
     }
 
     /// Where the store is, without a password.
     pub fn location(&self) -> &str {
         &self.shown
+    }
+
+    /// This engine's name: the `worker` of the runs it holds.
+    pub fn engine(&self) -> &str {
+        &self.engine
+    }
+
+    /// Runs are held in this engine's name (whatever worker the runtime names), which is what
+    /// the heartbeat vouches for.
+    fn take_as_engine(&self, write: &mut Write) {
+        if let Write::AcceptNow { worker, .. } = write {
+            worker.clone_from(&self.engine);
+        }
     }
 
     /// Queue `f` for the pool; `reply` gets its result once committed (from a pool thread).
@@ -187,6 +254,34 @@ impl PostgresStore {
     }
 }
 
+/// Say this engine is alive every `every`, on a connection of its own (a pool busy with a
+/// backlog must not make the engine look dead), until the sender is dropped.
+fn start_heartbeat(
+    config: postgres::Config,
+    engine: String,
+    every: std::time::Duration,
+) -> Result<(SyncSender<()>, std::thread::JoinHandle<()>), StoreError> {
+    let (stop, stopped) = sync_channel::<()>(0);
+    let mut session = Session {
+        client: None,
+        cache: HashMap::new(),
+        config,
+    };
+    let thread = std::thread::Builder::new()
+        .name("ledgerlink-store-pg-heartbeat".into())
+        .spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(every)
+            {
+                if let Err(e) = session.transaction(&|db| sql::heartbeat(db, &engine)) {
+                    tracing::warn!(error = %e, "cannot write this engine's heartbeat to PostgreSQL");
+                }
+            }
+        })
+        .map_err(|e| StoreError::Sql(format!("cannot start the heartbeat thread: {e}")))?;
+    Ok((stop, thread))
+}
+
 /// A pool thread: take jobs until the store is dropped.
 fn serve(mut session: Session, jobs: Arc<Mutex<Receiver<Job>>>) {
     loop {
@@ -201,36 +296,32 @@ fn serve(mut session: Session, jobs: Arc<Mutex<Receiver<Job>>>) {
     }
 }
 
-/// Apply the migrations not yet applied, holding an advisory lock so that engines starting
-/// at the same time do not both apply one.
-fn migrate(client: &mut postgres::Client) -> Result<(), StoreError> {
+/// Apply the migrations not yet applied, in one transaction holding an advisory lock, so
+/// that engines starting at the same time do not both apply one.
+fn migrate(db: &mut Db) -> Result<(), StoreError> {
     const LOCK: i64 = 0x4c65_6467_6572; // "Ledger"
-    client.execute("SELECT pg_advisory_lock($1)", &[&LOCK])?;
-    let result = (|| -> Result<(), StoreError> {
-        client.batch_execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)",
-        )?;
-        let current: i64 = client
-            .query_one(
-                "SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_migrations",
-                &[],
-            )?
-            .try_get(0)?;
-        for (version, statements) in schema::MIGRATIONS {
-            if *version > current {
-                let mut tx = client.transaction()?;
-                tx.batch_execute(statements)?;
-                tx.execute(
-                    "INSERT INTO schema_migrations (version, applied_ms) VALUES ($1, $2)",
-                    &[version, &super::now_ms()],
-                )?;
-                tx.commit()?;
-            }
+    db.tx
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK])?;
+    db.tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)",
+    )?;
+    let current: i64 = db
+        .tx
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_migrations",
+            &[],
+        )?
+        .try_get(0)?;
+    for (version, statements) in schema::MIGRATIONS {
+        if *version > current {
+            db.tx.batch_execute(statements)?;
+            db.tx.execute(
+                "INSERT INTO schema_migrations (version, applied_ms) VALUES ($1, $2)",
+                &[version, &super::now_ms()],
+            )?;
         }
-        Ok(())
-    })();
-    client.execute("SELECT pg_advisory_unlock($1)", &[&LOCK])?;
-    result
+    }
+    Ok(())
 }
 
 impl StateStore for PostgresStore {
@@ -245,17 +336,18 @@ impl StateStore for PostgresStore {
     fn accept_now(
         &self,
         event: &NewEvent,
-        worker: &str,
+        _worker: &str,
         now_ms: i64,
         lease_ms: i64,
     ) -> Result<AcceptedNow, StoreError> {
-        let (mut event, worker) = (event.clone(), worker.to_string());
+        let (mut event, engine) = (event.clone(), self.engine.clone());
         event.mask();
-        self.call(move |db| sql::admit(db, &event, &worker, now_ms, lease_ms, true))
+        self.call(move |db| sql::admit(db, &event, &engine, now_ms, lease_ms, true))
     }
 
     fn submit(&self, mut write: Write, reply: Reply) {
         write.redact();
+        self.take_as_engine(&mut write);
         self.enqueue(move |db| sql::apply_as(db, &write, None), reply);
     }
 
@@ -265,25 +357,26 @@ impl StateStore for PostgresStore {
 
     fn apply(&self, mut write: Write) -> Result<Written, StoreError> {
         write.redact();
+        self.take_as_engine(&mut write);
         self.call(move |db| sql::apply_as(db, &write, None))
     }
 
     fn claim(
         &self,
-        worker: &str,
+        _worker: &str,
         now_ms: i64,
         lease_ms: i64,
         limit: usize,
     ) -> Result<Vec<Claimed>, StoreError> {
-        let worker = worker.to_string();
-        self.call(move |db| sql::claim(db, &worker, now_ms, lease_ms, limit))
+        let (engine, timeout) = (self.engine.clone(), self.timeout_ms);
+        self.call(move |db| sql::claim(db, &engine, now_ms, lease_ms, limit, timeout))
     }
 
-    /// Only runs whose lease has expired: on a shared database, the other engines' running
-    /// runs are theirs.
+    /// Only the runs of engines that are gone: on a shared database, the running runs of
+    /// engines that are alive are theirs.
     fn recover_running(&self) -> Result<usize, StoreError> {
-        let now = super::now_ms();
-        self.call(move |db| sql::recover_running(db, now))
+        let (now, timeout) = (super::now_ms(), self.timeout_ms);
+        self.call(move |db| sql::recover_running(db, now, timeout))
     }
 
     fn journal(&self, run: i64) -> Result<Vec<JournalEntry>, StoreError> {

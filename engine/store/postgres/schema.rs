@@ -5,9 +5,10 @@
 //! it). Never edit a published migration: add the next one.
 
 /// `(version, statements)`.
-pub const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE events (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     flow TEXT NOT NULL,
@@ -88,4 +89,17 @@ CREATE TABLE audit (
     detail TEXT NOT NULL
 );
 "#,
-)];
+    ),
+    (
+        2,
+        // Engines sharing the database say they are alive; the runs an engine left running
+        // are taken over once it has been silent for its timeout.
+        r#"
+CREATE TABLE engines (
+    id TEXT PRIMARY KEY,
+    heartbeat_ms BIGINT NOT NULL,
+    started_ms BIGINT NOT NULL
+);
+"#,
+    ),
+];

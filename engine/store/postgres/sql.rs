@@ -235,9 +235,10 @@ pub fn claim(
     now_ms: i64,
     lease_ms: i64,
     limit: usize,
+    timeout_ms: i64,
 ) -> Result<Vec<Claimed>, StoreError> {
     // As in SQLite: due retries, then queued runs in arrival order, then runs whose lease
-    // expired. `SKIP LOCKED`: a run another engine is claiming right now is left to it; a run
+    // expired or whose engine is gone. `SKIP LOCKED`: a run another engine is claiming right now is left to it; a run
     // it claimed and committed no longer matches the state (PostgreSQL checks the row again).
     const BLOCKED: &str = "NOT EXISTS (SELECT 1 FROM runs p WHERE p.flow = r.flow \
          AND p.ordering_key = r.ordering_key AND p.state IN ('queued', 'waiting', 'running') \
@@ -252,17 +253,23 @@ pub fn claim(
              ORDER BY r.id LIMIT $2 FOR UPDATE SKIP LOCKED"
         ),
         format!(
-            "SELECT r.id FROM runs r WHERE r.state = 'running' AND r.lease_ms < $1 AND {BLOCKED} \
-             ORDER BY r.id LIMIT $2 FOR UPDATE SKIP LOCKED"
+            "SELECT r.id FROM runs r WHERE r.state = 'running' AND {} AND {BLOCKED} ORDER BY r.id LIMIT $2 FOR UPDATE SKIP LOCKED",
+            abandoned("r").replace("$2", "$3")
         ),
     ];
     let mut ids: Vec<i64> = Vec::new();
-    for q in &queries {
+    for (n, q) in queries.iter().enumerate() {
         let want = limit.saturating_sub(ids.len());
         if want == 0 {
             break;
         }
-        for row in db.query(q, &[&now_ms, &(want as i64)])? {
+        let want = want as i64;
+        let rows = if n == 2 {
+            db.query(q, &[&now_ms, &want, &timeout_ms])?
+        } else {
+            db.query(q, &[&now_ms, &want])?
+        };
+        for row in rows {
             ids.push(row.try_get(0)?);
         }
     }
@@ -290,14 +297,53 @@ pub fn claim(
     Ok(claimed)
 }
 
-/// Runs left `running` whose lease has expired: queued again. Other engines' runs hold a
-/// live lease and are left alone.
-pub fn recover_running(db: &mut Db, now_ms: i64) -> Result<usize, StoreError> {
+/// The database's clock in milliseconds: engines' heartbeats are written and judged by one
+/// clock, so clocks that differ between hosts do not matter.
+const DB_NOW: &str = "(extract(epoch from clock_timestamp()) * 1000)::BIGINT";
+
+/// A running run whose engine is gone: its lease expired, or its engine has not said it is
+/// alive within `$2` ms (it crashed, or stopped without finishing the run).
+fn abandoned(run: &str) -> String {
+    format!(
+        "({run}.lease_ms < $1 OR NOT EXISTS (SELECT 1 FROM engines g WHERE g.id = {run}.worker \
+         AND g.heartbeat_ms >= {DB_NOW} - $2))"
+    )
+}
+
+/// Runs left `running` by engines that are gone (see `abandoned`): queued again. Runs of
+/// engines that are alive are theirs and are left alone.
+pub fn recover_running(db: &mut Db, now_ms: i64, timeout_ms: i64) -> Result<usize, StoreError> {
+    // Engines silent for a day are long gone (killed, never signed off): forget them.
+    db.execute(
+        &format!("DELETE FROM engines WHERE heartbeat_ms < {DB_NOW} - 86400000"),
+        &[],
+    )?;
     Ok(db.execute(
-        "UPDATE runs SET state = 'queued', lease_ms = 0, worker = NULL \
-         WHERE state = 'running' AND lease_ms < $1",
-        &[&now_ms],
+        &format!(
+            "UPDATE runs SET state = 'queued', lease_ms = 0, worker = NULL \
+             WHERE state = 'running' AND {}",
+            abandoned("runs")
+        ),
+        &[&now_ms, &timeout_ms],
     )? as usize)
+}
+
+/// This engine is alive (now, by the database's clock).
+pub fn heartbeat(db: &mut Db, engine: &str) -> Result<(), StoreError> {
+    db.execute(
+        &format!(
+            "INSERT INTO engines (id, heartbeat_ms, started_ms) VALUES ($1, {DB_NOW}, {DB_NOW}) \
+             ON CONFLICT (id) DO UPDATE SET heartbeat_ms = excluded.heartbeat_ms"
+        ),
+        &[&engine],
+    )?;
+    Ok(())
+}
+
+/// This engine stopped (its runs, if any are left running, are taken over at once).
+pub fn sign_off(db: &mut Db, engine: &str) -> Result<(), StoreError> {
+    db.execute("DELETE FROM engines WHERE id = $1", &[&engine])?;
+    Ok(())
 }
 
 pub fn journal(db: &mut Db, run: i64) -> Result<Vec<JournalEntry>, StoreError> {
