@@ -131,18 +131,20 @@ impl Where {
         Ok(timeout)
     }
 
-    /// The store, which must exist already (commands that only read or change runs). A
-    /// PostgreSQL database is taken as it is (its tables are made if missing).
+    /// The store, which must exist already (commands that only read or change runs): the
+    /// SQLite file, or the PostgreSQL database's tables.
     pub fn open_existing_store(&self) -> anyhow::Result<Arc<dyn StateStore>> {
-        if let StoreAt::File(path) = self.store_at()?
-            && !path.is_file()
-        {
-            anyhow::bail!(
+        match self.store_at()? {
+            StoreAt::File(path) if !path.is_file() => anyhow::bail!(
                 "no store at `{}`: `ledgerlink send` or `ledgerlink run` creates it; use --store FILE for another one",
                 path.display()
-            );
+            ),
+            StoreAt::File(_) => self.open_store(),
+            StoreAt::Postgres(url) => Ok(Arc::new(PostgresStore::open_existing(
+                &url,
+                self.engine_timeout()?,
+            )?)),
         }
-        self.open_store()
     }
 
     /// Every flow under `--flows` planned under the profile. Flows that do not plan are

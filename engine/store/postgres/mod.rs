@@ -74,10 +74,42 @@ impl Session {
     }
 }
 
+/// Connect: in plain text by default (`sslmode` unset, `prefer` or `disable`), over TLS with
+/// `sslmode=require`, and then with the server's certificate verified against the system's
+/// trusted roots (stricter than libpq's `require`, which does not verify: add a private CA to
+/// the system's store).
 fn connect(config: &postgres::Config) -> Result<postgres::Client, StoreError> {
-    config
-        .connect(postgres::NoTls)
-        .map_err(|e| StoreError::Sql(format!("PostgreSQL: cannot connect: {e}")))
+    let connected = match config.get_ssl_mode() {
+        postgres::config::SslMode::Require => config.connect(tls()?),
+        _ => config.connect(postgres::NoTls),
+    };
+    connected.map_err(|e| StoreError::Sql(format!("PostgreSQL: cannot connect: {}", cause(&e))))
+}
+
+/// rustls on the `ring` provider (as for HTTP: `connectors::transport`), with the platform's
+/// certificate verifier.
+fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
+    use rustls_platform_verifier::ConfigVerifierExt;
+    // Fails only when a provider is installed already, which serves as well.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = rustls::ClientConfig::with_platform_verifier()
+        .map_err(|e| StoreError::Sql(format!("PostgreSQL: cannot set up TLS: {e}")))?;
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// An error with its causes (`postgres::Error` shows only its kind, such as "error
+/// connecting to server", and keeps the reason in its source).
+fn cause(e: &postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.contains(&next) {
+            text = format!("{text}: {next}");
+        }
+        source = s.source();
+    }
+    text
 }
 
 pub struct PostgresStore {
@@ -158,9 +190,26 @@ impl PostgresStore {
         url: &str,
         engine_timeout: std::time::Duration,
     ) -> Result<PostgresStore, StoreError> {
+        Self::connect_to(url, engine_timeout, true)
+    }
+
+    /// `open_with`, for commands that only read or change runs: a database without the
+    /// store's tables is an error (a mistyped database name), not a new empty store.
+    pub fn open_existing(
+        url: &str,
+        engine_timeout: std::time::Duration,
+    ) -> Result<PostgresStore, StoreError> {
+        Self::connect_to(url, engine_timeout, false)
+    }
+
+    fn connect_to(
+        url: &str,
+        engine_timeout: std::time::Duration,
+        create: bool,
+    ) -> Result<PostgresStore, StoreError> {
         let config: postgres::Config = url.parse().map_err(|e| StoreError::Open {
             path: "postgres://…".into(),
-            message: format!("not a PostgreSQL connection URL: {e}"),
+            message: format!("not a PostgreSQL connection URL: {}", cause(&e)),
         })?;
         let shown = shown(&config);
         let open_error = |message: String| StoreError::Open {
@@ -197,10 +246,19 @@ impl PostgresStore {
         let engine = store.engine.clone();
         store
             .call(move |db| {
+                if !create && !sql::has_tables(db)? {
+                    return Err(StoreError::Sql(
+                        "this database has no Ledgerlink store: `ledgerlink send` or `ledgerlink run` creates it; check the database name".into(),
+                    ));
+                }
                 migrate(db)?;
                 sql::heartbeat(db, &engine)
             })
-            .map_err(|e| open_error(e.to_string()))?;
+            .map_err(|e| match e {
+                // Not "store: " twice.
+                StoreError::Sql(message) => open_error(message),
+                other => open_error(other.to_string()),
+            })?;
         store.heartbeat = Some(start_heartbeat(
             config,
             store.engine.clone(),

@@ -538,6 +538,13 @@ pub fn discard(db: &mut Db, run: i64, now_ms: i64) -> Result<bool, StoreError> {
     Ok(n == 1)
 }
 
+/// Whether the store's tables are there (in the connection's search path).
+pub fn has_tables(db: &mut Db) -> Result<bool, StoreError> {
+    Ok(db
+        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])?
+        .try_get(0)?)
+}
+
 pub fn has_unfinished(db: &mut Db) -> Result<bool, StoreError> {
     Ok(db
         .query_one(
