@@ -84,24 +84,24 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     parse_times.sort();
     let lint = lint_times[lint_times.len() / 2];
     let parse = parse_times[parse_times.len() / 2];
-    println!(
+    outln!(
         "bench lint: {} flow files, {} KiB, {} runs (median)",
         files.len(),
         bytes / 1024,
         lint_times.len()
     );
-    println!(
+    outln!(
         "  baseline (YAML parse only): {:>8.1} ms",
         parse.as_secs_f64() * 1e3
     );
-    println!(
+    outln!(
         "  ledgerlink lint (all rules): {:>8.1} ms  ({:.1}x baseline, {:.0} us/file)",
         lint.as_secs_f64() * 1e3,
         lint.as_secs_f64() / parse.as_secs_f64().max(1e-9),
         lint.as_secs_f64() * 1e6 / files.len().max(1) as f64
     );
-    println!("  findings: {findings} (expected 0)");
-    println!(
+    outln!("  findings: {findings} (expected 0)");
+    outln!(
         "  goal: under 1000 ms for 200 files: {}",
         if lint.as_millis() < 1000 {
             "met"

@@ -63,14 +63,14 @@ pub fn run(flows: usize, runs: usize) -> anyhow::Result<i32> {
     }
     let _ = std::fs::remove_dir_all(&dir);
     let (idle, edit) = (super::bench_w1::median(idle), super::bench_w1::median(edit));
-    println!(
+    outln!(
         "bench reload: {} flow files, {} edits (median)",
         paths.len(),
         runs.max(1)
     );
-    println!("  idle check (scan, nothing changed): {idle:>8.2} ms");
-    println!("  check after an edit (scan, lint, plan, swap): {edit:>8.2} ms");
-    println!(
+    outln!("  idle check (scan, nothing changed): {idle:>8.2} ms");
+    outln!("  check after an edit (scan, lint, plan, swap): {edit:>8.2} ms");
+    outln!(
         "  a saved edit is live within {:.0} ms (500 ms watch interval + the check)",
         500.0 + edit
     );

@@ -125,10 +125,10 @@ pub async fn run(events: usize, concurrency: usize) -> anyhow::Result<i32> {
     }
     let _ = std::fs::remove_dir_all(&dir);
     let memory = results[0].1;
-    println!(
+    outln!(
         "bench runtime: {events} W1 events (map 7 fields, post to the Sage Pro emulator), concurrency {concurrency}"
     );
-    println!(
+    outln!(
         "  in memory, no store (baseline):     {:>8.0} events/s",
         memory
     );
@@ -136,7 +136,7 @@ pub async fn run(events: usize, concurrency: usize) -> anyhow::Result<i32> {
         ("durable, synchronous=NORMAL:", results[1].1),
         ("durable, synchronous=FULL (default):", results[2].1),
     ] {
-        println!(
+        outln!(
             "  {name:<36} {:>8.0} events/s  ({:.2}x baseline)",
             rate,
             rate / memory.max(1e-9)

@@ -77,8 +77,8 @@ pub async fn run(requests: usize, concurrency: usize) -> anyhow::Result<i32> {
         })
         .await
     };
-    println!("bench sandbox: {requests} requests per target at concurrency {concurrency}");
-    println!(
+    outln!("bench sandbox: {requests} requests per target at concurrency {concurrency}");
+    outln!(
         "  baseline (axum route answering {{}}): {:>8.0} req/s",
         base.rate
     );
@@ -86,7 +86,7 @@ pub async fn run(requests: usize, concurrency: usize) -> anyhow::Result<i32> {
         ("PayTrace keyed sales", &pt),
         ("Sage Pro 1 POST : 3 GET", &sp),
     ] {
-        println!(
+        outln!(
             "  {name:<36} {:>8.0} req/s  ({:.2}x baseline, {} errors)",
             load.rate,
             load.rate / base.rate.max(1e-9),
@@ -94,7 +94,7 @@ pub async fn run(requests: usize, concurrency: usize) -> anyhow::Result<i32> {
         );
     }
     let met = pt.rate >= 2000.0 && sp.rate >= 2000.0 && pt.errors + sp.errors == 0;
-    println!(
+    outln!(
         "  goal: both at least 2,000 req/s without errors: {}",
         if met { "met" } else { "NOT met" }
     );

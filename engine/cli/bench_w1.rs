@@ -69,6 +69,7 @@ fn free_port() -> anyhow::Result<u16> {
 /// Ledgerlink's files: the W1 flow behind a signed webhook, a profile pointing at the sink.
 fn ledgerlink_setup(
     dir: &Path,
+    store: &str,
     sink: &str,
     port: u16,
     admin: u16,
@@ -92,7 +93,7 @@ fn ledgerlink_setup(
         "secrets": {"w1": "${file:w1.secret}"},
         "connectors": {"sagepro": {"base_url": sink, "client_id": "bench",
             "client_secret": "${file:sink.secret}", "timeout": "10s"}},
-        "runtime": {"store": dir.join("state.db").display().to_string(), "workers": workers},
+        "runtime": {"store": store, "workers": workers},
         "server": {"bind": format!("127.0.0.1:{port}"), "admin_bind": format!("127.0.0.1:{admin}")}
     });
     std::fs::write(
@@ -271,8 +272,21 @@ async fn measure(
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&dir);
+    // `LEDGERLINK_BENCH_PG=postgres://user@host:port`: the engine's store is a fresh
+    // PostgreSQL database per measurement instead of an SQLite file.
+    let pg = std::env::var("LEDGERLINK_BENCH_PG")
+        .ok()
+        .filter(|_| target == "ledgerlink")
+        .map(|server| {
+            let name = format!("ll_bench_{}_{offset}", std::process::id());
+            (server, name)
+        });
+    let store = match &pg {
+        Some((server, name)) => crate::store::postgres::create_database(server, name)?,
+        None => dir.join("state.db").display().to_string(),
+    };
     let child = if target == "ledgerlink" {
-        ledgerlink_setup(&dir, sink_url, port, free_port()?, concurrency)?;
+        ledgerlink_setup(&dir, &store, sink_url, port, free_port()?, concurrency)?;
         spawn(&[
             "run".into(),
             "--profile".into(),
@@ -308,6 +322,9 @@ async fn measure(
     let rss = child.peak_rss_mib();
     drop(child);
     let _ = std::fs::remove_dir_all(&dir);
+    if let Some((server, name)) = &pg {
+        let _ = crate::store::postgres::drop_database(server, name);
+    }
     let sent = posted.load(Ordering::Relaxed) - before;
     if run.errors > 0 || sent != (warmup + requests) as u64 {
         anyhow::bail!(
@@ -327,7 +344,7 @@ async fn measure(
 
 pub async fn run(requests: usize, levels: &[usize], repeats: usize) -> anyhow::Result<i32> {
     let (sink_url, posted) = sink().await?;
-    println!(
+    outln!(
         "W1 over HTTP: {requests} signed 1 KB events per run (after 200 warm-up), answered after the post; \
          Ledgerlink = `ledgerlink run` (SQLite, {} sync, journal on), baseline = axum + reqwest, no durability; \
          {repeats} interleaved repeats, medians",
@@ -364,16 +381,20 @@ pub async fn run(requests: usize, levels: &[usize], repeats: usize) -> anyhow::R
         );
         table.push((c, l, b));
     }
-    println!("| concurrency | target | events/s | p50 ms | p99 ms | peak RSS MiB | CPU ms/event |");
-    println!("|---|---|---|---|---|---|---|");
+    outln!("| concurrency | target | events/s | p50 ms | p99 ms | peak RSS MiB | CPU ms/event |");
+    outln!("|---|---|---|---|---|---|---|");
     for (c, l, b) in &table {
         for (name, f) in [("Ledgerlink", l), ("baseline", b)] {
-            println!(
+            outln!(
                 "| {c} | {name} | {:.0} | {:.2} | {:.2} | {:.1} | {:.3} |",
-                f.per_second, f.p50_ms, f.p99_ms, f.rss_mib, f.cpu_ms
+                f.per_second,
+                f.p50_ms,
+                f.p99_ms,
+                f.rss_mib,
+                f.cpu_ms
             );
         }
-        println!(
+        outln!(
             "| {c} | **ratio** | **{:.2}x** | {:.2}x | {:.2}x | | {:.2}x |",
             l.per_second / b.per_second.max(1e-9),
             l.p50_ms / b.p50_ms.max(1e-9),

@@ -62,14 +62,14 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             checked += 1;
             let result = tokio::time::timeout(CHECK_TIMEOUT, client.check()).await;
             match result {
-                Ok(Ok(what)) => println!("ok      {name:<10} {what}"),
+                Ok(Ok(what)) => outln!("ok      {name:<10} {what}"),
                 Ok(Err(e)) => {
                     failed += 1;
-                    println!("FAILED  {name:<10} {} ({})", e, kind(&e));
+                    outln!("FAILED  {name:<10} {} ({})", e, kind(&e));
                 }
                 Err(_) => {
                     failed += 1;
-                    println!(
+                    outln!(
                         "FAILED  {name:<10} no answer within {}s",
                         CHECK_TIMEOUT.as_secs()
                     );
@@ -78,7 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
     });
     if checked == 0 {
-        println!("profile `{}` configures no connectors", args.profile);
+        outln!("profile `{}` configures no connectors", args.profile);
     }
     Ok(if failed == 0 { 0 } else { 1 })
 }

@@ -121,7 +121,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         ),
         now_ms(),
     )?;
-    println!(
+    outln!(
         "ledgerlink run: profile `{}`, {} flow(s) [{}], store {}",
         profile.profile,
         plans.flows().len(),
@@ -129,7 +129,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         store_at
     );
     if recovered > 0 {
-        println!("recovered {recovered} run(s) left running by a previous process");
+        outln!("recovered {recovered} run(s) left running by a previous process");
     }
     let alerter = crate::alerts::Alerter::start(profile.alerts.as_ref(), &scope)
         .map_err(|e| anyhow::anyhow!("profile `{}`: {e}", profile.profile))?;
@@ -209,9 +209,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     runtime.block_on(async {
         let (addr, _server) =
             crate::server::serve(&bind, crate::server::router(server_state)).await?;
-        println!("webhooks and health on http://{addr} (/healthz, /readyz)");
+        outln!("webhooks and health on http://{addr} (/healthz, /readyz)");
         for path in &hooks {
-            println!("  webhook: POST http://{addr}{path}");
+            outln!("  webhook: POST http://{addr}{path}");
         }
         let admin_state = crate::server::admin::AdminState {
             store: Arc::clone(&store),
@@ -230,12 +230,12 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         };
         let (admin, _admin_task) =
             crate::server::serve(&admin_addr, crate::server::admin::router(admin_state)).await?;
-        println!(
+        outln!(
             "admin API on http://{admin} (/metrics, /api/flows, /api/runs, /api/dlq; bearer token)"
         );
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let work = tokio::spawn(Arc::clone(&worker).run(stopped.clone()));
-        println!(
+        outln!(
             "watching {} for changes (hot reload)",
             args.at.flows.display()
         );
@@ -250,7 +250,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 } else {
                     "the default; set runtime.retention in the profile"
                 };
-                println!(
+                outln!(
                     "retention: ended runs older than {} are removed hourly ({source})",
                     crate::runtime::retention::describe(keep)
                 );
@@ -261,7 +261,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                     stopped.clone(),
                 ));
             }
-            None => println!("retention: forever (the store keeps every run)"),
+            None => outln!("retention: forever (the store keeps every run)"),
         }
         let starter = TriggerStarter {
             clients: poll_clients.clone(),
@@ -292,7 +292,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             let earlier: i64 = store.counts().map(|c| c.values().sum()).unwrap_or(0);
             if earlier > 0 {
                 config.seed = config.seed.wrapping_add(earlier as u64);
-                println!(
+                outln!(
                     "note: the store holds {earlier} runs from earlier starts; the embedded sandbox uses seed {} so its transactions are new (delete the store to replay seed {} from the start)",
                     config.seed,
                     config.seed.wrapping_sub(earlier as u64)
@@ -303,16 +303,16 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 follow_bind(notify, &profile_bind, &addr.to_string());
             }
             let sb = crate::sandbox::Sandbox::start(config).await?;
-            println!(
+            outln!(
                 "embedded sandbox: PayTrace {} , Sage Pro {}",
                 sb.paytrace_url(),
                 sb.sagepro_url()
             );
-            println!(
+            outln!(
                 "  look at the Sage Pro ledger: curl -s {}/_sandbox/sagepro/ledger",
                 sb.sagepro_url()
             );
-            println!("  and the runs: ledgerlink runs list   (dead letters: ledgerlink dlq list)");
+            outln!("  and the runs: ledgerlink runs list   (dead letters: ledgerlink dlq list)");
             if let Some(sim) = simulate {
                 let config = crate::sandbox::simulator::SimConfig {
                     seed,
@@ -320,7 +320,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                     rate: Some(sim.rate),
                 };
                 let (pt, sp) = (sb.paytrace_url(), sb.sagepro_url());
-                println!(
+                outln!(
                     "  simulating {} PayTrace events at {}/s",
                     sim.count, sim.rate
                 );
@@ -356,14 +356,14 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         loop {
             tokio::select! {
                 _ = shutdown_signal() => {
-                    println!("stopping: finishing in-flight steps");
+                    outln!("stopping: finishing in-flight steps");
                     break;
                 }
                 _ = tick.tick() => {
                     // Counting every run is a scan of the store: only when a line is printed.
                     if args.progress > 0 && last_print.elapsed() >= every {
                         last_print = std::time::Instant::now();
-                        println!("{}", summary(&store.counts().unwrap_or_default()));
+                        outln!("{}", summary(&store.counts().unwrap_or_default()));
                     }
                     if args.until_idle && !store.has_unfinished().unwrap_or(true) {
                         break;
@@ -376,7 +376,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         anyhow::Ok(())
     })?;
     let s = &worker.stats;
-    println!(
+    outln!(
         "stopped: {} completed, {} skipped, {} failed, {} dead-lettered, {} retries scheduled",
         s.completed.load(Ordering::Relaxed),
         s.skipped.load(Ordering::Relaxed),
@@ -384,7 +384,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         s.dead_lettered.load(Ordering::Relaxed),
         s.waiting.load(Ordering::Relaxed)
     );
-    println!("{}", summary(&store.counts()?));
+    outln!("{}", summary(&store.counts()?));
     store.audit("stop", "graceful", now_ms())?;
     Ok(0)
 }
@@ -438,9 +438,11 @@ impl TriggerStarter {
     fn start(&self, plan: Arc<crate::plan::Plan>) {
         let trigger = &plan.flow.trigger;
         if let Some(p) = &trigger.poll {
-            println!(
+            outln!(
                 "  polling `{}` every {} for `{}`",
-                p.operation, p.every, plan.flow.flow
+                p.operation,
+                p.every,
+                plan.flow.flow
             );
             let poller = crate::triggers::poll::Poller {
                 plan,
@@ -454,9 +456,11 @@ impl TriggerStarter {
                 self.stop.clone(),
             ));
         } else if let Some(sc) = &trigger.schedule {
-            println!(
+            outln!(
                 "  schedule `{}` ({}) for `{}`",
-                sc.cron, sc.timezone, plan.flow.flow
+                sc.cron,
+                sc.timezone,
+                plan.flow.flow
             );
             let scheduler = crate::triggers::schedule::Scheduler {
                 plan,
@@ -487,7 +491,7 @@ fn follow_bind(
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     if authority == profile_bind && authority != actual {
         let url = format!("http://{actual}{path}");
-        println!(
+        outln!(
             "note: the embedded sandbox notifies {url} (the profile says {}; the engine is bound to {actual})",
             notify.url
         );

@@ -117,20 +117,20 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .build()?;
     let record = runtime.block_on(executor.run(&plan, &event));
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&record)?);
+        outln!("{}", serde_json::to_string_pretty(&record)?);
         return Ok(exit_code(&record.status));
     }
-    print!("{}", record.timeline(true));
+    super::out(&record.timeline(true));
     if args.dry_run {
-        println!("dry run: {} write(s) not sent", record.planned_writes.len());
+        outln!("dry run: {} write(s) not sent", record.planned_writes.len());
         for w in &record.planned_writes {
-            println!(
+            outln!(
                 "--- {} ({}), idempotency key {}",
                 w.call,
                 w.step,
                 w.idempotency_key.as_deref().unwrap_or("-")
             );
-            println!("{}", serde_json::to_string_pretty(&w.input)?);
+            outln!("{}", serde_json::to_string_pretty(&w.input)?);
         }
     }
     Ok(exit_code(&record.status))

@@ -143,10 +143,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .build()?;
     runtime.block_on(async {
         let sandbox = Sandbox::start(config).await?;
-        println!("PayTrace emulator: {}", sandbox.paytrace_url());
-        println!("Sage Pro emulator: {}", sandbox.sagepro_url());
+        outln!("PayTrace emulator: {}", sandbox.paytrace_url());
+        outln!("Sage Pro emulator: {}", sandbox.sagepro_url());
         if let Some(url) = notify_url {
-            println!("Notifier: new PayTrace transactions are POSTed, signed, to {url}");
+            outln!("Notifier: new PayTrace transactions are POSTed, signed, to {url}");
             let mut deliveries = sandbox.notifications();
             tokio::spawn(async move {
                 while let Ok(d) = deliveries.recv().await {
@@ -156,14 +156,15 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                     } else {
                         "NOT delivered"
                     };
-                    println!(
+                    outln!(
                         "notifier: transaction {} {verdict} ({status}, {} attempt(s))",
-                        d.transaction_id, d.attempts
+                        d.transaction_id,
+                        d.attempts
                     );
                 }
             });
         }
-        println!("Ctrl-C to stop.");
+        outln!("Ctrl-C to stop.");
         if let Some((rate, count)) = simulated {
             let sim = SimConfig {
                 seed,
@@ -172,9 +173,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             };
             let (pt, sp) = (sandbox.paytrace_url(), sandbox.sagepro_url());
             tokio::spawn(async move {
-                let done = simulate(&pt, &sp, &sim, |e| println!("simulator: {e}")).await;
+                let done = simulate(&pt, &sp, &sim, |e| outln!("simulator: {e}")).await;
                 match done {
-                    Ok(events) => println!("simulator: done, {} events", events.len()),
+                    Ok(events) => outln!("simulator: done, {} events", events.len()),
                     Err(e) => eprintln!("simulator: {e}"),
                 }
             });

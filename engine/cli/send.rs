@@ -86,7 +86,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
     }
     sink.flush()?;
-    println!(
+    outln!(
         "{} event(s) accepted for `{}`, {} duplicate(s) ignored; store {}",
         sink.new,
         args.flow,

@@ -15,13 +15,19 @@ use anyhow::Context;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Which store the commands use.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which store the commands use. `Debug` and `Display` never show a URL's password.
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreAt {
     /// An SQLite file (the embedded default).
     File(PathBuf),
     /// A PostgreSQL connection URL.
     Postgres(String),
+}
+
+impl std::fmt::Debug for StoreAt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StoreAt({self})")
+    }
 }
 
 impl std::fmt::Display for StoreAt {
@@ -83,6 +89,15 @@ impl Where {
                 })
                 .transpose()?,
         };
+        // A mistyped scheme (`postgress://`) would otherwise become a directory named after
+        // the URL, password and all.
+        if let Some((scheme, _)) = configured.as_deref().and_then(|c| c.split_once("://"))
+            && !crate::store::postgres::is_url(configured.as_deref().unwrap_or_default())
+        {
+            anyhow::bail!(
+                "the store `{scheme}://…` is neither an SQLite file nor a `postgres://` URL (check the spelling of `postgres://` or `postgresql://`)"
+            );
+        }
         Ok(match configured {
             Some(url) if crate::store::postgres::is_url(&url) => StoreAt::Postgres(url),
             Some(path) => StoreAt::File(PathBuf::from(path)),
@@ -118,7 +133,7 @@ impl Where {
         };
         let timeout = humantime::parse_duration(&text).map_err(|e| {
             anyhow::anyhow!(
-                "profile `{}`: runtime.engine_timeout `{text}`: {e}",
+                "profile `{}`: runtime.engine_timeout `{text}`: {e} (write a duration such as `30s` or `2m`)",
                 self.profile
             )
         })?;

@@ -156,9 +156,13 @@ impl Worker {
                     self.config.id.clone(),
                     self.config.lease.as_millis() as i64,
                 );
-                let claim =
-                    tokio::task::spawn_blocking(move || store.claim(&id, now_ms(), lease, free))
-                        .await;
+                // A store shared with other engines hands this one only runs of flows it
+                // has loaded.
+                let flows = self.plans.read().map(|p| p.flows()).unwrap_or_default();
+                let claim = tokio::task::spawn_blocking(move || {
+                    store.claim_for(&id, now_ms(), lease, free, &flows)
+                })
+                .await;
                 match claim {
                     Ok(Ok(c)) => claimed = c,
                     Ok(Err(e)) => {

@@ -133,6 +133,21 @@ pub trait StateStore: Send + Sync {
         limit: usize,
     ) -> Result<Vec<Claimed>, StoreError>;
 
+    /// `claim`, for an engine that runs only `flows`. A store one engine uses alone claims
+    /// every flow's runs (one whose flow is no longer loaded then fails, saying so); a store
+    /// shared by several engines leaves runs of other flows to the engines that have them.
+    fn claim_for(
+        &self,
+        worker: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+        flows: &[String],
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let _ = flows;
+        self.claim(worker, now_ms, lease_ms, limit)
+    }
+
     /// Runs left `running` by a process that died: queued again. Called once at start by the
     /// only process using this store (SQLite) or per expired lease (shared stores).
     fn recover_running(&self) -> Result<usize, StoreError>;

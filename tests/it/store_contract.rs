@@ -25,7 +25,9 @@ fn run_id(a: &Accepted) -> i64 {
     }
 }
 
-fn contract(store: &dyn StateStore) {
+/// `shared`: several engines may use the store (PostgreSQL): `recover_running` leaves a live
+/// engine's runs alone, and leases run on the database's clock (tested on their own below).
+fn contract(store: &dyn StateStore, shared: bool) {
     // Intake: one run per new event, duplicates create nothing.
     let got = store
         .accept(&[
@@ -176,22 +178,30 @@ fn contract(store: &dyn StateStore) {
     assert_eq!(ids, vec![c]);
     assert_eq!(store.run(c).unwrap().unwrap().run.attempts, 2);
 
-    // A crashed worker's runs come back (`recover_running`), and expired leases too.
-    assert_eq!(store.recover_running().unwrap(), 2);
-    let ids: Vec<i64> = store
-        .claim("w3", 9000, 1, 10)
-        .unwrap()
-        .iter()
-        .map(|c| c.run.id)
-        .collect();
-    assert_eq!(ids, vec![b, c]);
-    let ids: Vec<i64> = store
-        .claim("w4", 9002, 1, 10)
-        .unwrap()
-        .iter()
-        .map(|c| c.run.id)
-        .collect();
-    assert_eq!(ids, vec![b, c], "leases expired at 9001");
+    if shared {
+        assert_eq!(
+            store.recover_running().unwrap(),
+            0,
+            "a live engine's runs are its own"
+        );
+    } else {
+        // A crashed worker's runs come back (`recover_running`), and expired leases too.
+        assert_eq!(store.recover_running().unwrap(), 2);
+        let ids: Vec<i64> = store
+            .claim("w3", 9000, 1, 10)
+            .unwrap()
+            .iter()
+            .map(|c| c.run.id)
+            .collect();
+        assert_eq!(ids, vec![b, c]);
+        let ids: Vec<i64> = store
+            .claim("w4", 9002, 1, 10)
+            .unwrap()
+            .iter()
+            .map(|c| c.run.id)
+            .collect();
+        assert_eq!(ids, vec![b, c], "leases expired at 9001");
+    }
     store.finish(b, &RunEnd::Completed, 9100).unwrap();
     store
         .finish(
@@ -553,7 +563,7 @@ fn sqlite_keeps_the_retention_contract() {
 
 #[test]
 fn sqlite_in_memory_keeps_the_contract() {
-    contract(&SqliteStore::memory().unwrap());
+    contract(&SqliteStore::memory().unwrap(), false);
     hot_path_contract(&SqliteStore::memory().unwrap());
     admission_contract(&SqliteStore::memory().unwrap());
 }
@@ -572,7 +582,7 @@ fn sqlite_file_keeps_the_contract_and_survives_reopening() {
     let dir = std::env::temp_dir().join(format!("ll-store-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let path = dir.join("nested/state.db");
-    contract(&SqliteStore::open(&path, Durability::Full).unwrap());
+    contract(&SqliteStore::open(&path, Durability::Full).unwrap(), false);
     let reopened = SqliteStore::open(&path, Durability::Normal).unwrap();
     assert_eq!(reopened.counts().unwrap().get("completed"), Some(&2));
     // The file itself holds no card number (the scan a PCI assessor would do).
@@ -668,7 +678,7 @@ fn postgres_keeps_the_contract() {
     let Some(db) = crate::support::pg_database("contract") else {
         return;
     };
-    contract(&pg_store(&db));
+    contract(&pg_store(&db), true);
     // Opening again finds the tables there (migrations are not applied twice).
     let reopened = pg_store(&db);
     assert_eq!(reopened.counts().unwrap().get("completed"), Some(&2));
@@ -898,4 +908,157 @@ fn postgres_store_over_tls() {
         .unwrap()
         .get(0);
     assert!(encrypted >= 1, "the store's connections use TLS");
+}
+
+/// Runs with one ordering key, accepted by two engines at once while a third claims and ends
+/// them as fast as it can: never two at once, always in arrival (id) order.
+#[test]
+fn postgres_ordering_keys_hold_while_two_engines_accept() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let Some(db) = crate::support::pg_database("order") else {
+        return;
+    };
+    let senders = [pg_store(&db), pg_store(&db)];
+    let worker = pg_store(&db);
+    let done = AtomicBool::new(false);
+    let order: Vec<i64> = std::thread::scope(|s| {
+        let done = &done;
+        let worker = &worker;
+        let claimer = s.spawn(move || {
+            let mut order = Vec::new();
+            loop {
+                let finished = done.load(Ordering::SeqCst);
+                let got = worker.claim("w", 1000, 60_000, 10).unwrap();
+                assert!(got.len() <= 1, "two runs of one key at once: {got:?}");
+                for c in &got {
+                    order.push(c.run.id);
+                    worker.finish(c.run.id, &RunEnd::Completed, 1001).unwrap();
+                }
+                if got.is_empty() && finished {
+                    return order;
+                }
+            }
+        });
+        let sending: Vec<_> = senders
+            .iter()
+            .enumerate()
+            .map(|(n, e)| {
+                s.spawn(move || {
+                    // Batches of 10 (as `send` makes): a transaction stays open a while.
+                    for b in 0..6 {
+                        let batch: Vec<NewEvent> = (0..10)
+                            .map(|i| event("f", &format!("{n}-{b}-{i}"), Some("inv-1"), i))
+                            .collect();
+                        e.accept(&batch).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in sending {
+            t.join().unwrap();
+        }
+        done.store(true, Ordering::SeqCst);
+        claimer.join().unwrap()
+    });
+    assert_eq!(order.len(), 120, "every run claimed once");
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "runs of one key are taken in arrival order: {order:?}"
+    );
+}
+
+/// Each engine is judged by its own timeout: a slow-beating engine (1 hour) is not taken for
+/// dead by one with a short timeout (1 s), however long between its heartbeats.
+#[test]
+fn postgres_judges_each_engine_by_its_own_timeout() {
+    use std::time::Duration;
+    let Some(db) = crate::support::pg_database("own_timeout") else {
+        return;
+    };
+    let quick = PostgresStore::open_with(&db.url, Duration::from_secs(1)).unwrap();
+    let slow = PostgresStore::open_with(&db.url, Duration::from_secs(3600)).unwrap();
+    quick.accept(&[event("f", "1", None, 1)]).unwrap();
+    assert_eq!(slow.claim("w", 1000, 600_000, 1).unwrap().len(), 1);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(quick.recover_running().unwrap(), 0);
+    assert!(quick.claim("w", 1000, 600_000, 1).unwrap().is_empty());
+}
+
+/// An engine whose run was taken over (it was silent too long) cannot write for it any more:
+/// no journal entry, no call start, no end over the engine that holds it now.
+#[test]
+fn postgres_refuses_writes_from_an_engine_that_lost_its_run() {
+    use std::time::Duration;
+    let Some(db) = crate::support::pg_database("fence") else {
+        return;
+    };
+    let a = PostgresStore::open(&db.url).unwrap();
+    let b = PostgresStore::open_with(&db.url, Duration::from_secs(3600)).unwrap();
+    a.accept(&[event("f", "1", None, 1)]).unwrap();
+    let run = b.claim("w", 1000, 600_000, 1).unwrap()[0].run.id;
+    let mut client = ::postgres::Client::connect(&db.url, ::postgres::NoTls).unwrap();
+    client
+        .execute(
+            "UPDATE engines SET heartbeat_ms = 0 WHERE id = $1",
+            &[&b.engine()],
+        )
+        .unwrap();
+    assert_eq!(a.claim("w", 1000, 600_000, 1).unwrap()[0].run.id, run);
+    let entry = JournalEntry {
+        run,
+        seq: 0,
+        step: "post".into(),
+        call: "sagepro.create_payment".into(),
+        attempt: 1,
+        outcome: None,
+        input: json!({}),
+        output: json!(null),
+        idempotency_key: Some("k".into()),
+        started_ms: 1,
+        updated_ms: 1,
+        history: json!([]),
+    };
+    let refused = b
+        .begin_call(&entry, "f", Some("k"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("no longer held by this engine"),
+        "{refused}"
+    );
+    assert!(b.finish(run, &RunEnd::Completed, 2000).is_err());
+    assert!(b.record_step(&entry).is_err());
+    // The engine holding it now writes as usual.
+    assert!(a.begin_call(&entry, "f", Some("k")).unwrap().is_none());
+    a.finish(run, &RunEnd::Completed, 2000).unwrap();
+    assert!(a.journal(run).unwrap().len() == 1);
+}
+
+/// On a shared store an engine claims only runs of the flows it has loaded: the others wait
+/// for an engine that has theirs (rather than fail as "not loaded").
+#[test]
+fn postgres_engines_claim_only_their_flows() {
+    let Some(db) = crate::support::pg_database("flows") else {
+        return;
+    };
+    let store = pg_store(&db);
+    store
+        .accept(&[event("a", "1", None, 1), event("b", "1", None, 2)])
+        .unwrap();
+    let only_a = store
+        .claim_for("w", 1000, 60_000, 10, &["a".to_string()])
+        .unwrap();
+    assert_eq!(only_a.len(), 1);
+    assert_eq!(only_a[0].run.flow, "a");
+    assert!(
+        store
+            .claim_for("w", 1000, 60_000, 10, &["c".to_string()])
+            .unwrap()
+            .is_empty()
+    );
+    let b = store
+        .claim_for("w", 1000, 60_000, 10, &["a".to_string(), "b".to_string()])
+        .unwrap();
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].run.flow, "b");
 }

@@ -120,20 +120,12 @@ pub async fn serve_hooks(
 pub struct PgDatabase {
     pub url: String,
     name: String,
-    admin: String,
+    server: String,
 }
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        // On a thread of its own: the client starts a runtime, which it cannot do inside a
-        // `#[tokio::test]`.
-        let _ = std::thread::spawn(move || {
-            if let Ok(mut c) = postgres::Client::connect(&admin, postgres::NoTls) {
-                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
-        })
-        .join();
+        let _ = ledgerlink::store::postgres::drop_database(&self.server, &self.name);
     }
 }
 
@@ -142,38 +134,17 @@ impl Drop for PgDatabase {
 /// there, `None` and a note, so `cargo test` works without one; CI sets
 /// `LEDGERLINK_REQUIRE_PG=1` and fails instead.
 pub fn pg_database(tag: &str) -> Option<PgDatabase> {
-    let tag = tag.to_string();
-    // On a thread of its own, as in `drop`.
-    std::thread::spawn(move || new_pg_database(&tag))
-        .join()
-        .unwrap()
-}
-
-fn new_pg_database(tag: &str) -> Option<PgDatabase> {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let server = std::env::var("LEDGERLINK_TEST_PG")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let admin = format!("{server}/postgres");
-    let mut client = match postgres::Client::connect(&admin, postgres::NoTls) {
-        Ok(c) => c,
-        Err(e) if std::env::var_os("LEDGERLINK_REQUIRE_PG").is_none() => {
-            eprintln!("note: skipping the PostgreSQL part of `{tag}`: no server at {admin}: {e}");
-            return None;
-        }
-        Err(e) => panic!("LEDGERLINK_REQUIRE_PG is set but no PostgreSQL at {admin}: {e}"),
-    };
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let name = format!("ll_test_{}_{}_{n}", tag, std::process::id());
-    // Two calls: several statements in one would run as one transaction, which these refuse.
-    client
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .unwrap();
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
-    Some(PgDatabase {
-        url: format!("{server}/{name}"),
-        name,
-        admin,
-    })
+    match ledgerlink::store::postgres::create_database(&server, &name) {
+        Ok(url) => Some(PgDatabase { url, name, server }),
+        Err(e) if std::env::var_os("LEDGERLINK_REQUIRE_PG").is_none() => {
+            eprintln!("note: skipping the PostgreSQL part of `{tag}`: no server at {server}: {e}");
+            None
+        }
+        Err(e) => panic!("LEDGERLINK_REQUIRE_PG is set but PostgreSQL at {server} fails: {e}"),
+    }
 }

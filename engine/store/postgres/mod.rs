@@ -46,32 +46,61 @@ struct Session {
 }
 
 impl Session {
-    /// Run `f` in one transaction, reconnecting first when the connection was lost.
+    /// Run `f` in one transaction, reconnecting first when the connection was lost. A
+    /// connection found dead at `BEGIN` (a database restart, a failover) is made again and
+    /// the job tried once more: nothing of it was sent.
     fn transaction<T>(
         &mut self,
         f: &dyn Fn(&mut Db) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        if self.client.as_ref().is_none_or(postgres::Client::is_closed) {
-            self.cache.clear();
-            self.client = Some(connect(&self.config)?);
-        }
-        let Some(client) = self.client.as_mut() else {
-            return Err(StoreError::Sql("PostgreSQL: not connected".into()));
-        };
-        let mut tx = client.transaction()?;
-        let result = f(&mut Db {
-            tx: &mut tx,
-            cache: &mut self.cache,
-        });
-        match result {
-            Ok(v) => {
-                tx.commit()?;
-                Ok(v)
+        let mut retried = false;
+        loop {
+            if self.client.as_ref().is_none_or(postgres::Client::is_closed) {
+                self.cache.clear();
+                self.client = Some(connect(&self.config)?);
             }
-            // Dropping the transaction rolls it back.
-            Err(e) => Err(e),
+            let Some(client) = self.client.as_mut() else {
+                return Err(StoreError::Sql("PostgreSQL: not connected".into()));
+            };
+            let failed = match client.transaction() {
+                Ok(mut tx) => {
+                    let result = f(&mut Db {
+                        tx: &mut tx,
+                        cache: &mut self.cache,
+                    })
+                    .and_then(|v| tx.commit().map(|()| v).map_err(StoreError::from));
+                    // Dropping an unfinished transaction rolls it back. A statement prepared
+                    // before a newer engine changed a table may no longer fit (0A000):
+                    // prepare again next time.
+                    if let Err(StoreError::Sql(m)) = &result
+                        && m.contains("(0A000)")
+                    {
+                        self.cache.clear();
+                    }
+                    return result;
+                }
+                Err(e) => StoreError::from(e),
+            };
+            if retried || !client.is_closed() {
+                return Err(failed);
+            }
+            retried = true;
         }
     }
+}
+
+/// Defaults for what a URL does not set, so a database that stops answering fails a call
+/// within seconds instead of holding a thread for the kernel's TCP timeouts (minutes).
+fn with_timeouts(mut config: postgres::Config) -> postgres::Config {
+    use std::time::Duration;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(10));
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(Duration::from_secs(30));
+    }
+    config.keepalives_idle(Duration::from_secs(30));
+    config
 }
 
 /// Connect: in plain text by default (`sslmode` unset, `prefer` or `disable`), over TLS with
@@ -83,7 +112,13 @@ fn connect(config: &postgres::Config) -> Result<postgres::Client, StoreError> {
         postgres::config::SslMode::Require => config.connect(tls()?),
         _ => config.connect(postgres::NoTls),
     };
-    connected.map_err(|e| StoreError::Sql(format!("PostgreSQL: cannot connect: {}", cause(&e))))
+    let mut client = connected
+        .map_err(|e| StoreError::Sql(format!("PostgreSQL: cannot connect: {}", cause(&e))))?;
+    // No statement or open transaction may hold a connection for long.
+    client.batch_execute(
+        "SET statement_timeout = '60s'; SET idle_in_transaction_session_timeout = '60s'",
+    )?;
+    Ok(client)
 }
 
 /// rustls on the `ring` provider (as for HTTP: `connectors::transport`), with the platform's
@@ -131,9 +166,11 @@ impl Drop for PostgresStore {
         if let Some((stop, thread)) = self.heartbeat.take() {
             drop(stop);
             let _ = thread.join();
+            // Only an engine that wrote a heartbeat signs off (a store that failed to open
+            // never connected; a read-only command never took runs).
+            let engine = self.engine.clone();
+            let _ = self.call(move |db| sql::sign_off(db, &engine));
         }
-        let engine = self.engine.clone();
-        let _ = self.call(move |db| sql::sign_off(db, &engine));
         self.jobs.take();
         for t in self.threads.drain(..) {
             let _ = t.join();
@@ -211,6 +248,17 @@ impl PostgresStore {
             path: "postgres://…".into(),
             message: format!("not a PostgreSQL connection URL: {}", cause(&e)),
         })?;
+        if config
+            .get_hosts()
+            .iter()
+            .any(|h| matches!(h, postgres::config::Host::Tcp(name) if name.contains('@')))
+        {
+            return Err(StoreError::Open {
+                path: "postgres://…".into(),
+                message: "the URL has a second `@`: write an `@` in the password as `%40`".into(),
+            });
+        }
+        let config = with_timeouts(config);
         let shown = shown(&config);
         let open_error = |message: String| StoreError::Open {
             path: shown.clone(),
@@ -243,7 +291,7 @@ impl PostgresStore {
             timeout_ms: i64::try_from(engine_timeout.as_millis()).unwrap_or(i64::MAX),
             heartbeat: None,
         };
-        let engine = store.engine.clone();
+        let (engine, timeout_ms) = (store.engine.clone(), store.timeout_ms);
         store
             .call(move |db| {
                 if !create && !sql::has_tables(db)? {
@@ -252,18 +300,24 @@ impl PostgresStore {
                     ));
                 }
                 migrate(db)?;
-                sql::heartbeat(db, &engine)
+                if create {
+                    sql::heartbeat(db, &engine, timeout_ms)?;
+                }
+                Ok(())
             })
             .map_err(|e| match e {
                 // Not "store: " twice.
                 StoreError::Sql(message) => open_error(message),
                 other => open_error(other.to_string()),
             })?;
-        store.heartbeat = Some(start_heartbeat(
-            config,
-            store.engine.clone(),
-            engine_timeout / 6,
-        )?);
+        if create {
+            store.heartbeat = Some(start_heartbeat(
+                config,
+                store.engine.clone(),
+                timeout_ms,
+                (engine_timeout / 6).max(std::time::Duration::from_millis(100)),
+            )?);
+        }
         Ok(store)
     }
 
@@ -317,6 +371,7 @@ impl PostgresStore {
 fn start_heartbeat(
     config: postgres::Config,
     engine: String,
+    timeout_ms: i64,
     every: std::time::Duration,
 ) -> Result<(SyncSender<()>, std::thread::JoinHandle<()>), StoreError> {
     let (stop, stopped) = sync_channel::<()>(0);
@@ -331,7 +386,7 @@ fn start_heartbeat(
             while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
                 stopped.recv_timeout(every)
             {
-                if let Err(e) = session.transaction(&|db| sql::heartbeat(db, &engine)) {
+                if let Err(e) = session.transaction(&|db| sql::heartbeat(db, &engine, timeout_ms)) {
                     tracing::warn!(error = %e, "cannot write this engine's heartbeat to PostgreSQL");
                 }
             }
@@ -406,7 +461,8 @@ impl StateStore for PostgresStore {
     fn submit(&self, mut write: Write, reply: Reply) {
         write.redact();
         self.take_as_engine(&mut write);
-        self.enqueue(move |db| sql::apply_as(db, &write, None), reply);
+        let engine = self.engine.clone();
+        self.enqueue(move |db| sql::apply_as(db, &engine, &write, None), reply);
     }
 
     fn queues_writes(&self) -> bool {
@@ -416,7 +472,8 @@ impl StateStore for PostgresStore {
     fn apply(&self, mut write: Write) -> Result<Written, StoreError> {
         write.redact();
         self.take_as_engine(&mut write);
-        self.call(move |db| sql::apply_as(db, &write, None))
+        let engine = self.engine.clone();
+        self.call(move |db| sql::apply_as(db, &engine, &write, None))
     }
 
     fn claim(
@@ -426,15 +483,26 @@ impl StateStore for PostgresStore {
         lease_ms: i64,
         limit: usize,
     ) -> Result<Vec<Claimed>, StoreError> {
-        let (engine, timeout) = (self.engine.clone(), self.timeout_ms);
-        self.call(move |db| sql::claim(db, &engine, now_ms, lease_ms, limit, timeout))
+        let engine = self.engine.clone();
+        self.call(move |db| sql::claim(db, &engine, now_ms, lease_ms, limit, None))
+    }
+
+    fn claim_for(
+        &self,
+        _worker: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+        flows: &[String],
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let (engine, flows) = (self.engine.clone(), flows.to_vec());
+        self.call(move |db| sql::claim(db, &engine, now_ms, lease_ms, limit, Some(&flows)))
     }
 
     /// Only the runs of engines that are gone: on a shared database, the running runs of
     /// engines that are alive are theirs.
     fn recover_running(&self) -> Result<usize, StoreError> {
-        let (now, timeout) = (super::now_ms(), self.timeout_ms);
-        self.call(move |db| sql::recover_running(db, now, timeout))
+        self.call(sql::recover_running)
     }
 
     fn journal(&self, run: i64) -> Result<Vec<JournalEntry>, StoreError> {
@@ -444,12 +512,14 @@ impl StateStore for PostgresStore {
     fn record_step(&self, entry: &JournalEntry) -> Result<(), StoreError> {
         let mut entry = entry.clone();
         entry.redact();
-        self.call(move |db| sql::record_step_as(db, &entry, entry.run))
+        let engine = self.engine.clone();
+        self.call(move |db| sql::record_step_as(db, &engine, &entry, entry.run))
     }
 
     fn finish(&self, run: i64, end: &RunEnd, now_ms: i64) -> Result<(), StoreError> {
         let end = end.clone();
-        self.call(move |db| sql::finish(db, run, &end, now_ms))
+        let engine = self.engine.clone();
+        self.call(move |db| sql::finish(db, &engine, run, &end, now_ms))
     }
 
     fn begin_call(
@@ -464,7 +534,10 @@ impl StateStore for PostgresStore {
             ledger_key.map(str::to_string),
         );
         entry.redact();
-        self.call(move |db| sql::begin_call_as(db, &entry, entry.run, &flow, key.as_deref()))
+        let engine = self.engine.clone();
+        self.call(move |db| {
+            sql::begin_call_as(db, &engine, &entry, entry.run, &flow, key.as_deref())
+        })
     }
 
     fn end_call(
@@ -479,9 +552,11 @@ impl StateStore for PostgresStore {
             remember: remember.map(|(k, v)| (k.to_string(), v.clone())),
         };
         end.redact();
+        let engine = self.engine.clone();
         self.call(move |db| {
             sql::end_call_as(
                 db,
+                &engine,
                 &end.entry,
                 end.entry.run,
                 &end.flow,
@@ -576,4 +651,63 @@ impl StateStore for PostgresStore {
     fn audit_log(&self, limit: usize) -> Result<Vec<(i64, String, String)>, StoreError> {
         self.call(move |db| sql::audit_log(db, limit))
     }
+}
+
+/// Make an empty database `name` on the server at `server` (a URL without a database, such
+/// as `postgres://postgres@127.0.0.1:5432`, connecting to its `postgres` database), dropping
+/// one left by an earlier run; returns the new database's URL. For tests and benchmarks.
+/// Runs on a thread of its own, so it may be called from async code.
+pub fn create_database(server: &str, name: &str) -> Result<String, StoreError> {
+    check_name(name)?;
+    let (admin, sql) = (with_database(server, "postgres"), name.to_string());
+    on_own_thread(move || {
+        let mut client = connect(&admin.parse()?)?;
+        // Separate calls: these refuse to run inside one transaction.
+        client.batch_execute(&format!("DROP DATABASE IF EXISTS {sql} WITH (FORCE)"))?;
+        client.batch_execute(&format!("CREATE DATABASE {sql}"))?;
+        Ok(())
+    })?;
+    Ok(with_database(server, name))
+}
+
+/// `server` (a URL without a database, perhaps with `?options`) naming database `name`.
+fn with_database(server: &str, name: &str) -> String {
+    match server.split_once('?') {
+        Some((base, options)) => format!("{}/{name}?{options}", base.trim_end_matches('/')),
+        None => format!("{}/{name}", server.trim_end_matches('/')),
+    }
+}
+
+/// Drop the database `name` (see `create_database`), closing its connections.
+pub fn drop_database(server: &str, name: &str) -> Result<(), StoreError> {
+    check_name(name)?;
+    let (admin, sql) = (with_database(server, "postgres"), name.to_string());
+    on_own_thread(move || {
+        let mut client = connect(&admin.parse()?)?;
+        client.batch_execute(&format!("DROP DATABASE IF EXISTS {sql} WITH (FORCE)"))?;
+        Ok(())
+    })
+}
+
+fn check_name(name: &str) -> Result<(), StoreError> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(StoreError::Sql(format!(
+            "`{name}`: a database name here is lowercase letters, digits and `_`"
+        )));
+    }
+    Ok(())
+}
+
+fn on_own_thread(
+    f: impl FnOnce() -> Result<(), StoreError> + Send + 'static,
+) -> Result<(), StoreError> {
+    std::thread::spawn(f).join().unwrap_or_else(|_| {
+        Err(StoreError::Sql(
+            "PostgreSQL: the admin thread failed".into(),
+        ))
+    })
 }

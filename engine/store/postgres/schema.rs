@@ -102,4 +102,12 @@ CREATE TABLE engines (
 );
 "#,
     ),
+    (
+        3,
+        // Each engine is judged by its own timeout (it writes its heartbeat every sixth of
+        // it), not by the timeout of the engine looking.
+        r#"
+ALTER TABLE engines ADD COLUMN timeout_ms BIGINT NOT NULL DEFAULT 30000;
+"#,
+    ),
 ];

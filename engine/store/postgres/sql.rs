@@ -2,9 +2,10 @@
 //! transaction its caller (`postgres/mod.rs`) owns. They do what the SQLite statements in
 //! `store/sql.rs` do; where they differ, it is for several engines sharing one database:
 //! claims take rows `FOR UPDATE SKIP LOCKED` (two engines never claim one run), an ordering
-//! key is locked (`pg_advisory_xact_lock`) while a new run checks for earlier ones, and a run
-//! left `running` is taken back only once its lease has expired. Values arrive with card
-//! data already masked.
+//! key is locked (`pg_advisory_xact_lock`) while a run with it is inserted, a run left
+//! `running` is taken back only once its engine is gone (`abandoned`), and an engine writes
+//! for a run only while it holds it (`check_held`). Leases and heartbeats use the database's
+//! clock. Values arrive with card data already masked.
 
 use crate::store::types::*;
 use postgres::Row;
@@ -122,17 +123,41 @@ fn dead_letter_row(r: &Row) -> Result<DeadLetter, StoreError> {
 }
 
 pub fn accept(db: &mut Db, events: &[NewEvent]) -> Result<Vec<Accepted>, StoreError> {
+    // Every ordering key of the batch locked first, in one order, so two batches sharing keys
+    // wait for each other instead of deadlocking.
+    let keys: std::collections::BTreeSet<(&str, &str)> = events
+        .iter()
+        .filter_map(|e| Some((e.flow.as_str(), e.ordering_key.as_deref()?)))
+        .collect();
+    for (flow, key) in keys {
+        lock_ordering_key(db, flow, key)?;
+    }
     events.iter().map(|e| insert_event(db, e, None)).collect()
 }
 
+/// Hold `(flow, key)` until the transaction ends. Runs with an ordering key get their ids
+/// under this lock, so ids follow commit order: a claim that sees a run sees every earlier
+/// run with its key (without it, a run inserted earlier but committed later would have the
+/// lower id and be claimed after the later one had started). Taking it twice is harmless.
+fn lock_ordering_key(db: &mut Db, flow: &str, key: &str) -> Result<(), StoreError> {
+    db.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2, 0))",
+        &[&flow, &key],
+    )?;
+    Ok(())
+}
+
 /// One event into the inbox with its run: queued, or already `running` under `claim`
-/// (`(worker, lease until)`). A `(flow, key)` already there is a duplicate (an engine
+/// (`(engine, lease in ms)`). A `(flow, key)` already there is a duplicate (an engine
 /// inserting the same key at the same moment waits for this one's commit, then sees it).
 fn insert_event(
     db: &mut Db,
     e: &NewEvent,
     claim: Option<(&str, i64)>,
 ) -> Result<Accepted, StoreError> {
+    if let Some(key) = &e.ordering_key {
+        lock_ordering_key(db, &e.flow, key)?;
+    }
     let body = e.stored_text();
     let inserted = db.query_opt(
         "INSERT INTO events (flow, event_key, body, received_ms) VALUES ($1, $2, $3, $4) \
@@ -155,9 +180,11 @@ fn insert_event(
     };
     let run: i64 = db
         .query_one(
-            "INSERT INTO runs (event_id, flow, revision, state, next_ms, ordering_key, created_ms, \
-             updated_ms, worker, lease_ms, attempts) VALUES ($1, $2, $3, $4, $5, $6, $5, $5, $7, $8, $9) \
-             RETURNING id",
+            &format!(
+                "INSERT INTO runs (event_id, flow, revision, state, next_ms, ordering_key, created_ms, \
+                 updated_ms, worker, lease_ms, attempts) VALUES ($1, $2, $3, $4, $5, $6, $5, $5, $7, \
+                 CASE WHEN $7::TEXT IS NULL THEN 0 ELSE {DB_NOW} + $8 END, $9) RETURNING id"
+            ),
             &[
                 &event,
                 &e.flow,
@@ -187,10 +214,7 @@ pub fn admit(
 ) -> Result<AcceptedNow, StoreError> {
     let blocked = match &e.ordering_key {
         Some(key) => {
-            db.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2, 0))",
-                &[&e.flow, key],
-            )?;
+            lock_ordering_key(db, &e.flow, key)?;
             db.query_opt(
                 "SELECT 1 FROM runs WHERE flow = $1 AND ordering_key = $2 \
                  AND state IN ('queued', 'waiting', 'running') LIMIT 1",
@@ -200,7 +224,8 @@ pub fn admit(
         }
         None => false,
     };
-    let claim = (!blocked).then_some((worker, now_ms + lease_ms));
+    let _ = now_ms;
+    let claim = (!blocked).then_some((worker, lease_ms));
     Ok(match insert_event(db, e, claim)? {
         Accepted::Duplicate { event } => AcceptedNow::Duplicate { event },
         Accepted::New { event, run } if blocked => AcceptedNow::Queued { event, run },
@@ -231,55 +256,66 @@ pub fn admit(
 
 pub fn claim(
     db: &mut Db,
-    worker: &str,
+    engine: &str,
     now_ms: i64,
     lease_ms: i64,
     limit: usize,
-    timeout_ms: i64,
+    flows: Option<&[String]>,
 ) -> Result<Vec<Claimed>, StoreError> {
-    // As in SQLite: due retries, then queued runs in arrival order, then runs whose lease
-    // expired or whose engine is gone. `SKIP LOCKED`: a run another engine is claiming right now is left to it; a run
-    // it claimed and committed no longer matches the state (PostgreSQL checks the row again).
+    // As in SQLite: due retries, then queued runs in arrival order, then runs whose engine is
+    // gone. `SKIP LOCKED`: a run another engine is claiming right now is left to it; a run it
+    // claimed and committed no longer matches the state (PostgreSQL checks the row again).
     const BLOCKED: &str = "NOT EXISTS (SELECT 1 FROM runs p WHERE p.flow = r.flow \
          AND p.ordering_key = r.ordering_key AND p.state IN ('queued', 'waiting', 'running') \
          AND p.id < r.id)";
-    let queries = [
-        format!(
-            "SELECT r.id FROM runs r WHERE r.state = 'waiting' AND r.next_ms <= $1 AND {BLOCKED} \
-             ORDER BY r.next_ms, r.id LIMIT $2 FOR UPDATE SKIP LOCKED"
-        ),
-        format!(
-            "SELECT r.id FROM runs r WHERE r.state = 'queued' AND $1::BIGINT IS NOT NULL AND {BLOCKED} \
-             ORDER BY r.id LIMIT $2 FOR UPDATE SKIP LOCKED"
-        ),
-        format!(
-            "SELECT r.id FROM runs r WHERE r.state = 'running' AND {} AND {BLOCKED} ORDER BY r.id LIMIT $2 FOR UPDATE SKIP LOCKED",
-            abandoned("r").replace("$2", "$3")
-        ),
-    ];
+    // `$2` (`$3` in the first): the flows this engine runs, or NULL for all.
+    const MINE: &str = "($2::TEXT[] IS NULL OR r.flow = ANY($2::TEXT[]))";
+    let due = format!(
+        "SELECT r.id FROM runs r WHERE r.state = 'waiting' AND r.next_ms <= $1 AND {} AND {BLOCKED} \
+         ORDER BY r.next_ms, r.id LIMIT $2 FOR UPDATE SKIP LOCKED",
+        MINE.replace("$2", "$3")
+    );
+    let queued = format!(
+        "SELECT r.id FROM runs r WHERE r.state = 'queued' AND {MINE} AND {BLOCKED} \
+         ORDER BY r.id LIMIT $1 FOR UPDATE SKIP LOCKED"
+    );
+    let orphaned = format!(
+        "SELECT r.id FROM runs r WHERE r.state = 'running' AND {} AND {MINE} AND {BLOCKED} \
+         ORDER BY r.id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        abandoned("r")
+    );
+    let flows: Option<Vec<String>> = flows.map(<[String]>::to_vec);
     let mut ids: Vec<i64> = Vec::new();
-    for (n, q) in queries.iter().enumerate() {
+    for (n, q) in [due, queued, orphaned].iter().enumerate() {
         let want = limit.saturating_sub(ids.len());
         if want == 0 {
             break;
         }
         let want = want as i64;
-        let rows = if n == 2 {
-            db.query(q, &[&now_ms, &want, &timeout_ms])?
+        let rows = if n == 0 {
+            db.query(q, &[&now_ms, &want, &flows])?
         } else {
-            db.query(q, &[&now_ms, &want])?
+            db.query(q, &[&want, &flows])?
         };
+        let before = ids.len();
         for row in rows {
             ids.push(row.try_get(0)?);
         }
+        if n == 2 && ids.len() > before {
+            tracing::warn!(
+                runs = ?&ids[before..],
+                "taking over runs left running by an engine that went silent past its engine_timeout (or whose lease expired); calls they had in flight are reconciled"
+            );
+        }
     }
     let mut claimed = Vec::with_capacity(ids.len());
-    let lease = now_ms + lease_ms;
     for id in ids {
         db.execute(
-            "UPDATE runs SET state = 'running', worker = $2, lease_ms = $3, attempts = attempts + 1, \
-             updated_ms = $4 WHERE id = $1",
-            &[&id, &worker, &lease, &now_ms],
+            &format!(
+                "UPDATE runs SET state = 'running', worker = $2, lease_ms = {DB_NOW} + $3, \
+                 attempts = attempts + 1, updated_ms = $4 WHERE id = $1"
+            ),
+            &[&id, &engine, &lease_ms, &now_ms],
         )?;
         let row = db.query_one(
             &format!(
@@ -297,22 +333,42 @@ pub fn claim(
     Ok(claimed)
 }
 
-/// The database's clock in milliseconds: engines' heartbeats are written and judged by one
-/// clock, so clocks that differ between hosts do not matter.
+/// The database's clock in milliseconds: leases and heartbeats are written and judged by
+/// one clock, so clocks that differ between hosts do not matter.
 const DB_NOW: &str = "(extract(epoch from clock_timestamp()) * 1000)::BIGINT";
 
 /// A running run whose engine is gone: its lease expired, or its engine has not said it is
-/// alive within `$2` ms (it crashed, or stopped without finishing the run).
+/// alive within its own timeout (it crashed, or stopped without finishing the run).
 fn abandoned(run: &str) -> String {
     format!(
-        "({run}.lease_ms < $1 OR NOT EXISTS (SELECT 1 FROM engines g WHERE g.id = {run}.worker \
-         AND g.heartbeat_ms >= {DB_NOW} - $2))"
+        "({run}.lease_ms < {DB_NOW} OR NOT EXISTS (SELECT 1 FROM engines g WHERE g.id = {run}.worker \
+         AND g.heartbeat_ms + g.timeout_ms >= {DB_NOW}))"
     )
+}
+
+/// Refuse a write for `run` unless this engine holds it (running, in its name), and hold the
+/// row until the write commits so no other engine takes it over meanwhile. An engine that
+/// was silent past its timeout may find its run taken over: it must stop, not overwrite the
+/// other engine's journal or end the run under it.
+fn check_held(db: &mut Db, run: i64, engine: &str) -> Result<(), StoreError> {
+    let held = db
+        .query_opt(
+            "SELECT 1 FROM runs WHERE id = $1 AND worker = $2 AND state = 'running' FOR UPDATE",
+            &[&run, &engine],
+        )?
+        .is_some();
+    if held {
+        Ok(())
+    } else {
+        Err(StoreError::Sql(format!(
+            "run {run} is no longer held by this engine (another engine took it over after this one was silent past its engine_timeout, or it ended): this engine stops working on it"
+        )))
+    }
 }
 
 /// Runs left `running` by engines that are gone (see `abandoned`): queued again. Runs of
 /// engines that are alive are theirs and are left alone.
-pub fn recover_running(db: &mut Db, now_ms: i64, timeout_ms: i64) -> Result<usize, StoreError> {
+pub fn recover_running(db: &mut Db) -> Result<usize, StoreError> {
     // Engines silent for a day are long gone (killed, never signed off): forget them.
     db.execute(
         &format!("DELETE FROM engines WHERE heartbeat_ms < {DB_NOW} - 86400000"),
@@ -324,18 +380,19 @@ pub fn recover_running(db: &mut Db, now_ms: i64, timeout_ms: i64) -> Result<usiz
              WHERE state = 'running' AND {}",
             abandoned("runs")
         ),
-        &[&now_ms, &timeout_ms],
+        &[],
     )? as usize)
 }
 
 /// This engine is alive (now, by the database's clock).
-pub fn heartbeat(db: &mut Db, engine: &str) -> Result<(), StoreError> {
+pub fn heartbeat(db: &mut Db, engine: &str, timeout_ms: i64) -> Result<(), StoreError> {
     db.execute(
         &format!(
-            "INSERT INTO engines (id, heartbeat_ms, started_ms) VALUES ($1, {DB_NOW}, {DB_NOW}) \
+            "INSERT INTO engines (id, heartbeat_ms, started_ms, timeout_ms) \
+             VALUES ($1, {DB_NOW}, {DB_NOW}, $2) \
              ON CONFLICT (id) DO UPDATE SET heartbeat_ms = excluded.heartbeat_ms"
         ),
-        &[&engine],
+        &[&engine, &timeout_ms],
     )?;
     Ok(())
 }
@@ -376,7 +433,13 @@ pub fn journal(db: &mut Db, run: i64) -> Result<Vec<JournalEntry>, StoreError> {
 
 /// Insert or replace one journal entry, under `run` (an entry written with its run's
 /// acceptance has run 0).
-pub fn record_step_as(db: &mut Db, e: &JournalEntry, run: i64) -> Result<(), StoreError> {
+pub fn record_step_as(
+    db: &mut Db,
+    engine: &str,
+    e: &JournalEntry,
+    run: i64,
+) -> Result<(), StoreError> {
+    check_held(db, run, engine)?;
     db.execute(
         "INSERT INTO journal (run_id, seq, step, call, attempt, outcome, input, output, \
          idempotency_key, started_ms, updated_ms, history) \
@@ -403,7 +466,14 @@ pub fn record_step_as(db: &mut Db, e: &JournalEntry, run: i64) -> Result<(), Sto
     Ok(())
 }
 
-pub fn finish(db: &mut Db, run: i64, end: &RunEnd, now_ms: i64) -> Result<(), StoreError> {
+pub fn finish(
+    db: &mut Db,
+    engine: &str,
+    run: i64,
+    end: &RunEnd,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    check_held(db, run, engine)?;
     let (state, step, reason) = end.parts();
     let next = match end {
         RunEnd::Waiting { next_ms, .. } => *next_ms,
@@ -623,17 +693,19 @@ pub fn audit_log(db: &mut Db, limit: usize) -> Result<Vec<(i64, String, String)>
 /// returned instead (and nothing is written); otherwise the entry is written.
 pub fn begin_call_as(
     db: &mut Db,
+    engine: &str,
     entry: &JournalEntry,
     run: i64,
     flow: &str,
     ledger_key: Option<&str>,
 ) -> Result<Option<Value>, StoreError> {
+    check_held(db, run, engine)?;
     if let Some(key) = ledger_key
         && let Some(v) = idempotent_result(db, flow, key)?
     {
         return Ok(Some(v));
     }
-    record_step_as(db, entry, run)?;
+    record_step_as(db, engine, entry, run)?;
     Ok(None)
 }
 
@@ -641,11 +713,13 @@ pub fn begin_call_as(
 /// succeeded.
 pub fn end_call_as(
     db: &mut Db,
+    engine: &str,
     entry: &JournalEntry,
     run: i64,
     flow: &str,
     remember: Option<(&str, &Value)>,
 ) -> Result<(), StoreError> {
+    check_held(db, run, engine)?;
     let output = text(&entry.output);
     let changed = db.execute(
         "UPDATE journal SET attempt = $3, outcome = $4, output = $5, updated_ms = $6, history = $7 \
@@ -662,7 +736,7 @@ pub fn end_call_as(
     )?;
     if changed == 0 {
         // Not begun through this store (a backfilled entry): written whole.
-        record_step_as(db, entry, run)?;
+        record_step_as(db, engine, entry, run)?;
     }
     if let Some((key, result)) = remember {
         let result = if *result == entry.output {
@@ -686,7 +760,7 @@ pub fn prune(db: &mut Db, before_ms: i64, limit: usize) -> Result<Pruned, StoreE
         }
         for r in db.query(
             "SELECT id, event_id FROM runs WHERE state = $1 AND next_ms < $2 AND updated_ms < $2 \
-             ORDER BY next_ms LIMIT $3",
+             ORDER BY next_ms, id LIMIT $3 FOR UPDATE SKIP LOCKED",
             &[&state, &before_ms, &(want as i64)],
         )? {
             runs.push((r.try_get(0)?, r.try_get(1)?));
@@ -716,24 +790,30 @@ pub fn prune(db: &mut Db, before_ms: i64, limit: usize) -> Result<Pruned, StoreE
 }
 
 /// One hot-path write, with the call outcome deferred to it, for the run `run` when it is
-/// given (the first write of a run accepted in the same transaction, whose entries carry 0).
-pub fn apply_as(db: &mut Db, write: &Write, run: Option<i64>) -> Result<Written, StoreError> {
+/// given (the first write of a run accepted in the same transaction, whose entries carry 0),
+/// made by `engine`, which must hold the run.
+pub fn apply_as(
+    db: &mut Db,
+    engine: &str,
+    write: &Write,
+    run: Option<i64>,
+) -> Result<Written, StoreError> {
     match write {
         Write::AcceptNow {
             event,
-            worker,
             now_ms,
             lease_ms,
             then,
+            ..
         } => {
             let Some(then) = then else {
-                return admit(db, event, worker, *now_ms, *lease_ms, true).map(Written::Accepted);
+                return admit(db, event, engine, *now_ms, *lease_ms, true).map(Written::Accepted);
             };
             then.check_first_write()?;
-            let accepted = admit(db, event, worker, *now_ms, *lease_ms, false)?;
+            let accepted = admit(db, event, engine, *now_ms, *lease_ms, false)?;
             Ok(match &accepted {
                 AcceptedNow::Running(c) => {
-                    let first = apply_as(db, then, Some(c.run.id))?;
+                    let first = apply_as(db, engine, then, Some(c.run.id))?;
                     Written::AcceptedThen(accepted, Box::new(first))
                 }
                 _ => Written::Accepted(accepted),
@@ -745,13 +825,13 @@ pub fn apply_as(db: &mut Db, write: &Write, run: Option<i64>) -> Result<Written,
             flow,
             ledger_key,
         } => {
-            end_deferred(db, prior.as_ref(), run)?;
+            end_deferred(db, engine, prior.as_ref(), run)?;
             let run = run.unwrap_or(entry.run);
-            begin_call_as(db, entry, run, flow, ledger_key.as_deref()).map(Written::Begun)
+            begin_call_as(db, engine, entry, run, flow, ledger_key.as_deref()).map(Written::Begun)
         }
         Write::RecordStep { prior, entry } => {
-            end_deferred(db, prior.as_ref(), run)?;
-            record_step_as(db, entry, run.unwrap_or(entry.run)).map(|()| Written::Done)
+            end_deferred(db, engine, prior.as_ref(), run)?;
+            record_step_as(db, engine, entry, run.unwrap_or(entry.run)).map(|()| Written::Done)
         }
         Write::Finish {
             prior,
@@ -759,16 +839,22 @@ pub fn apply_as(db: &mut Db, write: &Write, run: Option<i64>) -> Result<Written,
             end,
             now_ms,
         } => {
-            end_deferred(db, prior.as_ref(), run)?;
-            finish(db, run.unwrap_or(*of), end, *now_ms).map(|()| Written::Done)
+            end_deferred(db, engine, prior.as_ref(), run)?;
+            finish(db, engine, run.unwrap_or(*of), end, *now_ms).map(|()| Written::Done)
         }
     }
 }
 
-fn end_deferred(db: &mut Db, prior: Option<&CallEnd>, run: Option<i64>) -> Result<(), StoreError> {
+fn end_deferred(
+    db: &mut Db,
+    engine: &str,
+    prior: Option<&CallEnd>,
+    run: Option<i64>,
+) -> Result<(), StoreError> {
     match prior {
         Some(p) => end_call_as(
             db,
+            engine,
             &p.entry,
             run.unwrap_or(p.entry.run),
             &p.flow,
