@@ -109,12 +109,14 @@ mod tests {
     #[test]
     fn a_slow_script_is_stopped_by_the_clock() {
         let engine = crate::script::engine();
-        // Each `index_of` scans 256 KiB: few operations, much time.
+        // Each `to_upper` converts 400,000 non-ASCII characters (no ASCII fast path): few
+        // operations (15,000 turns, well under the operation limit), much time (tens of
+        // seconds on a fast machine), so the clock stops it however fast the machine is.
         let started = Instant::now();
         let err = engine
             .eval::<i64>(
-                r#"let s = "x"; s.pad(262144, "y"); let n = 0;
-                   for i in 0..30000 { n += s.index_of("z"); } n"#,
+                r#"let s = "é"; s.pad(400000, "é"); let n = 0;
+                   for i in 0..15000 { n += s.to_upper().len(); } n"#,
             )
             .unwrap_err();
         match *err {

@@ -170,28 +170,9 @@ fn admit(
     Ok(match insert_event(conn, e, &e.stored_text(), claim)? {
         Accepted::Duplicate { event } => AcceptedNow::Duplicate { event },
         Accepted::New { event, run } if blocked => AcceptedNow::Queued { event, run },
-        Accepted::New { event, run } => AcceptedNow::Running(Box::new(Claimed {
-            run: RunRow {
-                id: run,
-                event,
-                flow: e.flow.clone(),
-                revision: e.revision.clone(),
-                state: RunState::Running,
-                attempts: 1,
-                next_ms: e.received_ms,
-                ordering_key: e.ordering_key.clone(),
-                step: None,
-                reason: None,
-                created_ms: e.received_ms,
-                updated_ms: e.received_ms,
-            },
-            event_key: e.key.clone(),
-            body: if with_body {
-                e.body.clone()
-            } else {
-                Value::Null
-            },
-        })),
+        Accepted::New { event, run } => {
+            AcceptedNow::Running(Box::new(Claimed::admitted(e, event, run, with_body)))
+        }
     })
 }
 

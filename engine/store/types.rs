@@ -341,6 +341,35 @@ pub struct Claimed {
     pub body: Value,
 }
 
+impl Claimed {
+    /// The run of event `e`, just inserted (`event`, `run`) and claimed in the same commit:
+    /// its first attempt. The body only `with_body` (a run already executing has it).
+    pub fn admitted(e: &NewEvent, event: i64, run: i64, with_body: bool) -> Claimed {
+        Claimed {
+            run: RunRow {
+                id: run,
+                event,
+                flow: e.flow.clone(),
+                revision: e.revision.clone(),
+                state: RunState::Running,
+                attempts: 1,
+                next_ms: e.received_ms,
+                ordering_key: e.ordering_key.clone(),
+                step: None,
+                reason: None,
+                created_ms: e.received_ms,
+                updated_ms: e.received_ms,
+            },
+            event_key: e.key.clone(),
+            body: if with_body {
+                e.body.clone()
+            } else {
+                Value::Null
+            },
+        }
+    }
+}
+
 /// One call step of a run. `outcome: None` means the call was started and its result is not
 /// known (the process died while it was in flight).
 #[derive(Debug, Clone, PartialEq, Serialize)]
