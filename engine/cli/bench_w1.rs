@@ -346,9 +346,12 @@ pub async fn run(requests: usize, levels: &[usize], repeats: usize) -> anyhow::R
     let (sink_url, posted) = sink().await?;
     outln!(
         "W1 over HTTP: {requests} signed 1 KB events per run (after 200 warm-up), answered after the post; \
-         Ledgerlink = `ledgerlink run` (SQLite, {} sync, journal on), baseline = axum + reqwest, no durability; \
+         Ledgerlink = `ledgerlink run` ({}, journal on), baseline = axum + reqwest, no durability; \
          {repeats} interleaved repeats, medians",
-        durability().to_uppercase()
+        match std::env::var("LEDGERLINK_BENCH_PG") {
+            Ok(_) => "PostgreSQL store, a fresh database per run".to_string(),
+            Err(_) => format!("SQLite, {} sync", durability().to_uppercase()),
+        }
     );
     let mut offset = 1_000_000;
     let mut table = Vec::new();

@@ -2,8 +2,9 @@
 //! postgres://user@host:port/database` in the profile (or `--store`). Same trait, same
 //! contract suite (`tests/it/store_contract.rs`) as the SQLite store.
 //!
-//! A small pool of connections, each owned by its own thread (the synchronous `postgres`
-//! client runs its own small tokio runtime, so it must not run on the engine's). Every store
+//! A pool of connections (up to 32, added while every one is busy), each owned by its own
+//! thread (the synchronous `postgres` client runs its own small tokio runtime, so it must not
+//! run on the engine's). Every store
 //! call is a job sent to the pool; a job is one transaction, committed before its caller is
 //! answered. PostgreSQL shares the WAL flush between concurrent commits itself, so jobs are
 //! not grouped here. Statements: `sql.rs`; tables: `schema.rs`. Card data is masked at the
@@ -26,11 +27,14 @@ use super::types::*;
 use serde_json::Value;
 use sql::Db;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
-/// Connections (and threads) per engine.
-const CONNECTIONS: usize = 8;
+/// Connections (and threads) per engine, made as the work needs them: each run waits on at
+/// most one write at a time, so about one per worker (`runtime.workers`, 8 by default, 64 in
+/// the W1 benchmark) plus the claims and the admin API. 8 held W1 at c64 to 1,900 events/s.
+const CONNECTIONS: usize = 32;
 
 /// How long an engine may be silent before the others take over its running runs.
 pub const DEFAULT_ENGINE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -149,7 +153,7 @@ fn cause(e: &postgres::Error) -> String {
 
 pub struct PostgresStore {
     jobs: Option<SyncSender<Job>>,
-    threads: Vec<std::thread::JoinHandle<()>>,
+    pool: Pool,
     /// Where it is, without a password (for messages).
     shown: String,
     /// This engine's name in `engines` and in the `worker` of the runs it holds.
@@ -172,7 +176,9 @@ impl Drop for PostgresStore {
             let _ = self.call(move |db| sql::sign_off(db, &engine));
         }
         self.jobs.take();
-        for t in self.threads.drain(..) {
+        let threads =
+            std::mem::take(&mut *self.pool.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for t in threads {
             let _ = t.join();
         }
     }
@@ -264,28 +270,20 @@ impl PostgresStore {
             path: shown.clone(),
             message,
         };
-        // Connections are made on the pool's threads (lazily, on their first job): the
-        // synchronous client runs a runtime of its own, which cannot start on a thread that
-        // is inside the engine's runtime, as `run`'s main thread is.
+        // Connections are made on the pool's threads: the synchronous client runs a runtime
+        // of its own, which cannot start on a thread that is inside the engine's runtime, as
+        // `run`'s main thread is. Threads are added as the work needs them (`enqueue`).
         let (tx, rx) = sync_channel::<Job>(4096);
-        let rx = Arc::new(Mutex::new(rx));
-        let mut threads = Vec::with_capacity(CONNECTIONS);
-        for i in 0..CONNECTIONS {
-            let session = Session {
-                client: None,
-                cache: HashMap::new(),
-                config: config.clone(),
-            };
-            let rx = rx.clone();
-            let handle = std::thread::Builder::new()
-                .name(format!("ledgerlink-store-pg-{i}"))
-                .spawn(move || serve(session, rx))
-                .map_err(|e| open_error(format!("cannot start a store thread: {e}")))?;
-            threads.push(handle);
-        }
+        let pool = Pool {
+            jobs: Arc::new(Mutex::new(rx)),
+            idle: Arc::new(AtomicUsize::new(0)),
+            threads: Mutex::new(Vec::new()),
+            config: config.clone(),
+        };
+        pool.grow().map_err(open_error)?;
         let mut store = PostgresStore {
             jobs: Some(tx),
-            threads,
+            pool,
             shown: shown.clone(),
             engine: engine_name(),
             timeout_ms: i64::try_from(engine_timeout.as_millis()).unwrap_or(i64::MAX),
@@ -349,6 +347,11 @@ impl PostgresStore {
         if let Some(jobs) = &self.jobs {
             // A job no thread runs is dropped with its reply: the caller sees "stopped".
             let _ = jobs.send(job);
+            if self.pool.idle.load(Ordering::SeqCst) == 0 {
+                // Every thread is busy: one more, up to `CONNECTIONS` (a failure to start one
+                // leaves the job to the threads there are).
+                let _ = self.pool.grow();
+            }
         }
     }
 
@@ -395,17 +398,55 @@ fn start_heartbeat(
     Ok((stop, thread))
 }
 
+/// The store's threads, each with its own connection, sharing one queue of jobs.
+struct Pool {
+    jobs: Arc<Mutex<Receiver<Job>>>,
+    /// Threads waiting for a job.
+    idle: Arc<AtomicUsize>,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    config: postgres::Config,
+}
+
+impl Pool {
+    /// Start one more thread, unless there are `CONNECTIONS` already.
+    fn grow(&self) -> Result<(), String> {
+        let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
+        if threads.len() >= CONNECTIONS {
+            return Ok(());
+        }
+        let session = Session {
+            client: None,
+            cache: HashMap::new(),
+            config: self.config.clone(),
+        };
+        let (jobs, idle) = (Arc::clone(&self.jobs), Arc::clone(&self.idle));
+        // Counted idle from the start, so jobs queued before it runs do not start more.
+        idle.fetch_add(1, Ordering::SeqCst);
+        let handle = std::thread::Builder::new()
+            .name(format!("ledgerlink-store-pg-{}", threads.len()))
+            .spawn(move || serve(session, &jobs, &idle))
+            .map_err(|e| {
+                self.idle.fetch_sub(1, Ordering::SeqCst);
+                format!("cannot start a store thread: {e}")
+            })?;
+        threads.push(handle);
+        Ok(())
+    }
+}
+
 /// A pool thread: take jobs until the store is dropped.
-fn serve(mut session: Session, jobs: Arc<Mutex<Receiver<Job>>>) {
+fn serve(mut session: Session, jobs: &Mutex<Receiver<Job>>, idle: &AtomicUsize) {
     loop {
         let job = {
             let rx = jobs.lock().unwrap_or_else(|e| e.into_inner());
             rx.recv()
         };
+        idle.fetch_sub(1, Ordering::SeqCst);
         match job {
             Ok(job) => job(&mut session),
             Err(_) => return,
         }
+        idle.fetch_add(1, Ordering::SeqCst);
     }
 }
 
