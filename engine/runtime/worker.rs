@@ -57,6 +57,19 @@ impl Plans {
         names.sort();
         names
     }
+    /// Every flow this process can run a run of: the current ones and those of every
+    /// revision loaded (a flow removed by a reload still finishes the runs it accepted).
+    pub fn runnable_flows(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .current
+            .keys()
+            .chain(self.revisions.values().map(|p| &p.flow.flow))
+            .cloned()
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -158,7 +171,11 @@ impl Worker {
                 );
                 // A store shared with other engines hands this one only runs of flows it
                 // has loaded.
-                let flows = self.plans.read().map(|p| p.flows()).unwrap_or_default();
+                let flows = self
+                    .plans
+                    .read()
+                    .map(|p| p.runnable_flows())
+                    .unwrap_or_default();
                 let claim = tokio::task::spawn_blocking(move || {
                     store.claim_for(&id, now_ms(), lease, free, &flows)
                 })
@@ -352,6 +369,11 @@ impl Worker {
             RunEnd::Waiting { .. } => &self.stats.waiting,
         };
         if let Err(e) = journal.finish(end).await {
+            if let crate::store::StoreError::NotHeld { run } = e {
+                // A shared store: another engine took the run over; it is theirs now.
+                tracing::warn!(run, "run taken over by another engine; this one stops it");
+                return;
+            }
             if journal.admitted() {
                 self.stats.store_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(

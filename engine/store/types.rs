@@ -11,6 +11,12 @@ pub enum StoreError {
     Sql(String),
     #[error("store: bad data in `{table}`: {message}")]
     Corrupt { table: String, message: String },
+    /// A write for a run this engine no longer holds (a store shared by several engines:
+    /// another one took it over after this one was silent past its timeout).
+    #[error(
+        "store: run {run} is no longer held by this engine (another engine took it over after this one was silent past its engine_timeout, or it ended); this engine stops working on it"
+    )]
+    NotHeld { run: i64 },
 }
 
 impl From<rusqlite::Error> for StoreError {

@@ -7,3 +7,15 @@
 pub mod poll;
 pub mod schedule;
 pub mod signature;
+
+/// Run a store call from async code without stalling the runtime's other tasks while it
+/// waits (a PostgreSQL store waits on the network, for seconds when the database is slow):
+/// `block_in_place` on a multi-thread runtime (the engine's), directly on any other (tests).
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}

@@ -94,9 +94,11 @@ impl Poller {
         let cursor = state.get("cursor").cloned().unwrap_or(Value::Null);
         let (outcome, best) = self.read_window(&cursor, window_start, now).await?;
         let state = json!({"cursor": best, "last_poll_ms": now.timestamp_millis()});
-        self.store
-            .set_cursor(&self.cursor_name(), &state.to_string(), now_ms())
-            .map_err(|e| self.fail(e.to_string()))?;
+        super::blocking(|| {
+            self.store
+                .set_cursor(&self.cursor_name(), &state.to_string(), now_ms())
+        })
+        .map_err(|e| self.fail(e.to_string()))?;
         Ok(outcome)
     }
 
@@ -172,9 +174,7 @@ impl Poller {
     }
 
     fn load_state(&self) -> Result<Value, PollError> {
-        let text = self
-            .store
-            .cursor(&self.cursor_name())
+        let text = super::blocking(|| self.store.cursor(&self.cursor_name()))
             .map_err(|e| self.fail(e.to_string()))?;
         Ok(text
             .and_then(|t| serde_json::from_str(&t).ok())
@@ -230,10 +230,8 @@ impl Poller {
         if rows.is_empty() {
             return Ok(());
         }
-        for a in self
-            .store
-            .accept(&rows)
-            .map_err(|e| self.fail(e.to_string()))?
+        for a in
+            super::blocking(|| self.store.accept(&rows)).map_err(|e| self.fail(e.to_string()))?
         {
             match a {
                 Accepted::New { .. } => outcome.new += 1,

@@ -148,7 +148,7 @@ pub async fn run(
                 }
             }
         }
-        match scheduler.tick(Utc::now()) {
+        match super::blocking(|| scheduler.tick(Utc::now())) {
             Ok(t) if !t.fired.is_empty() => {
                 tracing::info!(flow = %scheduler.plan.flow.flow, fired = t.fired.len(), skipped = t.skipped, "schedule fired");
                 wake.notify_one();

@@ -1062,3 +1062,36 @@ fn postgres_engines_claim_only_their_flows() {
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].run.flow, "b");
 }
+
+/// `runs` and `dlq` open the store read-only: a role that may only read can list runs (no
+/// DDL, no heartbeat), and a database without the store's tables is refused, not filled.
+#[test]
+fn postgres_read_only_commands_need_only_read_rights() {
+    let Some(db) = crate::support::pg_database("readonly") else {
+        return;
+    };
+    let timeout = ledgerlink::store::postgres::DEFAULT_ENGINE_TIMEOUT;
+    let refused = PostgresStore::open_existing(&db.url, timeout)
+        .err()
+        .expect("no tables yet")
+        .to_string();
+    assert!(refused.contains("has no Ledgerlink store"), "{refused}");
+    let engine = pg_store(&db);
+    engine.accept(&[event("f", "1", None, 1)]).unwrap();
+    let role = format!("ll_ro_{}", std::process::id());
+    let mut admin = ::postgres::Client::connect(&db.url, ::postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; \
+             GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"
+        ))
+        .unwrap();
+    let reader_url = db.url.replace("postgres@", &format!("{role}@"));
+    let listed = PostgresStore::open_existing(&reader_url, timeout)
+        .and_then(|s| s.runs(&RunFilter::default()))
+        .map(|r| r.len());
+    admin
+        .batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}"))
+        .unwrap();
+    assert_eq!(listed.unwrap(), 1);
+}

@@ -2,7 +2,7 @@
 //! postgres://user@host:port/database` in the profile (or `--store`). Same trait, same
 //! contract suite (`tests/it/store_contract.rs`) as the SQLite store.
 //!
-//! A pool of connections (up to 32, added while every one is busy), each owned by its own
+//! A pool of connections (up to 16, added while every one is busy), each owned by its own
 //! thread (the synchronous `postgres` client runs its own small tokio runtime, so it must not
 //! run on the engine's). Every store
 //! call is a job sent to the pool; a job is one transaction, committed before its caller is
@@ -31,10 +31,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
-/// Connections (and threads) per engine, made as the work needs them: each run waits on at
-/// most one write at a time, so about one per worker (`runtime.workers`, 8 by default, 64 in
-/// the W1 benchmark) plus the claims and the admin API. 8 held W1 at c64 to 1,900 events/s.
-const CONNECTIONS: usize = 32;
+/// Most connections (and threads) per engine, made as the work needs them. W1 at c64 does
+/// the same 1,900 events/s with 8 or 32 (it is bound by the database's CPU per statement on
+/// a 2-core machine it shares) while each connection costs about 2 MiB: 16 leaves room for
+/// a database on its own host.
+const CONNECTIONS: usize = 16;
 
 /// How long an engine may be silent before the others take over its running runs.
 pub const DEFAULT_ENGINE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -66,26 +67,35 @@ impl Session {
             let Some(client) = self.client.as_mut() else {
                 return Err(StoreError::Sql("PostgreSQL: not connected".into()));
             };
-            let failed = match client.transaction() {
-                Ok(mut tx) => {
-                    let result = f(&mut Db {
-                        tx: &mut tx,
-                        cache: &mut self.cache,
-                    })
-                    .and_then(|v| tx.commit().map(|()| v).map_err(StoreError::from));
-                    // Dropping an unfinished transaction rolls it back. A statement prepared
+            let began = match client.transaction() {
+                Ok(mut tx) => Ok(f(&mut Db {
+                    tx: &mut tx,
+                    cache: &mut self.cache,
+                })
+                .and_then(|v| tx.commit().map(|()| v).map_err(StoreError::from))),
+                Err(e) => Err(StoreError::from(e)),
+            };
+            let failed = match began {
+                Ok(result) => {
+                    // Dropping an unfinished transaction rolled it back. A statement prepared
                     // before a newer engine changed a table may no longer fit (0A000):
                     // prepare again next time.
-                    if let Err(StoreError::Sql(m)) = &result
-                        && m.contains("(0A000)")
-                    {
-                        self.cache.clear();
+                    if let Err(StoreError::Sql(m)) = &result {
+                        if m.contains("(0A000)") {
+                            self.cache.clear();
+                        }
+                        // A server in recovery after a failover (25006: read-only), shutting
+                        // down (57P0x) or a broken connection (08xxx): connect again next time
+                        // (perhaps to the new primary) rather than fail every job on it.
+                        if ["(25006)", "(57P0", "(08"].iter().any(|c| m.contains(c)) {
+                            self.client = None;
+                        }
                     }
                     return result;
                 }
-                Err(e) => StoreError::from(e),
+                Err(failed) => failed,
             };
-            if retried || !client.is_closed() {
+            if retried || !self.client.as_ref().is_none_or(postgres::Client::is_closed) {
                 return Err(failed);
             }
             retried = true;
@@ -118,10 +128,17 @@ fn connect(config: &postgres::Config) -> Result<postgres::Client, StoreError> {
     };
     let mut client = connected
         .map_err(|e| StoreError::Sql(format!("PostgreSQL: cannot connect: {}", cause(&e))))?;
-    // No statement or open transaction may hold a connection for long.
-    client.batch_execute(
-        "SET statement_timeout = '60s'; SET idle_in_transaction_session_timeout = '60s'",
-    )?;
+    // No statement or open transaction may hold a connection for long, unless the URL's
+    // `options` say otherwise.
+    let options = config.get_options().unwrap_or_default();
+    for (setting, value) in [
+        ("statement_timeout", "60s"),
+        ("idle_in_transaction_session_timeout", "60s"),
+    ] {
+        if !options.contains(setting) {
+            client.batch_execute(&format!("SET {setting} = '{value}'"))?;
+        }
+    }
     Ok(client)
 }
 
@@ -172,8 +189,17 @@ impl Drop for PostgresStore {
             let _ = thread.join();
             // Only an engine that wrote a heartbeat signs off (a store that failed to open
             // never connected; a read-only command never took runs).
+            // Bounded: a database that stopped answering must not hold the engine's exit
+            // (the others take its runs over after its timeout anyway).
             let engine = self.engine.clone();
-            let _ = self.call(move |db| sql::sign_off(db, &engine));
+            let (tx, rx) = sync_channel::<()>(1);
+            self.enqueue(
+                move |db| sql::sign_off(db, &engine),
+                move |_| {
+                    let _ = tx.send(());
+                },
+            );
+            let _ = rx.recv_timeout(std::time::Duration::from_secs(5));
         }
         self.jobs.take();
         let threads =
@@ -297,7 +323,18 @@ impl PostgresStore {
                         "this database has no Ledgerlink store: `ledgerlink send` or `ledgerlink run` creates it; check the database name".into(),
                     ));
                 }
-                migrate(db)?;
+                let latest = schema::MIGRATIONS.last().map_or(0, |(v, _)| *v);
+                let version = if create { 0 } else { sql::schema_version(db)? };
+                if version > latest {
+                    return Err(StoreError::Sql(format!(
+                        "the store's tables are at version {version}, made by a newer Ledgerlink (this one knows {latest}): use that release"
+                    )));
+                }
+                // A read-only command on a current store makes no DDL (a role that may only
+                // read can list runs); an engine, or an older store, migrates.
+                if create || version < latest {
+                    migrate(db)?;
+                }
                 if create {
                     sql::heartbeat(db, &engine, timeout_ms)?;
                 }
@@ -454,6 +491,8 @@ fn serve(mut session: Session, jobs: &Mutex<Receiver<Job>>, idle: &AtomicUsize) 
 /// that engines starting at the same time do not both apply one.
 fn migrate(db: &mut Db) -> Result<(), StoreError> {
     const LOCK: i64 = 0x4c65_6467_6572; // "Ledger"
+    // A migration may rebuild an index on a large table: no statement timeout for it.
+    db.tx.batch_execute("SET LOCAL statement_timeout = 0")?;
     db.tx
         .execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK])?;
     db.tx.batch_execute(

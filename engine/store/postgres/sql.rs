@@ -327,23 +327,28 @@ fn abandoned(run: &str) -> String {
     )
 }
 
+/// The lease a write renews: the worker's (`WorkerConfig::lease`, 5 minutes).
+const LEASE_RENEWAL_MS: i64 = 300_000;
+
 /// Refuse a write for `run` unless this engine holds it (running, in its name), and hold the
 /// row until the write commits so no other engine takes it over meanwhile. An engine that
 /// was silent past its timeout may find its run taken over: it must stop, not overwrite the
-/// other engine's journal or end the run under it.
+/// other engine's journal or end the run under it. Each write also renews the run's lease,
+/// so a long run that keeps writing (a `foreach` of calls) is not taken for abandoned.
 fn check_held(db: &mut Db, run: i64, engine: &str) -> Result<(), StoreError> {
     let held = db
         .query_opt(
-            "SELECT 1 FROM runs WHERE id = $1 AND worker = $2 AND state = 'running' FOR UPDATE",
-            &[&run, &engine],
+            &format!(
+                "UPDATE runs SET lease_ms = GREATEST(lease_ms, {DB_NOW} + $3) \
+                 WHERE id = $1 AND worker = $2 AND state = 'running' RETURNING 1"
+            ),
+            &[&run, &engine, &LEASE_RENEWAL_MS],
         )?
         .is_some();
     if held {
         Ok(())
     } else {
-        Err(StoreError::Sql(format!(
-            "run {run} is no longer held by this engine (another engine took it over after this one was silent past its engine_timeout, or it ended): this engine stops working on it"
-        )))
+        Err(StoreError::NotHeld { run })
     }
 }
 
@@ -355,11 +360,14 @@ pub fn recover_running(db: &mut Db) -> Result<usize, StoreError> {
         &format!("DELETE FROM engines WHERE heartbeat_ms < {DB_NOW} - 86400000"),
         &[],
     )?;
+    // The rows are taken in id order, skipping any another engine is taking now, so two
+    // engines starting at once do not deadlock.
     Ok(db.execute(
         &format!(
-            "UPDATE runs SET state = 'queued', lease_ms = 0, worker = NULL \
-             WHERE state = 'running' AND {}",
-            abandoned("runs")
+            "UPDATE runs SET state = 'queued', lease_ms = 0, worker = NULL WHERE id IN \
+             (SELECT r.id FROM runs r WHERE r.state = 'running' AND {} \
+              ORDER BY r.id FOR UPDATE SKIP LOCKED)",
+            abandoned("r")
         ),
         &[],
     )? as usize)
@@ -587,6 +595,16 @@ pub fn discard(db: &mut Db, run: i64, now_ms: i64) -> Result<bool, StoreError> {
         )?;
     }
     Ok(n == 1)
+}
+
+/// The highest migration applied to the store's tables.
+pub fn schema_version(db: &mut Db) -> Result<i64, StoreError> {
+    Ok(db
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_migrations",
+            &[],
+        )?
+        .try_get(0)?)
 }
 
 /// Whether the store's tables are there (in the connection's search path).
