@@ -71,6 +71,7 @@ impl Session {
                 Ok(mut tx) => Ok(f(&mut Db {
                     tx: &mut tx,
                     cache: &mut self.cache,
+                    held: None,
                 })
                 .and_then(|v| tx.commit().map(|()| v).map_err(StoreError::from))),
                 Err(e) => Err(StoreError::from(e)),

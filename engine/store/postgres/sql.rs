@@ -21,6 +21,9 @@ type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 pub struct Db<'a, 'c> {
     pub tx: &'a mut postgres::Transaction<'c>,
     pub cache: &'a mut HashMap<String, postgres::Statement>,
+    /// The run this transaction has checked it holds (and locked), or inserted itself as
+    /// running: later writes for it in the same transaction need not check again.
+    pub held: Option<i64>,
 }
 
 impl Db<'_, '_> {
@@ -336,6 +339,9 @@ const LEASE_RENEWAL_MS: i64 = 300_000;
 /// other engine's journal or end the run under it. Each write also renews the run's lease,
 /// so a long run that keeps writing (a `foreach` of calls) is not taken for abandoned.
 fn check_held(db: &mut Db, run: i64, engine: &str) -> Result<(), StoreError> {
+    if db.held == Some(run) {
+        return Ok(());
+    }
     let held = db
         .query_opt(
             &format!(
@@ -346,6 +352,7 @@ fn check_held(db: &mut Db, run: i64, engine: &str) -> Result<(), StoreError> {
         )?
         .is_some();
     if held {
+        db.held = Some(run);
         Ok(())
     } else {
         Err(StoreError::NotHeld { run })
@@ -812,6 +819,8 @@ pub fn apply_as(
             let accepted = admit(db, event, engine, *now_ms, *lease_ms, false)?;
             Ok(match &accepted {
                 AcceptedNow::Running(c) => {
+                    // Inserted running in this engine's name by this very transaction.
+                    db.held = Some(c.run.id);
                     let first = apply_as(db, engine, then, Some(c.run.id))?;
                     Written::AcceptedThen(accepted, Box::new(first))
                 }
