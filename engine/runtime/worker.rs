@@ -223,7 +223,7 @@ impl Worker {
         if drained.is_err() {
             tracing::warn!(
                 left = running.len(),
-                "shutdown grace period over: unfinished runs resume from their journal on the next start"
+                "shutdown grace period over: unfinished runs resume from their journal on the next start (on a shared PostgreSQL store, in another engine)"
             );
             running.abort_all();
         }

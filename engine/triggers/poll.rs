@@ -271,6 +271,11 @@ pub async fn run(
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "poll failed; trying again at the next interval"),
         }
+        // Stopped while this round ran (the engine may be tearing its runtime down, whose
+        // timers then refuse new sleeps): end now.
+        if *stop.borrow() {
+            return;
+        }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,

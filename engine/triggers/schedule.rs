@@ -158,6 +158,11 @@ pub async fn run(
                 tracing::warn!(flow = %scheduler.plan.flow.flow, error = %e, "schedule tick failed")
             }
         }
+        // Stopped while this round ran (the engine may be tearing its runtime down, whose
+        // timers then refuse new sleeps): end now.
+        if *stop.borrow() {
+            return;
+        }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             _ = stop.changed() => return,

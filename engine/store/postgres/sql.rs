@@ -288,7 +288,7 @@ pub fn claim(
         if n == 2 && ids.len() > before {
             tracing::warn!(
                 runs = ?&ids[before..],
-                "taking over runs left running by an engine that went silent past its engine_timeout (or whose lease expired); calls they had in flight are reconciled"
+                "taking over runs left running by an engine that stopped, went silent past its engine_timeout, or whose lease expired; calls they had in flight are reconciled"
             );
         }
     }
