@@ -1,5 +1,6 @@
 //! `ledgerlink runs list [--flow F] [--state S] [--limit N]` and `ledgerlink runs show ID
-//! [--json]`: what the store knows about runs, down to every journaled call of one run.
+//! [--json]`: what the store knows about runs, down to every journaled call of one run;
+//! `runs engines`: the engines sharing a PostgreSQL store.
 
 use super::setup::Where;
 use crate::store::{RunFilter, RunState};
@@ -36,6 +37,12 @@ enum What {
         #[command(flatten)]
         at: Where,
     },
+    /// The engines sharing a PostgreSQL store: when each started, how long since its last
+    /// heartbeat, and the runs it holds. One silent past its timeout has its runs taken over.
+    Engines {
+        #[command(flatten)]
+        at: Where,
+    },
     /// One run: its event, every call with attempts and outcome, its dead letter.
     Show {
         id: i64,
@@ -62,6 +69,44 @@ impl Args {
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
     match args.what {
+        What::Engines { at } => {
+            let store = at.open_existing_store()?;
+            let engines = store.engines()?;
+            if engines.is_empty() {
+                outln!(
+                    "no engines listed in {}: an SQLite store is used by one `ledgerlink run` at a time (it holds `<store>.lock`); a PostgreSQL store lists the engines running on it",
+                    at.store_at()?
+                );
+                return Ok(0);
+            }
+            outln!(
+                "{:<40}  {:<20}  {:>14}  {:>8}  {:>5}  state",
+                "engine",
+                "started (UTC)",
+                "last heartbeat",
+                "timeout",
+                "runs"
+            );
+            for e in engines {
+                let started = chrono::DateTime::from_timestamp_millis(e.started_ms)
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_default();
+                let state = if e.silent_ms > e.timeout_ms {
+                    "silent: its runs are taken over"
+                } else {
+                    "alive"
+                };
+                outln!(
+                    "{:<40}  {:<20}  {:>12.1}s ago  {:>7}s  {:>5}  {state}",
+                    e.id,
+                    started,
+                    e.silent_ms as f64 / 1000.0,
+                    e.timeout_ms / 1000,
+                    e.running
+                );
+            }
+            Ok(0)
+        }
         What::Prune { older_than, at } => {
             let (text, setting) = match older_than {
                 Some(t) => (Some(t), "--older-than"),

@@ -231,6 +231,12 @@ pub trait StateStore: Send + Sync {
             .any(|s| counts.get(*s).is_some_and(|n| *n > 0)))
     }
 
+    /// The engines sharing this store, oldest first. A store one engine uses alone (SQLite)
+    /// lists none.
+    fn engines(&self) -> Result<Vec<EngineRow>, StoreError> {
+        Ok(Vec::new())
+    }
+
     fn cursor(&self, name: &str) -> Result<Option<String>, StoreError>;
     fn set_cursor(&self, name: &str, value: &str, now_ms: i64) -> Result<(), StoreError>;
     /// Every cursor whose name starts with `prefix`.

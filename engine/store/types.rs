@@ -443,3 +443,17 @@ pub struct DlqFilter {
     pub open_only: bool,
     pub limit: usize,
 }
+
+/// An engine sharing the store (PostgreSQL), as `ledgerlink runs engines` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EngineRow {
+    /// `host/pid/start`: the `worker` of the runs it holds.
+    pub id: String,
+    pub started_ms: i64,
+    /// Time since its last heartbeat, by the database's clock.
+    pub silent_ms: i64,
+    /// How long it may be silent before its runs are taken over.
+    pub timeout_ms: i64,
+    /// Runs it holds (running in its name).
+    pub running: i64,
+}

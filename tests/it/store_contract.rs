@@ -1095,3 +1095,24 @@ fn postgres_read_only_commands_need_only_read_rights() {
         .unwrap();
     assert_eq!(listed.unwrap(), 1);
 }
+
+/// `runs engines`: the engines on a shared store with the runs each holds; one that stops
+/// cleanly leaves the list. SQLite lists none.
+#[test]
+fn postgres_lists_the_engines_sharing_it() {
+    assert!(SqliteStore::memory().unwrap().engines().unwrap().is_empty());
+    let Some(db) = crate::support::pg_database("engines") else {
+        return;
+    };
+    let a = pg_store(&db);
+    let b = pg_store(&db);
+    a.accept(&[event("f", "1", None, 1)]).unwrap();
+    assert_eq!(b.claim("w", 1000, 60_000, 1).unwrap().len(), 1);
+    let listed = a.engines().unwrap();
+    assert_eq!(listed.len(), 2);
+    let of = |id: &str| listed.iter().find(|e| e.id == id).unwrap().clone();
+    assert_eq!((of(a.engine()).running, of(b.engine()).running), (0, 1));
+    assert!(listed.iter().all(|e| e.silent_ms < e.timeout_ms));
+    drop(b);
+    assert_eq!(a.engines().unwrap().len(), 1, "a clean stop signs off");
+}

@@ -698,6 +698,10 @@ impl StateStore for PostgresStore {
         self.call(sql::has_unfinished)
     }
 
+    fn engines(&self) -> Result<Vec<EngineRow>, StoreError> {
+        self.call(sql::engines)
+    }
+
     fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
         let name = name.to_string();
         self.call(move |db| sql::cursor(db, &name))

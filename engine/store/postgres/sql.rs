@@ -393,6 +393,29 @@ pub fn heartbeat(db: &mut Db, engine: &str, timeout_ms: i64) -> Result<(), Store
     Ok(())
 }
 
+/// The engines that wrote a heartbeat (and did not sign off), oldest first.
+pub fn engines(db: &mut Db) -> Result<Vec<EngineRow>, StoreError> {
+    db.query(
+        &format!(
+            "SELECT g.id, g.started_ms, {DB_NOW} - g.heartbeat_ms, g.timeout_ms, \
+             (SELECT COUNT(*) FROM runs r WHERE r.state = 'running' AND r.worker = g.id) \
+             FROM engines g ORDER BY g.started_ms, g.id"
+        ),
+        &[],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(EngineRow {
+            id: r.try_get(0)?,
+            started_ms: r.try_get(1)?,
+            silent_ms: r.try_get(2)?,
+            timeout_ms: r.try_get(3)?,
+            running: r.try_get(4)?,
+        })
+    })
+    .collect()
+}
+
 /// This engine stopped (its runs, if any are left running, are taken over at once).
 pub fn sign_off(db: &mut Db, engine: &str) -> Result<(), StoreError> {
     db.execute("DELETE FROM engines WHERE id = $1", &[&engine])?;
