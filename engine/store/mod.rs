@@ -5,6 +5,7 @@
 //! contract suite (`tests/it/store_contract.rs`). Nothing here ever holds card data: bodies
 //! and journal values are redacted (`pci::redact`) before they are written.
 
+mod apply;
 pub mod postgres;
 pub mod schema;
 mod sql;
@@ -72,55 +73,9 @@ pub trait StateStore: Send + Sync {
         false
     }
 
-    /// A hot-path write, done now. The default commits a deferred call outcome on its own
-    /// first (as safe, one commit more).
-    fn apply(&self, write: Write) -> Result<Written, StoreError> {
-        let prior = match &write {
-            Write::AcceptNow { .. } => None,
-            Write::BeginCall { prior, .. }
-            | Write::RecordStep { prior, .. }
-            | Write::Finish { prior, .. } => prior.as_ref(),
-        };
-        if let Some(p) = prior {
-            self.end_call(
-                &p.entry,
-                &p.flow,
-                p.remember.as_ref().map(|(k, v)| (k.as_str(), v)),
-            )?;
-        }
-        match write {
-            Write::AcceptNow {
-                event,
-                worker,
-                now_ms,
-                lease_ms,
-                then,
-            } => {
-                let accepted = self.accept_now(&event, &worker, now_ms, lease_ms)?;
-                match (then, &accepted) {
-                    (Some(mut then), AcceptedNow::Running(c)) => {
-                        then.check_first_write()?;
-                        then.set_run(c.run.id);
-                        let first = self.apply(*then)?;
-                        Ok(Written::AcceptedThen(accepted, Box::new(first)))
-                    }
-                    _ => Ok(Written::Accepted(accepted)),
-                }
-            }
-            Write::BeginCall {
-                entry,
-                flow,
-                ledger_key,
-                ..
-            } => self
-                .begin_call(&entry, &flow, ledger_key.as_deref())
-                .map(Written::Begun),
-            Write::RecordStep { entry, .. } => self.record_step(&entry).map(|()| Written::Done),
-            Write::Finish {
-                run, end, now_ms, ..
-            } => self.finish(run, &end, now_ms).map(|()| Written::Done),
-        }
-    }
+    /// A hot-path write, done now: the deferred call outcome it carries, and the write, in one
+    /// commit (backends share the order of the statements: `store/apply.rs`).
+    fn apply(&self, write: Write) -> Result<Written, StoreError>;
 
     /// Take up to `limit` runs that are due (queued, or waiting with `next_at` passed), whose
     /// lease is free, and that have no earlier unfinished run with the same flow and ordering

@@ -663,74 +663,50 @@ pub fn prune(conn: &Connection, before_ms: i64, limit: usize) -> Result<Pruned, 
 
 /// One hot-path write, with the call outcome deferred to it, in the caller's transaction.
 pub fn apply(conn: &Connection, write: &Write) -> Result<Written, StoreError> {
-    apply_as(conn, write, None)
+    super::apply::apply_as(&mut Sqlite(conn), write, None)
 }
 
-/// `apply`, for the run `run` when it is given (the first write of a run being accepted in
-/// the same commit, whose entries carry run 0).
-fn apply_as(conn: &Connection, write: &Write, run: Option<i64>) -> Result<Written, StoreError> {
-    match write {
-        Write::AcceptNow {
-            event,
-            worker,
-            now_ms,
-            lease_ms,
-            then,
-        } => {
-            let Some(then) = then else {
-                return accept_now(conn, event, worker, *now_ms, *lease_ms).map(Written::Accepted);
-            };
-            then.check_first_write()?;
-            let accepted = admit(conn, event, worker, *now_ms, *lease_ms, false)?;
-            Ok(match &accepted {
-                AcceptedNow::Running(c) => {
-                    let first = apply_as(conn, then, Some(c.run.id))?;
-                    Written::AcceptedThen(accepted, Box::new(first))
-                }
-                _ => Written::Accepted(accepted),
-            })
-        }
-        Write::BeginCall {
-            prior,
-            entry,
-            flow,
-            ledger_key,
-        } => {
-            end_deferred(conn, prior.as_ref(), run)?;
-            let run = run.unwrap_or(entry.run);
-            begin_call_as(conn, entry, run, flow, ledger_key.as_deref()).map(Written::Begun)
-        }
-        Write::RecordStep { prior, entry } => {
-            end_deferred(conn, prior.as_ref(), run)?;
-            record_step_as(conn, entry, run.unwrap_or(entry.run)).map(|()| Written::Done)
-        }
-        Write::Finish {
-            prior,
-            run: of,
-            end,
-            now_ms,
-        } => {
-            end_deferred(conn, prior.as_ref(), run)?;
-            finish(conn, run.unwrap_or(*of), end, *now_ms).map(|()| Written::Done)
-        }
+/// The SQLite statements for `apply` (`store/apply.rs`).
+struct Sqlite<'c>(&'c Connection);
+
+impl super::apply::RunWrites for Sqlite<'_> {
+    fn admit(
+        &mut self,
+        e: &NewEvent,
+        worker: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        with_body: bool,
+    ) -> Result<AcceptedNow, StoreError> {
+        admit(self.0, e, worker, now_ms, lease_ms, with_body)
     }
-}
 
-/// A deferred call outcome (`CallEnd`), if any, before the write it was deferred to.
-fn end_deferred(
-    conn: &Connection,
-    prior: Option<&CallEnd>,
-    run: Option<i64>,
-) -> Result<(), StoreError> {
-    match prior {
-        Some(p) => end_call_as(
-            conn,
-            &p.entry,
-            run.unwrap_or(p.entry.run),
-            &p.flow,
-            p.remember.as_ref().map(|(k, v)| (k.as_str(), v)),
-        ),
-        None => Ok(()),
+    fn begin_call(
+        &mut self,
+        entry: &JournalEntry,
+        run: i64,
+        flow: &str,
+        ledger_key: Option<&str>,
+    ) -> Result<Option<Value>, StoreError> {
+        begin_call_as(self.0, entry, run, flow, ledger_key)
+    }
+
+    fn record_step(&mut self, entry: &JournalEntry, run: i64) -> Result<(), StoreError> {
+        record_step_as(self.0, entry, run)
+    }
+
+    fn end_call(
+        &mut self,
+        entry: &JournalEntry,
+        run: i64,
+        flow: &str,
+        remember: Option<(&str, &Value)>,
+    ) -> Result<(), StoreError> {
+        end_call_as(self.0, entry, run, flow, remember)
+    }
+
+    fn finish(&mut self, run: i64, end: &RunEnd, now_ms: i64) -> Result<(), StoreError> {
+        finish(self.0, run, end, now_ms)
     }
 }
 

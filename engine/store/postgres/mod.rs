@@ -543,7 +543,7 @@ impl StateStore for PostgresStore {
         write.redact();
         self.take_as_engine(&mut write);
         let engine = self.engine.clone();
-        self.enqueue(move |db| sql::apply_as(db, &engine, &write, None), reply);
+        self.enqueue(move |db| sql::apply(db, &engine, &write), reply);
     }
 
     fn queues_writes(&self) -> bool {
@@ -554,7 +554,7 @@ impl StateStore for PostgresStore {
         write.redact();
         self.take_as_engine(&mut write);
         let engine = self.engine.clone();
-        self.call(move |db| sql::apply_as(db, &engine, &write, None))
+        self.call(move |db| sql::apply(db, &engine, &write))
     }
 
     fn claim(

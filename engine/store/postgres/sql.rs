@@ -818,79 +818,60 @@ pub fn prune(db: &mut Db, before_ms: i64, limit: usize) -> Result<Pruned, StoreE
     })
 }
 
-/// One hot-path write, with the call outcome deferred to it, for the run `run` when it is
-/// given (the first write of a run accepted in the same transaction, whose entries carry 0),
-/// made by `engine`, which must hold the run.
-pub fn apply_as(
-    db: &mut Db,
-    engine: &str,
-    write: &Write,
-    run: Option<i64>,
-) -> Result<Written, StoreError> {
-    match write {
-        Write::AcceptNow {
-            event,
-            now_ms,
-            lease_ms,
-            then,
-            ..
-        } => {
-            let Some(then) = then else {
-                return admit(db, event, engine, *now_ms, *lease_ms, true).map(Written::Accepted);
-            };
-            then.check_first_write()?;
-            let accepted = admit(db, event, engine, *now_ms, *lease_ms, false)?;
-            Ok(match &accepted {
-                AcceptedNow::Running(c) => {
-                    // Inserted running in this engine's name by this very transaction.
-                    db.held = Some(c.run.id);
-                    let first = apply_as(db, engine, then, Some(c.run.id))?;
-                    Written::AcceptedThen(accepted, Box::new(first))
-                }
-                _ => Written::Accepted(accepted),
-            })
-        }
-        Write::BeginCall {
-            prior,
-            entry,
-            flow,
-            ledger_key,
-        } => {
-            end_deferred(db, engine, prior.as_ref(), run)?;
-            let run = run.unwrap_or(entry.run);
-            begin_call_as(db, engine, entry, run, flow, ledger_key.as_deref()).map(Written::Begun)
-        }
-        Write::RecordStep { prior, entry } => {
-            end_deferred(db, engine, prior.as_ref(), run)?;
-            record_step_as(db, engine, entry, run.unwrap_or(entry.run)).map(|()| Written::Done)
-        }
-        Write::Finish {
-            prior,
-            run: of,
-            end,
-            now_ms,
-        } => {
-            end_deferred(db, engine, prior.as_ref(), run)?;
-            finish(db, engine, run.unwrap_or(*of), end, *now_ms).map(|()| Written::Done)
-        }
-    }
+/// One hot-path write, with the call outcome deferred to it (`store/apply.rs`), made by
+/// `engine`, which must hold the run (an acceptance claims it in `engine`'s name).
+pub fn apply(db: &mut Db, engine: &str, write: &Write) -> Result<Written, StoreError> {
+    crate::store::apply::apply_as(&mut Postgres { db, engine }, write, None)
 }
 
-fn end_deferred(
-    db: &mut Db,
-    engine: &str,
-    prior: Option<&CallEnd>,
-    run: Option<i64>,
-) -> Result<(), StoreError> {
-    match prior {
-        Some(p) => end_call_as(
-            db,
-            engine,
-            &p.entry,
-            run.unwrap_or(p.entry.run),
-            &p.flow,
-            p.remember.as_ref().map(|(k, v)| (k.as_str(), v)),
-        ),
-        None => Ok(()),
+/// The PostgreSQL statements for `apply`, as `engine`.
+struct Postgres<'d, 'a, 'c> {
+    db: &'d mut Db<'a, 'c>,
+    engine: &'d str,
+}
+
+impl crate::store::apply::RunWrites for Postgres<'_, '_, '_> {
+    fn admit(
+        &mut self,
+        e: &NewEvent,
+        _worker: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        with_body: bool,
+    ) -> Result<AcceptedNow, StoreError> {
+        admit(self.db, e, self.engine, now_ms, lease_ms, with_body)
+    }
+
+    fn admitted(&mut self, run: i64) {
+        // Inserted running in this engine's name by this very transaction.
+        self.db.held = Some(run);
+    }
+
+    fn begin_call(
+        &mut self,
+        entry: &JournalEntry,
+        run: i64,
+        flow: &str,
+        ledger_key: Option<&str>,
+    ) -> Result<Option<Value>, StoreError> {
+        begin_call_as(self.db, self.engine, entry, run, flow, ledger_key)
+    }
+
+    fn record_step(&mut self, entry: &JournalEntry, run: i64) -> Result<(), StoreError> {
+        record_step_as(self.db, self.engine, entry, run)
+    }
+
+    fn end_call(
+        &mut self,
+        entry: &JournalEntry,
+        run: i64,
+        flow: &str,
+        remember: Option<(&str, &Value)>,
+    ) -> Result<(), StoreError> {
+        end_call_as(self.db, self.engine, entry, run, flow, remember)
+    }
+
+    fn finish(&mut self, run: i64, end: &RunEnd, now_ms: i64) -> Result<(), StoreError> {
+        finish(self.db, self.engine, run, end, now_ms)
     }
 }
