@@ -47,6 +47,7 @@ pub fn router(state: AdminState) -> axum::Router {
         .route("/api/runs/{id}", get(run))
         .route("/api/dlq", get(dlq))
         .route("/api/dlq/{id}/replay", post(replay))
+        .route("/api/engines", get(engines))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_token,
@@ -178,6 +179,25 @@ async fn runs(State(state): State<AdminState>, Query(q): Query<RunQuery>) -> Res
     let store = Arc::clone(&state.store);
     match blocking(move || store.runs(&filter)).await {
         Ok(rows) => Json(json!({"runs": rows})).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// The engines sharing the store (PostgreSQL; an SQLite store lists none), with `alive`:
+/// false once one has been silent past its timeout (its runs are being taken over).
+async fn engines(State(state): State<AdminState>) -> Response {
+    let store = Arc::clone(&state.store);
+    match blocking(move || store.engines()).await {
+        Ok(rows) => {
+            let rows: Vec<_> = rows
+                .into_iter()
+                .map(|e| {
+                    let alive = e.silent_ms <= e.timeout_ms;
+                    json!({"engine": e, "alive": alive})
+                })
+                .collect();
+            Json(json!({"engines": rows})).into_response()
+        }
         Err(r) => r,
     }
 }

@@ -89,7 +89,13 @@ async fn protected_routes_need_the_token() {
             .status(),
         200
     );
-    for path in ["/metrics", "/api/flows", "/api/runs", "/api/dlq"] {
+    for path in [
+        "/metrics",
+        "/api/flows",
+        "/api/runs",
+        "/api/dlq",
+        "/api/engines",
+    ] {
         let r = http.get(format!("{base}{path}")).send().await.unwrap();
         assert_eq!(r.status(), 401, "{path} without a token");
         let v: Value = r.json().await.unwrap();
@@ -140,6 +146,9 @@ async fn protected_routes_need_the_token() {
     assert_eq!(get("/api/runs?state=nope").await.unwrap().status(), 400);
     let dlq: Value = get("/api/dlq").await.unwrap().json().await.unwrap();
     assert_eq!(dlq["dead_letters"].as_array().unwrap().len(), 1);
+    // An SQLite store is one engine's: no engines to list.
+    let engines: Value = get("/api/engines").await.unwrap().json().await.unwrap();
+    assert_eq!(engines["engines"], serde_json::json!([]));
     let replay = |id: i64| {
         http.post(format!("{base}/api/dlq/{id}/replay"))
             .bearer_auth("s3cret-token")
