@@ -43,7 +43,7 @@ impl std::fmt::Display for StoreAt {
     }
 }
 
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Clone, clap::Args)]
 pub struct Where {
     /// Profile (`profiles/<NAME>.yaml`).
     #[arg(long, default_value = "dev")]
@@ -63,6 +63,26 @@ pub struct Where {
     /// faster).
     #[arg(long, default_value = "full", value_parser = ["full", "normal"])]
     pub durability: String,
+}
+
+impl std::fmt::Debug for Where {
+    /// As derived, but `store` shows a URL without its password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let store = self.store.as_deref().map(|s| {
+            if crate::store::postgres::is_url(s) {
+                StoreAt::Postgres(s.to_string()).to_string()
+            } else {
+                s.to_string()
+            }
+        });
+        f.debug_struct("Where")
+            .field("profile", &self.profile)
+            .field("profiles_dir", &self.profiles_dir)
+            .field("flows", &self.flows)
+            .field("store", &store)
+            .field("durability", &self.durability)
+            .finish()
+    }
 }
 
 impl Where {
@@ -264,4 +284,30 @@ impl ProfileFile {
 
 fn plan_listed(plan: &Plan, profile: &Profile) -> bool {
     plan.flow.profiles.is_empty() || plan.flow.profiles.contains(&profile.profile)
+}
+
+#[cfg(test)]
+mod password_tests {
+    use super::*;
+
+    #[test]
+    fn a_store_url_never_shows_its_password() {
+        let at = Where {
+            profile: "dev".into(),
+            profiles_dir: "profiles".into(),
+            flows: "flows".into(),
+            store: Some("postgres://ledgerlink:hunter2@db.internal:5432/ll".into()),
+            durability: "full".into(),
+        };
+        let shown = format!(
+            "{at:?} {} {:?}",
+            at.store_at().unwrap(),
+            at.store_at().unwrap()
+        );
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("postgres://ledgerlink@db.internal:5432/ll"),
+            "{shown}"
+        );
+    }
 }
