@@ -47,6 +47,7 @@ pub mod schema_violation;
 pub mod step_shape;
 pub mod undefined_reference;
 pub mod unknown_connector;
+pub mod unknown_function;
 pub mod unknown_input_field;
 pub mod unknown_operation;
 pub mod unknown_outcome;
@@ -87,6 +88,7 @@ pub static RULES: &[&dyn Rule] = &[
     &invalid_duration::Check,
     &profile_not_allowed::Check,
     &profile_mismatch::Check,
+    &unknown_function::Check,
 ];
 
 /// Declare a rule's code constant and unit struct.
