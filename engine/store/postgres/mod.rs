@@ -104,6 +104,18 @@ impl Session {
     }
 }
 
+/// libpq's `sslmode=verify-full` and `verify-ca`, which the client library does not accept,
+/// as its `require`: here `require` already verifies the certificate and the host name.
+fn with_libpq_ssl_modes(url: &str) -> std::borrow::Cow<'_, str> {
+    if url.contains("sslmode=verify-") {
+        url.replace("sslmode=verify-full", "sslmode=require")
+            .replace("sslmode=verify-ca", "sslmode=require")
+            .into()
+    } else {
+        url.into()
+    }
+}
+
 /// Defaults for what a URL does not set, so a database that stops answering fails a call
 /// within seconds instead of holding a thread for the kernel's TCP timeouts (minutes).
 fn with_timeouts(mut config: postgres::Config) -> postgres::Config {
@@ -277,10 +289,13 @@ impl PostgresStore {
         engine_timeout: std::time::Duration,
         create: bool,
     ) -> Result<PostgresStore, StoreError> {
-        let config: postgres::Config = url.parse().map_err(|e| StoreError::Open {
-            path: "postgres://…".into(),
-            message: format!("not a PostgreSQL connection URL: {}", cause(&e)),
-        })?;
+        let config: postgres::Config =
+            with_libpq_ssl_modes(url)
+                .parse()
+                .map_err(|e| StoreError::Open {
+                    path: "postgres://…".into(),
+                    message: format!("not a PostgreSQL connection URL: {}", cause(&e)),
+                })?;
         if config
             .get_hosts()
             .iter()
@@ -795,4 +810,24 @@ fn on_own_thread(
             "PostgreSQL: the admin thread failed".into(),
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libpq_verify_modes_mean_a_verified_tls_connection() {
+        for mode in ["verify-full", "verify-ca", "require"] {
+            let url = format!("postgres://u@db.internal/ll?sslmode={mode}");
+            let config: postgres::Config = with_libpq_ssl_modes(&url).parse().unwrap();
+            assert_eq!(
+                config.get_ssl_mode(),
+                postgres::config::SslMode::Require,
+                "{mode}"
+            );
+        }
+        let plain: postgres::Config = with_libpq_ssl_modes("postgres://u@h/ll").parse().unwrap();
+        assert_eq!(plain.get_ssl_mode(), postgres::config::SslMode::Prefer);
+    }
 }
