@@ -93,14 +93,22 @@ impl Where {
     /// `--store`, else the profile's `runtime.store`, else `.ledgerlink/<profile>/state.db`.
     /// A `postgres://` URL (or a secret reference resolving to one) names a PostgreSQL store.
     pub fn store_at(&self) -> anyhow::Result<StoreAt> {
+        self.store_in(
+            find_profile(&self.profiles_dir, &self.profile)
+                .ok()
+                .as_ref(),
+        )
+    }
+
+    /// `store_at`, with the profile already read (`None`: no profile file).
+    fn store_in(&self, profile: Option<&Profile>) -> anyhow::Result<StoreAt> {
         let configured = match &self.store {
             Some(s) => Some(s.clone()),
-            None => find_profile(&self.profiles_dir, &self.profile)
-                .ok()
+            None => profile
                 .and_then(|p| {
                     let store = p.runtime.as_ref().and_then(|r| r.store.clone())?;
                     Some(if crate::load::secrets::is_reference(&store) {
-                        crate::load::secrets::SecretScope::of(&p, &self.profiles_dir)
+                        crate::load::secrets::SecretScope::of(p, &self.profiles_dir)
                             .resolve("runtime.store", &store)
                             .map_err(|e| anyhow::anyhow!("profile `{}`: {e}", p.profile))
                     } else {
@@ -135,20 +143,23 @@ impl Where {
         } else {
             Durability::Full
         };
-        Ok(match self.store_at()? {
+        // The profile is read once for both the store and its settings.
+        let profile = find_profile(&self.profiles_dir, &self.profile).ok();
+        Ok(match self.store_in(profile.as_ref())? {
             StoreAt::File(path) => Arc::new(SqliteStore::open(&path, durability)?),
-            StoreAt::Postgres(url) => {
-                Arc::new(PostgresStore::open_with(&url, self.engine_timeout()?)?)
-            }
+            StoreAt::Postgres(url) => Arc::new(PostgresStore::open_with(
+                &url,
+                self.engine_timeout(profile.as_ref())?,
+            )?),
         })
     }
 
     /// The profile's `runtime.engine_timeout` (PostgreSQL store), else 30 s.
-    fn engine_timeout(&self) -> anyhow::Result<std::time::Duration> {
-        let Ok(profile) = find_profile(&self.profiles_dir, &self.profile) else {
-            return Ok(crate::store::postgres::DEFAULT_ENGINE_TIMEOUT);
-        };
-        let Some(text) = profile.runtime.and_then(|r| r.engine_timeout) else {
+    fn engine_timeout(&self, profile: Option<&Profile>) -> anyhow::Result<std::time::Duration> {
+        let Some(text) = profile
+            .and_then(|p| p.runtime.as_ref())
+            .and_then(|r| r.engine_timeout.clone())
+        else {
             return Ok(crate::store::postgres::DEFAULT_ENGINE_TIMEOUT);
         };
         let timeout = humantime::parse_duration(&text).map_err(|e| {
@@ -169,7 +180,8 @@ impl Where {
     /// The store, which must exist already (commands that only read or change runs): the
     /// SQLite file, or the PostgreSQL database's tables.
     pub fn open_existing_store(&self) -> anyhow::Result<Arc<dyn StateStore>> {
-        match self.store_at()? {
+        let profile = find_profile(&self.profiles_dir, &self.profile).ok();
+        match self.store_in(profile.as_ref())? {
             StoreAt::File(path) if !path.is_file() => anyhow::bail!(
                 "no store at `{}`: `ledgerlink send` or `ledgerlink run` creates it; use --store FILE for another one",
                 path.display()
@@ -177,7 +189,7 @@ impl Where {
             StoreAt::File(_) => self.open_store(),
             StoreAt::Postgres(url) => Ok(Arc::new(PostgresStore::open_existing(
                 &url,
-                self.engine_timeout()?,
+                self.engine_timeout(profile.as_ref())?,
             )?)),
         }
     }

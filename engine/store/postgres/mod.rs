@@ -184,8 +184,6 @@ fn cause(e: &postgres::Error) -> String {
 pub struct PostgresStore {
     jobs: Option<SyncSender<Job>>,
     pool: Pool,
-    /// Where it is, without a password (for messages).
-    shown: String,
     /// This engine's name in `engines` and in the `worker` of the runs it holds.
     engine: String,
     timeout_ms: i64,
@@ -326,7 +324,6 @@ impl PostgresStore {
         let mut store = PostgresStore {
             jobs: Some(tx),
             pool,
-            shown: shown.clone(),
             engine: engine_name(),
             timeout_ms: i64::try_from(engine_timeout.as_millis()).unwrap_or(i64::MAX),
             heartbeat: None,
@@ -370,11 +367,6 @@ impl PostgresStore {
             )?);
         }
         Ok(store)
-    }
-
-    /// Where the store is, without a password.
-    pub fn location(&self) -> &str {
-        &self.shown
     }
 
     /// This engine's name: the `worker` of the runs it holds.
@@ -546,12 +538,12 @@ impl StateStore for PostgresStore {
         &self,
         event: &NewEvent,
         _worker: &str,
-        now_ms: i64,
+        _now_ms: i64, // leases run on the database's clock
         lease_ms: i64,
     ) -> Result<AcceptedNow, StoreError> {
         let (mut event, engine) = (event.clone(), self.engine.clone());
         event.mask();
-        self.call(move |db| sql::admit(db, &event, &engine, now_ms, lease_ms, true))
+        self.call(move |db| sql::admit(db, &event, &engine, lease_ms, true))
     }
 
     fn submit(&self, mut write: Write, reply: Reply) {

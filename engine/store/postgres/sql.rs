@@ -141,7 +141,8 @@ pub fn accept(db: &mut Db, events: &[NewEvent]) -> Result<Vec<Accepted>, StoreEr
 /// Hold `(flow, key)` until the transaction ends. Runs with an ordering key get their ids
 /// under this lock, so ids follow commit order: a claim that sees a run sees every earlier
 /// run with its key (without it, a run inserted earlier but committed later would have the
-/// lower id and be claimed after the later one had started). Taking it twice is harmless.
+/// lower id and be claimed after the later one had started). Both inserting paths (`accept`
+/// and `admit`) take it before `insert_event`.
 fn lock_ordering_key(db: &mut Db, flow: &str, key: &str) -> Result<(), StoreError> {
     db.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2, 0))",
@@ -158,9 +159,7 @@ fn insert_event(
     e: &NewEvent,
     claim: Option<(&str, i64)>,
 ) -> Result<Accepted, StoreError> {
-    if let Some(key) = &e.ordering_key {
-        lock_ordering_key(db, &e.flow, key)?;
-    }
+    // Its ordering key, if any, is locked already (`accept`, `admit`).
     let body = e.stored_text();
     let inserted = db.query_opt(
         "INSERT INTO events (flow, event_key, body, received_ms) VALUES ($1, $2, $3, $4) \
@@ -211,7 +210,6 @@ pub fn admit(
     db: &mut Db,
     e: &NewEvent,
     worker: &str,
-    now_ms: i64,
     lease_ms: i64,
     with_body: bool,
 ) -> Result<AcceptedNow, StoreError> {
@@ -227,7 +225,6 @@ pub fn admit(
         }
         None => false,
     };
-    let _ = now_ms;
     let claim = (!blocked).then_some((worker, lease_ms));
     Ok(match insert_event(db, e, claim)? {
         Accepted::Duplicate { event } => AcceptedNow::Duplicate { event },
@@ -835,11 +832,12 @@ impl crate::store::apply::RunWrites for Postgres<'_, '_, '_> {
         &mut self,
         e: &NewEvent,
         _worker: &str,
-        now_ms: i64,
+        _now_ms: i64,
         lease_ms: i64,
         with_body: bool,
     ) -> Result<AcceptedNow, StoreError> {
-        admit(self.db, e, self.engine, now_ms, lease_ms, with_body)
+        // Leases run on the database's clock.
+        admit(self.db, e, self.engine, lease_ms, with_body)
     }
 
     fn admitted(&mut self, run: i64) {
