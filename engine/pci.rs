@@ -54,21 +54,62 @@ const CARD_FIELD_ENDINGS: &[&str] = &[
 /// Parents under which `number` is a card number.
 const CARD_PARENTS: &[&str] = &["credit_card", "card", "cc", "payment_card"];
 
-/// A field name's letters and digits, lowercase: what card field names are compared on.
-fn name_bytes(key: &str) -> impl DoubleEndedIterator<Item = u8> + '_ {
-    key.bytes()
-        .filter(|b| !matches!(b, b'_' | b'-' | b'.' | b' '))
-        .map(|b| b.to_ascii_lowercase())
+/// A field name's letters and digits, lowercase: what card field names are compared on
+/// (`card_number`, `cardNumber` and `card-number` are one name). Made once per key, on the
+/// stack for names up to 64 bytes: this runs on every key of every event and output.
+struct Name {
+    short: [u8; 64],
+    len: usize,
+    long: Vec<u8>,
 }
 
-/// Whether the key `key` (under `parent`) holds card data. No allocation: runs on every
-/// output the runtime records.
+impl Name {
+    fn of(key: &str) -> Name {
+        let mut name = Name {
+            short: [0; 64],
+            len: 0,
+            long: Vec::new(),
+        };
+        let bytes = key
+            .bytes()
+            .filter(|b| !matches!(b, b'_' | b'-' | b'.' | b' '))
+            .map(|b| b.to_ascii_lowercase());
+        if key.len() <= name.short.len() {
+            for b in bytes {
+                name.short[name.len] = b;
+                name.len += 1;
+            }
+        } else {
+            name.long = bytes.collect();
+        }
+        name
+    }
+
+    fn bytes(&self) -> &[u8] {
+        if self.long.is_empty() {
+            &self.short[..self.len]
+        } else {
+            &self.long
+        }
+    }
+
+    fn contains(&self, part: &str) -> bool {
+        self.bytes()
+            .windows(part.len())
+            .any(|w| w == part.as_bytes())
+    }
+}
+
+/// Whether the key `key` (under `parent`) holds card data. No allocation for keys up to 64
+/// bytes: runs on every output the runtime records.
 pub fn is_card_key(key: &str, parent: Option<&str>) -> bool {
-    CARD_FIELDS.iter().any(|f| name_bytes(key).eq(f.bytes()))
-        || (CARD_FIELD_ENDINGS.iter().any(|end| {
-            let mut name = name_bytes(key).rev();
-            end.bytes().rev().all(|b| name.next() == Some(b))
-        }) && !names_a_safe_form(key))
+    let name = Name::of(key);
+    let bytes = name.bytes();
+    CARD_FIELDS.iter().any(|f| bytes == f.as_bytes())
+        || (CARD_FIELD_ENDINGS
+            .iter()
+            .any(|end| bytes.ends_with(end.as_bytes()))
+            && !names_a_safe_form(&name))
         || (key.eq_ignore_ascii_case("number")
             && parent.is_some_and(|p| CARD_PARENTS.iter().any(|c| c.eq_ignore_ascii_case(p))))
 }
@@ -77,17 +118,14 @@ pub fn is_card_key(key: &str, parent: Option<&str>) -> bool {
 /// `card_number_last4`, `card_number_token`): those fields hold what may be kept.
 const SAFE_FORMS: &[&str] = &["mask", "last4", "lastfour", "first6", "token", "hash"];
 
-fn names_a_safe_form(key: &str) -> bool {
-    let name: Vec<u8> = name_bytes(key).collect();
-    SAFE_FORMS
-        .iter()
-        .any(|w| name.windows(w.len()).any(|part| part == w.as_bytes()))
+fn names_a_safe_form(name: &Name) -> bool {
+    SAFE_FORMS.iter().any(|w| name.contains(w))
 }
 
 /// Whether the key names a card number (rather than a code, a PIN or track data): its value
 /// is masked as first six and last four, everything else wholly.
 fn is_pan_key(key: &str, parent: Option<&str>) -> bool {
-    let name: Vec<u8> = name_bytes(key).collect();
+    let name = Name::of(key);
     [
         &b"ccnumber"[..],
         b"ccnum",
@@ -98,7 +136,7 @@ fn is_pan_key(key: &str, parent: Option<&str>) -> bool {
         b"accountnumber",
     ]
     .iter()
-    .any(|n| name.ends_with(n))
+    .any(|n| name.bytes().ends_with(n))
         || (key.eq_ignore_ascii_case("number") && parent.is_some())
 }
 
@@ -556,16 +594,17 @@ fn redact_keys(map: &mut Map<String, Value>) -> usize {
 /// The digits of a JSON number that is a card number, however written: `4111111111111111`,
 /// `4111111111111111.0` or `4.111111111111111e15` (the store keeps numbers' own text).
 fn number_as_card(n: &Number) -> Option<String> {
-    let text = n.to_string();
+    // The number's own text (`arbitrary_precision`): no copy for the many short numbers.
+    let text = n.as_str();
     if text.len() < 13 && !text.contains(['e', 'E']) {
         return None;
     }
     if text.bytes().all(|b| b.is_ascii_digit()) {
-        return is_card_number(&text).then_some(text);
+        return is_card_number(text).then(|| text.to_string());
     }
     let d = text
         .parse::<rust_decimal::Decimal>()
-        .or_else(|_| rust_decimal::Decimal::from_scientific(&text))
+        .or_else(|_| rust_decimal::Decimal::from_scientific(text))
         .ok()?;
     if !d.fract().is_zero() {
         return None;
@@ -632,7 +671,7 @@ fn is_masked(v: &Value, key: &str, parent: Option<&str>) -> bool {
     }
     let digits = digit_count(s, 11);
     let keeps_digits = is_pan_key(key, parent) || {
-        let name: String = name_bytes(key).map(char::from).collect();
+        let name = Name::of(key);
         ["track", "swipe", "encrypted"]
             .iter()
             .any(|w| name.contains(w))
