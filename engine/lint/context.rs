@@ -19,8 +19,9 @@ pub struct FlowCx<'a> {
     pub flow: &'a Flow,
     pub steps: Vec<StepAt<'a>>,
     pub exprs: Vec<Expr<'a>>,
-    /// Compile result of each entry of `exprs` (compiled once, read by LL007 and LL008).
-    pub compiled: Vec<Result<(), crate::script::CompileError>>,
+    /// Compile result of each entry of `exprs` (compiled once, read by LL007, LL008 and
+    /// LL024).
+    pub compiled: Vec<Result<rhai::AST, crate::script::CompileError>>,
     pub engine: &'a Engine,
     pub options: &'a LintOptions,
 }

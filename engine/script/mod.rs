@@ -65,18 +65,21 @@ pub struct CompileError {
 }
 
 /// Compile an expression (`block == false`) or a script block, with `extra` variables in scope
-/// besides the flow variables. Lint uses this; the plan keeps the AST.
-pub fn check(engine: &Engine, src: &str, block: bool, extra: &[&str]) -> Result<(), CompileError> {
+/// besides the flow variables, for lint (which reads the calls in the AST: LL024).
+pub fn check(
+    engine: &Engine,
+    src: &str,
+    block: bool,
+    extra: &[&str],
+) -> Result<rhai::AST, CompileError> {
     let mut scope = Scope::new();
     for v in FLOW_VARIABLES.iter().chain(extra) {
         scope.push_dynamic(*v, rhai::Dynamic::UNIT);
     }
     let result = if block {
-        engine.compile_with_scope(&scope, src).map(|_| ())
+        engine.compile_with_scope(&scope, src)
     } else {
-        engine
-            .compile_expression_with_scope(&scope, src)
-            .map(|_| ())
+        engine.compile_expression_with_scope(&scope, src)
     };
     result.map_err(to_compile_error)
 }

@@ -1,19 +1,21 @@
 //! LL024 unknown-function: an expression or script calls a function or method that neither
-//! the helper library, Rhai's standard library nor the script itself defines. Rhai resolves
-//! calls only when they run, so without this rule `mony(event.amount)` passes lint and fails
-//! every event at run time.
+//! the helper library, Rhai's standard library nor the script itself defines, or calls one
+//! with a number of arguments it does not take. Rhai resolves calls only when they run, so
+//! without this rule `mony(event.amount)` or `money(event.amount, 2, "USD")` passes lint and
+//! fails every event at run time.
 
 use super::{Rule, rule_code};
 use crate::diag::Diagnostic;
 use crate::lint::FlowCx;
 use crate::lint::tokens::{Token, scan};
-use std::collections::BTreeSet;
+use rhai::{ASTNode, Expr};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
 rule_code!(
     "LL024",
     "unknown-function",
-    "a call names a function that does not exist"
+    "a call names a function that does not exist, or passes the wrong number of arguments"
 );
 
 /// Words Rhai reads as calls that are not functions in any library.
@@ -47,17 +49,73 @@ const KEYWORDS: &[&str] = &[
     "global",
 ];
 
-/// Every function name the runtime engine knows: the helper library (bound to an empty
-/// profile: the names do not depend on it) and Rhai's packages.
-fn known() -> &'static BTreeSet<String> {
-    static KNOWN: OnceLock<BTreeSet<String>> = OnceLock::new();
+/// Every function the runtime engine knows, by name, with the numbers of arguments its
+/// overloads take: the helper library (bound to an empty profile: the names do not depend on
+/// it) and Rhai's packages.
+fn known() -> &'static BTreeMap<String, BTreeSet<usize>> {
+    static KNOWN: OnceLock<BTreeMap<String, BTreeSet<usize>>> = OnceLock::new();
     KNOWN.get_or_init(|| {
         let env = std::sync::Arc::new(crate::script::helpers::HelperEnv::default());
-        crate::script::runtime_engine(&env)
-            .collect_fn_metadata(None, |f| Some(f.metadata.name.to_string()), true)
-            .into_iter()
-            .collect()
+        let mut known: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+        let functions = crate::script::runtime_engine(&env).collect_fn_metadata(
+            None,
+            |f| Some((f.metadata.name.to_string(), f.metadata.num_params)),
+            true,
+        );
+        for (name, params) in functions {
+            known.entry(name).or_default().insert(params);
+        }
+        known
     })
+}
+
+/// A call in a compiled expression: its name, how many arguments it passes (a method call
+/// passes its object too) and where it is (line, column in the expression).
+struct Call {
+    name: String,
+    args: usize,
+    method: bool,
+    line: usize,
+    col: usize,
+}
+
+/// The plain calls of `ast` (no operators, no module paths), function bodies included.
+fn calls(ast: &rhai::AST) -> Vec<Call> {
+    let mut found = Vec::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        let (call, pos, method) = match path.last() {
+            Some(ASTNode::Expr(Expr::FnCall(x, pos))) => (x, *pos, false),
+            Some(ASTNode::Expr(Expr::MethodCall(x, pos))) => (x, *pos, true),
+            _ => return true,
+        };
+        if call.op_token.is_none() && call.namespace.is_empty() {
+            found.push(Call {
+                name: call.name.to_string(),
+                args: call.args.len() + usize::from(method),
+                method,
+                line: pos.line().unwrap_or(0),
+                col: pos.position().unwrap_or(0),
+            });
+        }
+        true
+    });
+    found
+}
+
+/// "1 argument", "1 or 2 arguments", "0, 1 or 3 arguments".
+fn counts(taken: &BTreeSet<usize>) -> String {
+    let numbers: Vec<String> = taken.iter().map(usize::to_string).collect();
+    let list = match numbers.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => "no".into(),
+    };
+    let noun = if taken.len() == 1 && taken.contains(&1) {
+        "argument"
+    } else {
+        "arguments"
+    };
+    format!("{list} {noun}")
 }
 
 /// Names the source itself gives a meaning: `fn name(` definitions and `let name` /
@@ -82,17 +140,18 @@ impl Rule for Check {
     fn check(&self, cx: &FlowCx<'_>, out: &mut Vec<Diagnostic>) {
         let known = known();
         for (expr, compiled) in cx.exprs.iter().zip(&cx.compiled) {
-            if compiled.is_err() {
+            let Ok(ast) = compiled else {
                 continue; // LL007 / LL008
-            }
+            };
             let defined = defined_in(expr.src);
+            let ours = |name: &str| {
+                defined.contains(name)
+                    || KEYWORDS.contains(&name)
+                    || expr.extra_vars.iter().any(|v| v == name)
+            };
             for (token, line, col) in scan(expr.src) {
                 let Token::Call(name) = token else { continue };
-                if known.contains(&name)
-                    || defined.contains(&name)
-                    || KEYWORDS.contains(&name.as_str())
-                    || expr.extra_vars.iter().any(|v| v == &name)
-                {
+                if known.contains_key(&name) || ours(&name) {
                     continue;
                 }
                 let span = cx.expr_span(expr, line, col, name.chars().count());
@@ -103,9 +162,36 @@ impl Rule for Check {
                     format!("no function `{name}`: the call fails when it runs"),
                 );
                 if let Some(near) =
-                    crate::lint::context::closest(&name, known.iter().map(String::as_str))
+                    crate::lint::context::closest(&name, known.keys().map(String::as_str))
                 {
                     d = d.with_help(format!("did you mean `{near}`?"));
+                }
+                out.push(d);
+            }
+            for call in calls(ast) {
+                let Some(taken) = known.get(&call.name) else {
+                    continue; // unknown: reported above
+                };
+                if taken.contains(&call.args) || ours(&call.name) {
+                    continue;
+                }
+                let span = cx.expr_span(expr, call.line, call.col, call.name.chars().count());
+                let mut d = Diagnostic::error(
+                    CODE,
+                    cx.file,
+                    span,
+                    format!(
+                        "`{}` takes {}, not {}: the call fails when it runs",
+                        call.name,
+                        counts(taken),
+                        call.args
+                    ),
+                );
+                if call.method {
+                    d = d.with_help(format!(
+                        "a method call passes the value before the dot first: `x.{0}(a)` is `{0}(x, a)`",
+                        call.name
+                    ));
                 }
                 out.push(d);
             }
@@ -120,14 +206,37 @@ mod tests {
     #[test]
     fn the_helper_library_and_rhai_functions_are_known() {
         for name in ["money", "lookup", "to_upper", "len", "contains", "round"] {
-            assert!(known().contains(name), "{name}");
+            assert!(known().contains_key(name), "{name}");
         }
-        assert!(!known().contains("mony"));
+        assert!(!known().contains_key("mony"));
     }
 
     #[test]
     fn definitions_and_variables_count_as_known() {
         let d = defined_in("fn fee(x) { x * 2 } let f = Fn(\"fee\"); const k = 1;");
         assert!(d.contains("fee") && d.contains("f") && d.contains("k"));
+    }
+
+    fn args_of(src: &str) -> Vec<(String, usize)> {
+        let engine = crate::script::engine();
+        let ast = crate::script::check(&engine, src, true, &[]).unwrap();
+        calls(&ast).into_iter().map(|c| (c.name, c.args)).collect()
+    }
+
+    #[test]
+    fn a_method_call_counts_its_object() {
+        assert_eq!(
+            args_of("let s = \"a\"; s.to_upper(); s.sub_string(1, 2)"),
+            [("to_upper".to_string(), 1), ("sub_string".to_string(), 3)]
+        );
+        assert_eq!(args_of("len([1, 2])"), [("len".to_string(), 1)]);
+        assert!(args_of("1 + 2").is_empty(), "operators are not calls");
+    }
+
+    #[test]
+    fn counts_read_as_english() {
+        assert_eq!(counts(&BTreeSet::from([1])), "1 argument");
+        assert_eq!(counts(&BTreeSet::from([1, 2])), "1 or 2 arguments");
+        assert_eq!(counts(&BTreeSet::from([0, 1, 3])), "0, 1 or 3 arguments");
     }
 }
