@@ -20,6 +20,10 @@ pub struct Compiled {
     pub event_fields: Option<Vec<String>>,
     /// (first line in the compiled source, line count, JSON pointer of the YAML string).
     pieces: Vec<(usize, usize, String)>,
+    /// How many evaluations of this source in a row took long enough to hold up other tasks;
+    /// once it reaches `runtime::executor::SLOW_AFTER`, later evaluations run off the async
+    /// workers.
+    pub slow: std::sync::Arc<std::sync::atomic::AtomicU8>,
 }
 
 impl Compiled {
@@ -36,6 +40,28 @@ impl Compiled {
             .iter()
             .find(|(s, n, _)| line >= *s && line < s + n)?;
         index.expr_position(text, pointer, line - start + 1, col.max(1))
+    }
+
+    /// The JSON pointer of the YAML value this source was compiled from (for a record
+    /// template, the mapping holding its fields).
+    pub fn pointer(&self) -> &str {
+        let mut pointers = self.pieces.iter().map(|(_, _, p)| p.as_str());
+        let Some(first) = pointers.next() else {
+            return "";
+        };
+        let mut common = first;
+        for p in pointers {
+            let same = common
+                .bytes()
+                .zip(p.bytes())
+                .take_while(|(a, b)| a == b)
+                .count();
+            common = &common[..same];
+            if !(p.len() == common.len() || p[common.len()..].starts_with('/')) {
+                common = common.rfind('/').map_or("", |i| &common[..i]);
+            }
+        }
+        common.trim_end_matches('/')
     }
 
     /// The JSON pointer of the YAML value holding the source at `line`.
@@ -67,6 +93,7 @@ pub fn expression(
         event_path: (!block).then(|| event_path(src)).flatten(),
         event_fields: event_fields(src),
         pieces: vec![(1, lines, pointer.to_string())],
+        slow: Default::default(),
     })
 }
 
@@ -105,6 +132,7 @@ pub fn template(
         event_path: None,
         event_fields: event_fields(&src),
         pieces,
+        slow: Default::default(),
     })
 }
 

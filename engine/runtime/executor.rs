@@ -875,7 +875,54 @@ fn set_output(st: &mut State, id: &str, out: Dynamic) {
     st.last_output = last;
 }
 
+/// An evaluation this long holds up every task waiting for the same async worker (webhooks,
+/// other runs, health checks). A mapping takes microseconds.
+const SLOW_EVAL: std::time::Duration = std::time::Duration::from_millis(10);
+/// Slow evaluations in a row that move a source off the async workers: two, so that one
+/// evaluation the operating system happened to pause (the time is wall time) does not.
+pub const SLOW_AFTER: u8 = 2;
+
+/// Evaluate `c` in the run's scope, where the run is; a source whose evaluations have taken
+/// `SLOW_EVAL` or more `SLOW_AFTER` times in a row (a script looping over a big table, up to
+/// its time budget) runs under `block_in_place` from then on, which first hands the worker's
+/// other tasks to another thread. That costs a thread hand-off per evaluation, so it is kept
+/// for the sources that need it, and logged once.
 fn eval(plan: &Plan, c: &Compiled, st: &State) -> Result<Dynamic, Failure> {
+    use std::sync::atomic::Ordering::Relaxed;
+    if c.slow.load(Relaxed) >= SLOW_AFTER && on_async_worker() {
+        return tokio::task::block_in_place(|| eval_here(plan, c, st));
+    }
+    let started = std::time::Instant::now();
+    let result = eval_here(plan, c, st);
+    let took = started.elapsed();
+    if took < SLOW_EVAL {
+        if c.slow.load(Relaxed) < SLOW_AFTER {
+            c.slow.store(0, Relaxed);
+        }
+    } else if c
+        .slow
+        .fetch_update(Relaxed, Relaxed, |n| (n < SLOW_AFTER).then_some(n + 1))
+        == Ok(SLOW_AFTER - 1)
+    {
+        tracing::warn!(
+            flow = %plan.flow.flow,
+            at = c.pointer(),
+            took_ms = took.as_millis() as u64,
+            "an expression took {} ms again: from now on it runs on a blocking thread so that it does not hold up webhooks and other runs",
+            took.as_millis()
+        );
+    }
+    result
+}
+
+/// Whether this thread is a worker of a multi-thread tokio runtime, where `block_in_place`
+/// can hand its tasks on (a current-thread runtime, as in flow tests, cannot).
+fn on_async_worker() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
+fn eval_here(plan: &Plan, c: &Compiled, st: &State) -> Result<Dynamic, Failure> {
     let Ok(mut scope) = st.scope.lock() else {
         return Err(Failure {
             message: "internal error: the run's scope is poisoned".into(),
@@ -992,5 +1039,58 @@ mod tests {
         let event = serde_json::json!({});
         let fut = executor.run(&plan, &event);
         assert_send(&fut);
+    }
+
+    /// A source that took long twice runs under `block_in_place` from then on: while it
+    /// runs, another task gets the runtime's only worker.
+    #[test]
+    fn a_slow_expression_moves_off_the_async_worker() {
+        // Each `to_upper` converts 400,000 non-ASCII characters: 20 of them take tens of
+        // milliseconds or more on any machine, far under the time budget.
+        let flow = "flow: t\ntrigger:\n  manual: {}\nsteps:\n  - id: a\n    script: |\n      let s = \"é\"; s.pad(400000, \"é\"); let n = 0;\n      for i in 0..20 { n += s.to_upper().len(); }\n      n\n";
+        let source = crate::load::from_bytes("t.yaml", flow.as_bytes().to_vec()).unwrap();
+        let plan = std::sync::Arc::new(
+            crate::plan::build(
+                source,
+                crate::model::Profile::default(),
+                crate::script::helpers::system_clock(),
+            )
+            .unwrap(),
+        );
+        let executor = std::sync::Arc::new(Executor::new(Clients::default()));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let run = |plan: std::sync::Arc<Plan>, executor: std::sync::Arc<Executor>| async move {
+                let record = executor.run(&plan, &serde_json::json!({})).await;
+                (record, std::time::Instant::now())
+            };
+            // The first runs evaluate it where they are and find it slow.
+            for _ in 0..SLOW_AFTER {
+                let (first, _) = tokio::spawn(run(plan.clone(), executor.clone()))
+                    .await
+                    .unwrap();
+                assert!(matches!(first.status, RunStatus::Completed), "{first:?}");
+            }
+            // The second: once it has started, a task spawned after it still runs before it
+            // ends, on the worker the slow evaluation handed on.
+            let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+            let (plan2, executor2) = (plan.clone(), executor.clone());
+            let second = tokio::spawn(async move {
+                let _ = started_tx.send(());
+                run(plan2, executor2).await
+            });
+            started_rx.await.unwrap();
+            let other = tokio::spawn(async { std::time::Instant::now() });
+            let (record, ended) = second.await.unwrap();
+            assert!(matches!(record.status, RunStatus::Completed), "{record:?}");
+            let other_ran = other.await.unwrap();
+            assert!(
+                other_ran < ended,
+                "the other task waited for the slow evaluation to end"
+            );
+        });
     }
 }
