@@ -231,7 +231,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         let (admin, _admin_task) =
             crate::server::serve(&admin_addr, crate::server::admin::router(admin_state)).await?;
         outln!(
-            "admin API on http://{admin} (/metrics, /api/flows, /api/runs, /api/dlq; bearer token)"
+            "admin API on http://{admin} (/metrics, /api/flows, /api/runs, /api/dlq, /api/engines; bearer token)"
         );
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let work = tokio::spawn(Arc::clone(&worker).run(stopped.clone()));

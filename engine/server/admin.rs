@@ -1,6 +1,6 @@
 //! The admin API, on its own bind: `/healthz` and `/readyz` (open, for probes), and behind a
 //! bearer token (the profile's `server.admin_token`, a secret reference): `/metrics`
-//! (Prometheus text), `/api/flows`, `/api/runs`, `/api/runs/{id}`, `/api/dlq` and
+//! (Prometheus text), `/api/flows`, `/api/runs`, `/api/runs/{id}`, `/api/dlq`, `/api/engines` and
 //! `POST /api/dlq/{id}/replay`. Without a configured token the protected routes answer 401.
 
 use super::error;

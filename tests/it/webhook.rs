@@ -365,7 +365,15 @@ async fn a_webhook_can_answer_after_its_run() {
     let source = ledgerlink::load::from_bytes("flow.yaml", flow.into_bytes()).unwrap();
     let (plans, routes) =
         super::support::planned(source, &profile, &SecretScope::of(&profile, &dir));
-    let store: Arc<dyn StateStore> = Arc::new(SqliteStore::memory().unwrap());
+    // A file store: its reads use their own connection, which must see the end the sender
+    // was told of.
+    let store: Arc<dyn StateStore> = Arc::new(
+        SqliteStore::open(
+            &dir.join("state.db"),
+            ledgerlink::store::sqlite::Durability::Full,
+        )
+        .unwrap(),
+    );
     let script = ledgerlink::connectors::mock::scripted::Scripted::default().echoing();
     let worker = Worker::new(
         Arc::clone(&store),
