@@ -192,6 +192,14 @@ pub trait StateStore: Send + Sync {
         Ok(Vec::new())
     }
 
+    /// Take or renew the lease `name` for `ttl_ms`: true when this engine holds it now. Work
+    /// one engine should do for all (a poll trigger's requests) goes to the holder; the lease
+    /// passes to another engine once it runs out or its holder is silent past its timeout. A
+    /// store one engine uses alone (SQLite) always grants it.
+    fn take_lease(&self, _name: &str, _ttl_ms: i64) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
     fn cursor(&self, name: &str) -> Result<Option<String>, StoreError>;
     fn set_cursor(&self, name: &str, value: &str, now_ms: i64) -> Result<(), StoreError>;
     /// Every cursor whose name starts with `prefix`.

@@ -56,6 +56,34 @@ impl Poller {
         }
     }
 
+    /// Whether this engine polls the flow this round: it holds (or now takes) the flow's
+    /// lease in the store, for three intervals (at least 30 s) from now. A change of holder
+    /// is logged. A store error skips the round (its events could not be stored either).
+    fn holds_lease(&self, every: Duration, holding: &mut Option<bool>) -> bool {
+        let ttl = (every * 3).max(Duration::from_secs(30));
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let name = self.cursor_name();
+        let flow = &self.plan.flow.flow;
+        let mine = match super::blocking(|| self.store.take_lease(&name, ttl_ms)) {
+            Ok(mine) => mine,
+            Err(e) => {
+                tracing::warn!(flow = %flow, error = %e, "cannot read the poll's lease; skipping this round");
+                return false;
+            }
+        };
+        match (*holding, mine) {
+            (Some(false), true) => {
+                tracing::info!(flow = %flow, "this engine polls the flow now (the engine that did is gone or its lease ran out)")
+            }
+            (None | Some(true), false) => {
+                tracing::info!(flow = %flow, "another engine sharing the store polls this flow")
+            }
+            _ => {}
+        }
+        *holding = Some(mine);
+        mine
+    }
+
     /// The interval between polls.
     pub fn every(&self) -> Duration {
         self.plan
@@ -251,6 +279,10 @@ pub async fn run(
     wake: Arc<tokio::sync::Notify>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    // Engines sharing a store poll each flow once between them: the one holding the flow's
+    // lease polls, the others check at each tick and take over when it runs out or its
+    // holder goes silent. (A store one engine uses alone always grants it.)
+    let mut holding: Option<bool> = None;
     loop {
         if let Some(plans) = &plans {
             let flow = poller.plan.flow.flow.clone();
@@ -263,13 +295,21 @@ pub async fn run(
             }
         }
         let every = poller.every();
-        match poller.poll_once(Utc::now()).await {
-            Ok(o) if o.new > 0 => {
+        let mine = poller.holds_lease(every, &mut holding);
+        let polled = if mine {
+            Some(poller.poll_once(Utc::now()).await)
+        } else {
+            None
+        };
+        match polled {
+            Some(Ok(o)) if o.new > 0 => {
                 tracing::info!(flow = %poller.plan.flow.flow, new = o.new, duplicates = o.duplicates, "polled");
                 wake.notify_one();
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "poll failed; trying again at the next interval"),
+            Some(Ok(_)) | None => {}
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "poll failed; trying again at the next interval")
+            }
         }
         // Stopped while this round ran (the engine may be tearing its runtime down, whose
         // timers then refuse new sleeps): end now.

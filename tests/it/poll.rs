@@ -296,3 +296,43 @@ async fn a_polled_refund_reaches_sagepro_as_a_credit_memo() {
         format!("PT-{}", sale["transaction_id"])
     );
 }
+
+/// Two engines sharing a PostgreSQL store poll a flow once between them: the one holding the
+/// flow's lease makes the request, the other sees it held and waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engines_sharing_a_store_poll_once_between_them() {
+    let Some(db) = super::support::pg_database("poll_lease") else {
+        return;
+    };
+    // Unscripted: each call is recorded (and fails, which is all the same here).
+    let script = ledgerlink::connectors::mock::scripted::Scripted::default();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut loops = Vec::new();
+    for _ in 0..2 {
+        let store: Arc<dyn StateStore> =
+            Arc::new(ledgerlink::store::PostgresStore::open(&db.url).unwrap());
+        let poller = Poller {
+            plan: plan(PAYTRACE_POLL),
+            clients: script.clients(),
+            store,
+        };
+        loops.push(tokio::spawn(ledgerlink::triggers::poll::run(
+            poller,
+            None,
+            Arc::new(tokio::sync::Notify::new()),
+            stopped.clone(),
+        )));
+    }
+    // Each loop polls at once (the interval is an hour); give both time for that round.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    stop.send(true).unwrap();
+    for l in loops {
+        l.await.unwrap();
+    }
+    let polls = script
+        .calls()
+        .iter()
+        .filter(|c| c.call == "paytrace.transactions_by_date_range")
+        .count();
+    assert_eq!(polls, 1, "one engine polled, the other saw the lease held");
+}

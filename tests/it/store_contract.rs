@@ -874,6 +874,50 @@ fn postgres_takes_over_only_the_runs_of_engines_that_are_gone() {
     assert_eq!(held.state, RunState::Running, "A's own run was never taken");
 }
 
+/// A poll trigger's lease: one engine of several polls a flow; the others take over when its
+/// lease runs out, when it goes silent, or at once when it signs off.
+#[test]
+fn postgres_hands_a_poll_lease_to_one_engine_at_a_time() {
+    use std::time::Duration;
+    let Some(db) = crate::support::pg_database("leases") else {
+        return;
+    };
+    let a = PostgresStore::open_with(&db.url, Duration::from_secs(3600)).unwrap();
+    let b = PostgresStore::open_with(&db.url, Duration::from_secs(3600)).unwrap();
+    assert!(a.take_lease("poll:f", 60_000).unwrap(), "free: A takes it");
+    assert!(!b.take_lease("poll:f", 60_000).unwrap(), "A holds it");
+    assert!(a.take_lease("poll:f", 60_000).unwrap(), "A renews it");
+    assert!(
+        b.take_lease("poll:g", 60_000).unwrap(),
+        "another flow's lease is apart"
+    );
+
+    // A's lease runs out: B takes it, and A no longer has it.
+    assert!(a.take_lease("poll:h", 1).unwrap());
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(
+        b.take_lease("poll:h", 60_000).unwrap(),
+        "run out: B takes it"
+    );
+    assert!(!a.take_lease("poll:h", 60_000).unwrap());
+
+    // A goes silent (as if killed): B takes over before the lease runs out.
+    let mut client = ::postgres::Client::connect(&db.url, ::postgres::NoTls).unwrap();
+    client
+        .execute(
+            "UPDATE engines SET heartbeat_ms = 0 WHERE id = $1",
+            &[&a.engine()],
+        )
+        .unwrap();
+    assert!(b.take_lease("poll:f", 60_000).unwrap(), "A is silent");
+
+    // B signs off: C takes B's leases at once.
+    let c = PostgresStore::open_with(&db.url, Duration::from_secs(3600)).unwrap();
+    assert!(!c.take_lease("poll:g", 60_000).unwrap(), "B holds it");
+    drop(b);
+    assert!(c.take_lease("poll:g", 60_000).unwrap(), "B signed off");
+}
+
 /// `sslmode=require`: the connections are TLS, the server's certificate verified by the
 /// system's roots. This machine's PostgreSQL serves Debian's snakeoil certificate for
 /// `localhost`, which the system store trusts; where it is not trusted, the test says so and

@@ -709,6 +709,11 @@ impl StateStore for PostgresStore {
         self.call(sql::engines)
     }
 
+    fn take_lease(&self, name: &str, ttl_ms: i64) -> Result<bool, StoreError> {
+        let (name, engine) = (name.to_string(), self.engine.clone());
+        self.call(move |db| sql::take_lease(db, &name, &engine, ttl_ms))
+    }
+
     fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
         let name = name.to_string();
         self.call(move |db| sql::cursor(db, &name))

@@ -110,4 +110,16 @@ CREATE TABLE engines (
 ALTER TABLE engines ADD COLUMN timeout_ms BIGINT NOT NULL DEFAULT 30000;
 "#,
     ),
+    (
+        4,
+        // Work one engine does for all (a poll trigger's requests) goes to the engine holding
+        // its lease.
+        r#"
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until_ms BIGINT NOT NULL
+);
+"#,
+    ),
 ];

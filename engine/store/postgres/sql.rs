@@ -657,6 +657,23 @@ pub fn counts(db: &mut Db) -> Result<BTreeMap<String, i64>, StoreError> {
         .collect()
 }
 
+/// `StateStore::take_lease`: insert the lease, or take it over when it is this engine's, has
+/// run out, or its holder is silent past its own timeout (on the database's clock).
+pub fn take_lease(db: &mut Db, name: &str, engine: &str, ttl_ms: i64) -> Result<bool, StoreError> {
+    let taken = db.query_opt(
+        &format!(
+            "INSERT INTO leases (name, holder, until_ms) VALUES ($1, $2, {DB_NOW} + $3) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until_ms = excluded.until_ms \
+             WHERE leases.holder = excluded.holder OR leases.until_ms < {DB_NOW} \
+             OR NOT EXISTS (SELECT 1 FROM engines g WHERE g.id = leases.holder \
+             AND g.heartbeat_ms + g.timeout_ms >= {DB_NOW}) \
+             RETURNING holder"
+        ),
+        &[&name, &engine, &ttl_ms],
+    )?;
+    Ok(taken.is_some())
+}
+
 pub fn cursor(db: &mut Db, name: &str) -> Result<Option<String>, StoreError> {
     db.query_opt("SELECT value FROM cursors WHERE name = $1", &[&name])?
         .map(|r| r.try_get(0).map_err(StoreError::from))
