@@ -33,6 +33,7 @@ pub fn new_event(plan: &Plan, event: Value, received_ms: i64) -> Result<NewEvent
                     "the event id expression gave nothing for this event".into(),
                 ));
             }
+            storable("event id", &k).map_err(fail)?;
             k
         }
         None => digest(&event),
@@ -43,6 +44,9 @@ pub fn new_event(plan: &Plan, event: Value, received_ms: i64) -> Result<NewEvent
         .map(|c| eval_text(plan, c, &event).map_err(|m| fail(format!("ordering key: {m}"))))
         .transpose()?
         .filter(|k| k != "()");
+    if let Some(k) = &ordering_key {
+        storable("ordering key", k).map_err(fail)?;
+    }
     Ok(NewEvent {
         flow: plan.flow.flow.clone(),
         key,
@@ -52,6 +56,25 @@ pub fn new_event(plan: &Plan, event: Value, received_ms: i64) -> Result<NewEvent
         received_ms,
         text: None,
     })
+}
+
+/// Longest event id or ordering key, in bytes. Keys are indexed; a PostgreSQL index entry
+/// has a size limit (about 2.7 KB), and an id longer than this is not an id.
+pub const MAX_KEY_BYTES: usize = 512;
+
+/// Refuse a key every store cannot keep, with what is wrong, rather than fail at the store
+/// on every delivery (PostgreSQL text cannot hold a NUL character).
+fn storable(what: &str, key: &str) -> Result<(), String> {
+    if key.contains('\0') {
+        return Err(format!("the {what} contains a NUL character"));
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(format!(
+            "the {what} is {} bytes long, more than the {MAX_KEY_BYTES} allowed",
+            key.len()
+        ));
+    }
+    Ok(())
 }
 
 /// A flow-level expression evaluated against the event alone.
@@ -138,5 +161,21 @@ mod tests {
             assert!(!a.contains("4111111111111111"));
         }
         assert!(new_event(&direct, json!({"txn": {}}), 0).is_err());
+    }
+
+    #[test]
+    fn keys_no_store_can_keep_are_refused_with_the_reason() {
+        let p = plan("event.id");
+        let nul = new_event(&p, serde_json::json!({"id": "a\u{0}b"}), 0).unwrap_err();
+        assert!(
+            nul.message.contains("event id contains a NUL"),
+            "{}",
+            nul.message
+        );
+        let long = "x".repeat(MAX_KEY_BYTES + 1);
+        let err = new_event(&p, serde_json::json!({ "id": long }), 0).unwrap_err();
+        assert!(err.message.contains("513 bytes long"), "{}", err.message);
+        let fine = "x".repeat(MAX_KEY_BYTES);
+        assert!(new_event(&p, serde_json::json!({ "id": fine }), 0).is_ok());
     }
 }
