@@ -197,6 +197,14 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 r.state.as_str(),
                 r.attempts
             );
+            if let Some(worker) = &r.worker {
+                let verb = if r.state == crate::store::RunState::Running {
+                    "held by"
+                } else {
+                    "last ran on"
+                };
+                outln!("  {verb}: {worker}");
+            }
             if let Some(reason) = &r.reason {
                 outln!("  {}: {reason}", r.step.as_deref().unwrap_or("reason"));
             }

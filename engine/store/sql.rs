@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 const RUN_COLUMNS: &str = "r.id, r.event_id, r.flow, r.revision, r.state, r.attempts, r.next_ms, \
-     r.ordering_key, r.step, r.reason, r.created_ms, r.updated_ms";
+     r.ordering_key, r.step, r.reason, r.created_ms, r.updated_ms, r.worker";
 
 fn text(v: &Value) -> String {
     v.to_string()
@@ -37,6 +37,7 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
         reason: r.get(9)?,
         created_ms: r.get(10)?,
         updated_ms: r.get(11)?,
+        worker: r.get(12)?,
     })
 }
 
@@ -170,9 +171,9 @@ fn admit(
     Ok(match insert_event(conn, e, &e.stored_text(), claim)? {
         Accepted::Duplicate { event } => AcceptedNow::Duplicate { event },
         Accepted::New { event, run } if blocked => AcceptedNow::Queued { event, run },
-        Accepted::New { event, run } => {
-            AcceptedNow::Running(Box::new(Claimed::admitted(e, event, run, with_body)))
-        }
+        Accepted::New { event, run } => AcceptedNow::Running(Box::new(Claimed::admitted(
+            e, event, run, worker, with_body,
+        ))),
     })
 }
 
@@ -228,8 +229,8 @@ pub fn claim(
             let (run, key, body) = read.query_row(params![id], |r| {
                 Ok((
                     run_row(r)?,
-                    r.get::<_, String>(12)?,
                     r.get::<_, String>(13)?,
+                    r.get::<_, String>(14)?,
                 ))
             })?;
             claimed.push(Claimed {
@@ -305,7 +306,7 @@ pub fn finish(conn: &Connection, run: i64, end: &RunEnd, now_ms: i64) -> Result<
         _ => now_ms,
     };
     conn.prepare_cached(
-        "UPDATE runs SET state = ?2, step = ?3, reason = ?4, next_ms = ?5, lease_ms = 0, worker = NULL, \
+        "UPDATE runs SET state = ?2, step = ?3, reason = ?4, next_ms = ?5, lease_ms = 0, \
          updated_ms = ?6 WHERE id = ?1",
     )?
     .execute(params![run, state.as_str(), step, reason, next, now_ms])?;
@@ -364,7 +365,7 @@ pub fn run(conn: &Connection, id: i64) -> Result<Option<RunDetail>, StoreError> 
             "SELECT {RUN_COLUMNS}, e.event_key, e.body FROM runs r JOIN events e ON e.id = r.event_id WHERE r.id = ?1"
         ))?
         .query_row(params![id], |r| {
-            Ok((run_row(r)?, r.get::<_, String>(12)?, r.get::<_, String>(13)?))
+            Ok((run_row(r)?, r.get::<_, String>(13)?, r.get::<_, String>(14)?))
         })
         .optional()?
     };

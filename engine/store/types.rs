@@ -337,6 +337,9 @@ pub struct RunRow {
     pub reason: Option<String>,
     pub created_ms: i64,
     pub updated_ms: i64,
+    /// The worker (on a shared store, the engine: `host/pid/start`) holding the run, or,
+    /// once it has ended, the one that ran it last. None for a run never claimed.
+    pub worker: Option<String>,
 }
 
 /// A claimed run with what it needs to execute.
@@ -348,9 +351,10 @@ pub struct Claimed {
 }
 
 impl Claimed {
-    /// The run of event `e`, just inserted (`event`, `run`) and claimed in the same commit:
-    /// its first attempt. The body only `with_body` (a run already executing has it).
-    pub fn admitted(e: &NewEvent, event: i64, run: i64, with_body: bool) -> Claimed {
+    /// The run of event `e`, just inserted (`event`, `run`) and claimed by `worker` in the
+    /// same commit: its first attempt. The body only `with_body` (a run already executing
+    /// has it).
+    pub fn admitted(e: &NewEvent, event: i64, run: i64, worker: &str, with_body: bool) -> Claimed {
         Claimed {
             run: RunRow {
                 id: run,
@@ -365,6 +369,7 @@ impl Claimed {
                 reason: None,
                 created_ms: e.received_ms,
                 updated_ms: e.received_ms,
+                worker: Some(worker.to_string()),
             },
             event_key: e.key.clone(),
             body: if with_body {

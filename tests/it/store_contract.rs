@@ -139,8 +139,12 @@ fn contract(store: &dyn StateStore, shared: bool) {
         Some(json!({"n": 3}))
     );
 
-    // Finishing `a` releases `b`; a waiting run comes back when due, not before.
+    // Finishing `a` releases `b`; a waiting run comes back when due, not before. An ended
+    // run still names the worker that ran it (`runs show`).
+    let ran_by = claimed[0].run.worker.clone();
+    assert!(ran_by.is_some(), "a claimed run names its worker");
     store.finish(a, &RunEnd::Completed, 6000).unwrap();
+    assert_eq!(store.run(a).unwrap().unwrap().run.worker, ran_by);
     store
         .finish(
             c,

@@ -73,7 +73,7 @@ impl From<postgres::Error> for StoreError {
 }
 
 const RUN_COLUMNS: &str = "r.id, r.event_id, r.flow, r.revision, r.state, r.attempts, r.next_ms, \
-     r.ordering_key, r.step, r.reason, r.created_ms, r.updated_ms";
+     r.ordering_key, r.step, r.reason, r.created_ms, r.updated_ms, r.worker";
 
 const DLQ_SELECT: &str = "SELECT d.run_id, d.flow, d.step, d.reason, d.revision, d.state, d.at_ms, e.event_key \
      FROM dead_letters d JOIN runs r ON r.id = d.run_id JOIN events e ON e.id = r.event_id";
@@ -109,6 +109,7 @@ fn run_row(r: &Row) -> Result<RunRow, StoreError> {
         reason: r.try_get(9)?,
         created_ms: r.try_get(10)?,
         updated_ms: r.try_get(11)?,
+        worker: r.try_get(12)?,
     })
 }
 
@@ -229,9 +230,9 @@ pub fn admit(
     Ok(match insert_event(db, e, claim)? {
         Accepted::Duplicate { event } => AcceptedNow::Duplicate { event },
         Accepted::New { event, run } if blocked => AcceptedNow::Queued { event, run },
-        Accepted::New { event, run } => {
-            AcceptedNow::Running(Box::new(Claimed::admitted(e, event, run, with_body)))
-        }
+        Accepted::New { event, run } => AcceptedNow::Running(Box::new(Claimed::admitted(
+            e, event, run, worker, with_body,
+        ))),
     })
 }
 
@@ -304,10 +305,10 @@ pub fn claim(
             ),
             &[&id],
         )?;
-        let body: String = row.try_get(13)?;
+        let body: String = row.try_get(14)?;
         claimed.push(Claimed {
             run: run_row(&row)?,
-            event_key: row.try_get(12)?,
+            event_key: row.try_get(13)?,
             body: parse_json("events", &body)?,
         });
     }
@@ -497,7 +498,7 @@ pub fn finish(
     };
     db.execute(
         "UPDATE runs SET state = $2, step = $3, reason = $4, next_ms = $5, lease_ms = 0, \
-         worker = NULL, updated_ms = $6 WHERE id = $1",
+         updated_ms = $6 WHERE id = $1",
         &[&run, &state.as_str(), &step, &reason, &next, &now_ms],
     )?;
     if let RunEnd::DeadLettered { step, reason } = end {
@@ -551,7 +552,7 @@ pub fn run(db: &mut Db, id: i64) -> Result<Option<RunDetail>, StoreError> {
     let Some(row) = row else {
         return Ok(None);
     };
-    let body: String = row.try_get(13)?;
+    let body: String = row.try_get(14)?;
     let journal = journal(db, id)?;
     let dead_letter = db
         .query_opt(&format!("{DLQ_SELECT} WHERE d.run_id = $1"), &[&id])?
@@ -559,7 +560,7 @@ pub fn run(db: &mut Db, id: i64) -> Result<Option<RunDetail>, StoreError> {
         .transpose()?;
     Ok(Some(RunDetail {
         run: run_row(&row)?,
-        event_key: row.try_get(12)?,
+        event_key: row.try_get(13)?,
         event: parse_json("events", &body)?,
         journal,
         dead_letter,
