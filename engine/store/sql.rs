@@ -12,7 +12,7 @@ const RUN_COLUMNS: &str = "r.id, r.event_id, r.flow, r.revision, r.state, r.atte
      r.ordering_key, r.step, r.reason, r.created_ms, r.updated_ms, r.worker";
 
 fn text(v: &Value) -> String {
-    v.to_string()
+    json_text(v)
 }
 
 pub(super) fn parse_json(table: &str, text: &str) -> Result<Value, StoreError> {

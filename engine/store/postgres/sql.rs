@@ -79,7 +79,7 @@ const DLQ_SELECT: &str = "SELECT d.run_id, d.flow, d.step, d.reason, d.revision,
      FROM dead_letters d JOIN runs r ON r.id = d.run_id JOIN events e ON e.id = r.event_id";
 
 fn text(v: &Value) -> String {
-    v.to_string()
+    json_text(v)
 }
 
 fn history_text(history: &Value) -> String {
