@@ -44,24 +44,21 @@ impl Compiled {
 
     /// The JSON pointer of the YAML value this source was compiled from (for a record
     /// template, the mapping holding its fields).
-    pub fn pointer(&self) -> &str {
+    pub fn pointer(&self) -> String {
         let mut pointers = self.pieces.iter().map(|(_, _, p)| p.as_str());
         let Some(first) = pointers.next() else {
-            return "";
+            return String::new();
         };
-        let mut common = first;
+        let mut common: Vec<&str> = first.split('/').collect();
         for p in pointers {
             let same = common
-                .bytes()
-                .zip(p.bytes())
-                .take_while(|(a, b)| a == b)
+                .iter()
+                .zip(p.split('/'))
+                .take_while(|(a, b)| *a == b)
                 .count();
-            common = &common[..same];
-            if !(p.len() == common.len() || p[common.len()..].starts_with('/')) {
-                common = common.rfind('/').map_or("", |i| &common[..i]);
-            }
+            common.truncate(same);
         }
-        common.trim_end_matches('/')
+        common.join("/")
     }
 
     /// The JSON pointer of the YAML value holding the source at `line`.
@@ -262,5 +259,32 @@ mod event_field_tests {
         ] {
             assert_eq!(event_fields(src), None, "{src}");
         }
+    }
+
+    #[test]
+    fn a_template_is_placed_at_the_mapping_holding_its_fields() {
+        let at = |pointers: &[&str]| {
+            super::Compiled {
+                ast: rhai::AST::empty(),
+                event_path: None,
+                event_fields: None,
+                pieces: pointers.iter().map(|p| (1, 1, p.to_string())).collect(),
+                slow: Default::default(),
+            }
+            .pointer()
+        };
+        assert_eq!(at(&["/steps/0/script"]), "/steps/0/script");
+        assert_eq!(
+            at(&["/steps/0/with/Memo2", "/steps/0/with/Memo"]),
+            "/steps/0/with"
+        );
+        assert_eq!(
+            at(&["/steps/0/with/Memo", "/steps/0/with/Memo2"]),
+            "/steps/0/with"
+        );
+        assert_eq!(
+            at(&["/steps/0/with/Ä/x", "/steps/0/with/Ö"]),
+            "/steps/0/with"
+        );
     }
 }

@@ -889,16 +889,22 @@ pub const SLOW_AFTER: u8 = 2;
 /// for the sources that need it, and logged once.
 fn eval(plan: &Plan, c: &Compiled, st: &State) -> Result<Dynamic, Failure> {
     use std::sync::atomic::Ordering::Relaxed;
-    if c.slow.load(Relaxed) >= SLOW_AFTER && on_async_worker() {
+    // Only where there is an async worker to keep free (not in flow tests and one-shot
+    // commands, which run on a current-thread runtime and would be warned for nothing).
+    if !on_async_worker() {
+        return eval_here(plan, c, st);
+    }
+    if c.slow.load(Relaxed) >= SLOW_AFTER {
         return tokio::task::block_in_place(|| eval_here(plan, c, st));
     }
     let started = std::time::Instant::now();
     let result = eval_here(plan, c, st);
     let took = started.elapsed();
     if took < SLOW_EVAL {
-        if c.slow.load(Relaxed) < SLOW_AFTER {
-            c.slow.store(0, Relaxed);
-        }
+        // A fast evaluation ends a streak (one update: a concurrent slow one is not undone).
+        let _ = c
+            .slow
+            .fetch_update(Relaxed, Relaxed, |n| (n > 0 && n < SLOW_AFTER).then_some(0));
     } else if c
         .slow
         .fetch_update(Relaxed, Relaxed, |n| (n < SLOW_AFTER).then_some(n + 1))

@@ -175,21 +175,34 @@ impl Rule for Check {
                 if taken.contains(&call.args) || ours(&call.name) {
                     continue;
                 }
+                // `obj.f(a)` calls the closure in `obj`'s property `f` when it has one, which
+                // lint cannot see through: a map literal with a key of that name is trusted.
+                if call.method && map_key_in(expr.src, &call.name) {
+                    continue;
+                }
                 let span = cx.expr_span(expr, call.line, call.col, call.name.chars().count());
-                let mut d = Diagnostic::error(
-                    CODE,
-                    cx.file,
-                    span,
+                let message = if call.method {
+                    // Counted as written: the value before the dot is not an argument there.
+                    let after_dot: BTreeSet<usize> =
+                        taken.iter().filter_map(|n| n.checked_sub(1)).collect();
+                    format!(
+                        "`.{}(..)` takes {} after the dot, not {}: the call fails when it runs",
+                        call.name,
+                        counts(&after_dot),
+                        call.args - 1
+                    )
+                } else {
                     format!(
                         "`{}` takes {}, not {}: the call fails when it runs",
                         call.name,
                         counts(taken),
                         call.args
-                    ),
-                );
+                    )
+                };
+                let mut d = Diagnostic::error(CODE, cx.file, span, message);
                 if call.method {
                     d = d.with_help(format!(
-                        "a method call passes the value before the dot first: `x.{0}(a)` is `{0}(x, a)`",
+                        "`x.{0}(a)` is `{0}(x, a)`: the value before the dot is the first argument",
                         call.name
                     ));
                 }
@@ -197,6 +210,20 @@ impl Rule for Check {
             }
         }
     }
+}
+
+/// Whether `src` has a map literal (`#{ .. }`) with the key `name` (`name:` or `"name":`).
+fn map_key_in(src: &str, name: &str) -> bool {
+    if !src.contains("#{") {
+        return false;
+    }
+    src.match_indices(name).any(|(at, _)| {
+        let before = src[..at].chars().next_back();
+        let after = src[at + name.len()..].trim_start_matches(['"', ' ', '\t']);
+        !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+            && after.starts_with(':')
+            && !after.starts_with("::")
+    })
 }
 
 #[cfg(test)]
@@ -231,6 +258,20 @@ mod tests {
         );
         assert_eq!(args_of("len([1, 2])"), [("len".to_string(), 1)]);
         assert!(args_of("1 + 2").is_empty(), "operators are not calls");
+    }
+
+    #[test]
+    fn a_map_key_holding_a_closure_is_trusted_as_a_method() {
+        assert!(map_key_in(
+            "let f = #{ money: |x| x }; f.money(1, 2)",
+            "money"
+        ));
+        assert!(map_key_in("let f = #{ \"pad\" : |x| x }; f.pad(1)", "pad"));
+        assert!(!map_key_in(
+            "let f = #{ mymoney: 1 }; f.money(1, 2)",
+            "money"
+        ));
+        assert!(!map_key_in("money(1, 2)", "money"));
     }
 
     #[test]
