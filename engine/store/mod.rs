@@ -200,6 +200,12 @@ pub trait StateStore: Send + Sync {
         Ok(true)
     }
 
+    /// Give the lease `name` up if this engine holds it (the work stopped here), so another
+    /// engine need not wait for it to run out.
+    fn release_lease(&self, _name: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     fn cursor(&self, name: &str) -> Result<Option<String>, StoreError>;
     fn set_cursor(&self, name: &str, value: &str, now_ms: i64) -> Result<(), StoreError>;
     /// Every cursor whose name starts with `prefix`.

@@ -290,6 +290,11 @@ pub async fn run(
                 Some(current) => poller.plan = current,
                 None => {
                     tracing::warn!(flow = %flow, "poll flow removed; its poller stops");
+                    if holding == Some(true) {
+                        // Another engine that still has the flow polls it at its next tick.
+                        let name = poller.cursor_name();
+                        let _ = super::blocking(|| poller.store.release_lease(&name));
+                    }
                     return;
                 }
             }

@@ -915,6 +915,19 @@ fn postgres_hands_a_poll_lease_to_one_engine_at_a_time() {
         .unwrap();
     assert!(b.take_lease("poll:f", 60_000).unwrap(), "A is silent");
 
+    // A holder that stops polling a flow gives its lease up; another engine's is kept.
+    assert!(b.take_lease("poll:k", 60_000).unwrap());
+    a.release_lease("poll:k").unwrap();
+    assert!(
+        !a.take_lease("poll:k", 60_000).unwrap(),
+        "B's lease is not A's to give"
+    );
+    b.release_lease("poll:k").unwrap();
+    assert!(
+        a.take_lease("poll:k", 60_000).unwrap(),
+        "given up: A takes it"
+    );
+
     // B signs off: C takes B's leases at once.
     let c = PostgresStore::open_with(&db.url, Duration::from_secs(3600)).unwrap();
     assert!(!c.take_lease("poll:g", 60_000).unwrap(), "B holds it");

@@ -714,6 +714,11 @@ impl StateStore for PostgresStore {
         self.call(move |db| sql::take_lease(db, &name, &engine, ttl_ms))
     }
 
+    fn release_lease(&self, name: &str) -> Result<(), StoreError> {
+        let (name, engine) = (name.to_string(), self.engine.clone());
+        self.call(move |db| sql::release_lease(db, &name, &engine))
+    }
+
     fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
         let name = name.to_string();
         self.call(move |db| sql::cursor(db, &name))

@@ -675,6 +675,14 @@ pub fn take_lease(db: &mut Db, name: &str, engine: &str, ttl_ms: i64) -> Result<
     Ok(taken.is_some())
 }
 
+pub fn release_lease(db: &mut Db, name: &str, engine: &str) -> Result<(), StoreError> {
+    db.execute(
+        "DELETE FROM leases WHERE name = $1 AND holder = $2",
+        &[&name, &engine],
+    )?;
+    Ok(())
+}
+
 pub fn cursor(db: &mut Db, name: &str) -> Result<Option<String>, StoreError> {
     db.query_opt("SELECT value FROM cursors WHERE name = $1", &[&name])?
         .map(|r| r.try_get(0).map_err(StoreError::from))
