@@ -14,6 +14,9 @@ use sha2::{Digest, Sha256};
 pub struct IntakeError {
     pub flow: String,
     pub message: String,
+    /// What a webhook answers with: `NoEventId` (no id, or its expression failed) or
+    /// `BadEventId` (an id or ordering key no store can keep).
+    pub code: &'static str,
 }
 
 /// The inbox row for `event` in `plan`'s flow.
@@ -21,6 +24,11 @@ pub fn new_event(plan: &Plan, event: Value, received_ms: i64) -> Result<NewEvent
     let fail = |message: String| IntakeError {
         flow: plan.flow.flow.clone(),
         message,
+        code: "NoEventId",
+    };
+    let bad_key = |message: String| IntakeError {
+        code: "BadEventId",
+        ..fail(message)
     };
     if !event.is_object() {
         return Err(fail("an event must be a JSON object".into()));
@@ -33,7 +41,7 @@ pub fn new_event(plan: &Plan, event: Value, received_ms: i64) -> Result<NewEvent
                     "the event id expression gave nothing for this event".into(),
                 ));
             }
-            storable("event id", &k).map_err(fail)?;
+            storable("event id", &k).map_err(bad_key)?;
             k
         }
         None => digest(&event),
@@ -45,7 +53,7 @@ pub fn new_event(plan: &Plan, event: Value, received_ms: i64) -> Result<NewEvent
         .transpose()?
         .filter(|k| k != "()");
     if let Some(k) = &ordering_key {
-        storable("ordering key", k).map_err(fail)?;
+        storable("ordering key", k).map_err(bad_key)?;
     }
     Ok(NewEvent {
         flow: plan.flow.flow.clone(),

@@ -191,7 +191,7 @@ pub fn check_request(
         }
     };
     new_event(plan, event, now_ms)
-        .map_err(|e| refused(StatusCode::BAD_REQUEST, "NoEventId", e.to_string()))
+        .map_err(|e| refused(StatusCode::BAD_REQUEST, e.code, e.to_string()))
 }
 
 /// Every request the other routes do not take.
