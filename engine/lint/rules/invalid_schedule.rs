@@ -57,7 +57,75 @@ fn check_cron(cx: &FlowCx<'_>, cron: &str, tz: chrono_tz::Tz, out: &mut Vec<Diag
                 "invalid cron `{cron}`: {}",
                 e.to_string().to_lowercase().trim_end_matches('.')
             );
-            out.push(cx.error(CODE, pointer, msg).with_help(help));
+            let d = cx.error(CODE, pointer, msg);
+            out.push(match misspelt_name(cron) {
+                Some((typo, near)) => d.with_help(format!(
+                    "`{typo}`: did you mean `{near}`? (days are SUN-SAT, months JAN-DEC)"
+                )),
+                None => d.with_help(help),
+            });
         }
+    }
+}
+
+const DAYS: &[&str] = &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+const MONTHS: &[&str] = &[
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
+
+/// A word in the month or day-of-week field that is not a name croner knows, and the name it
+/// is closest to (`MOM` -> `MON`, `JNA` -> `JAN`).
+fn misspelt_name(cron: &str) -> Option<(String, &'static str)> {
+    let fields: Vec<&str> = cron.split_whitespace().collect();
+    let (month, day) = match fields.len() {
+        5 => (3, 4),
+        6 | 7 => (4, 5),
+        _ => return None,
+    };
+    [(month, MONTHS), (day, DAYS)]
+        .into_iter()
+        .flat_map(|(i, names)| {
+            fields[i]
+                .split([',', '-', '/', '#'])
+                .map(move |word| (word, names))
+        })
+        .filter(|(word, names)| {
+            word.chars().any(|c| c.is_ascii_alphabetic())
+                && !names.iter().any(|n| n.eq_ignore_ascii_case(word))
+                && !["L", "W", "LW", "?"]
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case(word))
+        })
+        .find_map(|(word, names)| nearest_name(word, names).map(|n| (word.to_string(), n)))
+}
+
+/// The name `word` spells out (`thurs`, `monday`) or misses by one letter or one swap (`MOM`,
+/// `JNA`): three-letter names are too short for a similarity score.
+fn nearest_name(word: &str, names: &[&'static str]) -> Option<&'static str> {
+    let word = word.to_ascii_uppercase();
+    names
+        .iter()
+        .find(|n| word.starts_with(**n))
+        .or_else(|| names.iter().find(|n| strsim::osa_distance(&word, n) <= 1))
+        .copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::misspelt_name;
+
+    #[test]
+    fn a_misspelt_day_or_month_gets_the_closest_name() {
+        assert_eq!(
+            misspelt_name("0 30 2 * * MOM-FRI"),
+            Some(("MOM".into(), "MON"))
+        );
+        assert_eq!(misspelt_name("0 30 2 * JNA *"), Some(("JNA".into(), "JAN")));
+        assert_eq!(
+            misspelt_name("30 2 * * tue,thurs"),
+            Some(("thurs".into(), "THU"))
+        );
+        assert_eq!(misspelt_name("0 30 2 * * MON-FRI"), None);
+        assert_eq!(misspelt_name("0 30 2 * * XYZ"), None);
     }
 }
