@@ -47,9 +47,14 @@ struct Parsed {
     value: serde_json::Value,
     index: load::PointerIndex,
     flow: Flow,
-    /// Linted without its unknown keys (each already an LL002): checked by the rules, never
-    /// handed on as a flow.
+    /// Linted without the members an LL002 named: checked by the rules, never handed on as
+    /// a flow.
     repaired: bool,
+    /// Lines (first, last) of the steps or top-level sections whose members were removed for
+    /// a wrong value (not an unknown key): rule findings there are dropped, since a rule
+    /// would see the section without the member (a "missing" finding for a value that is
+    /// there but wrong).
+    quiet: Vec<(usize, usize)>,
 }
 
 /// Lint files already in memory.
@@ -77,6 +82,18 @@ pub fn lint_sources(files: Vec<SourceFile>, options: &LintOptions) -> Report {
         rule.check_set(&cxs, &mut report.diagnostics);
     }
     drop(cxs);
+    let schema = rules::schema_violation::CODE.code;
+    report.diagnostics.retain(|d| {
+        d.code.code == schema
+            || !parsed.iter().any(|p| {
+                *p.file.name == *d.file
+                    && d.span.is_some_and(|s| {
+                        p.quiet
+                            .iter()
+                            .any(|(first, last)| (*first..=*last).contains(&s.line))
+                    })
+            })
+    });
     report.flows = parsed
         .into_iter()
         .filter(|p| !p.repaired)
@@ -100,14 +117,25 @@ fn parse_one(file: SourceFile, out: &mut Vec<Diagnostic>) -> Option<Parsed> {
     };
     let violations = load::validate(&parsed.value);
     if !violations.is_empty() {
-        // A misspelt key is the usual violation; it must not hide the rest of the file's
-        // findings. Without its unknown keys the file may match the schema, and then the rules
-        // check it as well (lines and columns are the file's own: only keys were removed).
-        let mut without_unknown = parsed.value.clone();
-        let only_unknown_keys = violations.iter().all(|v| v.unexpected.is_some());
+        // A misspelt key or a wrong value must not hide the rest of the file's findings.
+        // Without the members the violations name, the file may match the schema, and then the
+        // rules check it as well (lines and columns are the file's own: only members were
+        // removed), quiet in the sections that lost a value. A violation that is not about a
+        // member (a required one missing) leaves the file to its LL002s.
+        let mut repaired = parsed.value.clone();
+        let mut quiet = Vec::new();
         for v in violations {
-            if v.unexpected.is_some() {
-                remove_at(&mut without_unknown, &v.pointer);
+            remove_at(&mut repaired, &v.pointer);
+            if v.unexpected.is_none() {
+                let section = section_of(&v.pointer);
+                // From the section's key (`trigger:`) to the end of its value.
+                let key = parsed.index.key_span(&section).map(|k| k.line);
+                quiet.extend(
+                    parsed
+                        .index
+                        .span(&section)
+                        .map(|s| (key.unwrap_or(s.line).min(s.line), s.end_line)),
+                );
             }
             out.push(rules::schema_violation::diagnostic(
                 &file.name,
@@ -115,16 +143,17 @@ fn parse_one(file: SourceFile, out: &mut Vec<Diagnostic>) -> Option<Parsed> {
                 v,
             ));
         }
-        if !only_unknown_keys || !load::validate(&without_unknown).is_empty() {
+        if !load::validate(&repaired).is_empty() {
             return None;
         }
-        let flow = serde_json::from_value::<Flow>(without_unknown.clone()).ok()?;
+        let flow = serde_json::from_value::<Flow>(repaired.clone()).ok()?;
         return Some(Parsed {
             file,
-            value: without_unknown,
+            value: repaired,
             index: parsed.index,
             flow,
             repaired: true,
+            quiet,
         });
     }
     match serde_path_to_error::deserialize::<_, Flow>(parsed.value.clone()) {
@@ -134,6 +163,7 @@ fn parse_one(file: SourceFile, out: &mut Vec<Diagnostic>) -> Option<Parsed> {
             index: parsed.index,
             flow,
             repaired: false,
+            quiet: Vec::new(),
         }),
         Err(e) => {
             // What the schema let through but the model cannot hold (an integer too large for
@@ -156,6 +186,16 @@ fn parse_one(file: SourceFile, out: &mut Vec<Diagnostic>) -> Option<Parsed> {
             out.push(Diagnostic::error(code, &file.name, Some(span), message));
             None
         }
+    }
+}
+
+/// The step (`/steps/N`) or top-level section (`/trigger`) a JSON pointer is in.
+fn section_of(pointer: &str) -> String {
+    let mut parts = pointer.split('/').skip(1);
+    match (parts.next(), parts.next()) {
+        (Some("steps"), Some(n)) => format!("/steps/{n}"),
+        (Some(first), _) => format!("/{first}"),
+        (None, _) => String::new(),
     }
 }
 
