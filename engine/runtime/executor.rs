@@ -889,12 +889,8 @@ pub const SLOW_AFTER: u8 = 2;
 /// for the sources that need it, and logged once.
 fn eval(plan: &Plan, c: &Compiled, st: &State) -> Result<Dynamic, Failure> {
     use std::sync::atomic::Ordering::Relaxed;
-    // Only where there is an async worker to keep free (not in flow tests and one-shot
-    // commands, which run on a current-thread runtime and would be warned for nothing).
-    if !on_async_worker() {
-        return eval_here(plan, c, st);
-    }
-    if c.slow.load(Relaxed) >= SLOW_AFTER {
+    // The runtime is asked only when it matters (a slow source), not on every evaluation.
+    if c.slow.load(Relaxed) >= SLOW_AFTER && on_async_worker() {
         return tokio::task::block_in_place(|| eval_here(plan, c, st));
     }
     let started = std::time::Instant::now();
@@ -905,10 +901,10 @@ fn eval(plan: &Plan, c: &Compiled, st: &State) -> Result<Dynamic, Failure> {
         let _ = c
             .slow
             .fetch_update(Relaxed, Relaxed, |n| (n > 0 && n < SLOW_AFTER).then_some(0));
-    } else if c
-        .slow
-        .fetch_update(Relaxed, Relaxed, |n| (n < SLOW_AFTER).then_some(n + 1))
-        == Ok(SLOW_AFTER - 1)
+    } else if on_async_worker() // not counted where no async worker is to be kept free
+        && c.slow
+            .fetch_update(Relaxed, Relaxed, |n| (n < SLOW_AFTER).then_some(n + 1))
+            == Ok(SLOW_AFTER - 1)
     {
         tracing::warn!(
             flow = %plan.flow.flow,

@@ -3,6 +3,7 @@
 //! PostgreSQL both accept. Values arrive with card data already masked: `sqlite.rs` redacts at
 //! the door, on the caller's thread, so the one writer thread does not spend its time on it.
 
+use super::types::json_text as text;
 use super::types::*;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
@@ -10,10 +11,9 @@ use std::collections::BTreeMap;
 
 const RUN_COLUMNS: &str = "r.id, r.event_id, r.flow, r.revision, r.state, r.attempts, r.next_ms, \
      r.ordering_key, r.step, r.reason, r.created_ms, r.updated_ms, r.worker";
-
-fn text(v: &Value) -> String {
-    json_text(v)
-}
+/// The columns a query selects after `RUN_COLUMNS`: the event's key, then its body.
+const EVENT_KEY_COLUMN: usize = 13;
+const EVENT_BODY_COLUMN: usize = 14;
 
 pub(super) fn parse_json(table: &str, text: &str) -> Result<Value, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
@@ -229,8 +229,8 @@ pub fn claim(
             let (run, key, body) = read.query_row(params![id], |r| {
                 Ok((
                     run_row(r)?,
-                    r.get::<_, String>(13)?,
-                    r.get::<_, String>(14)?,
+                    r.get::<_, String>(EVENT_KEY_COLUMN)?,
+                    r.get::<_, String>(EVENT_BODY_COLUMN)?,
                 ))
             })?;
             claimed.push(Claimed {
@@ -365,7 +365,7 @@ pub fn run(conn: &Connection, id: i64) -> Result<Option<RunDetail>, StoreError> 
             "SELECT {RUN_COLUMNS}, e.event_key, e.body FROM runs r JOIN events e ON e.id = r.event_id WHERE r.id = ?1"
         ))?
         .query_row(params![id], |r| {
-            Ok((run_row(r)?, r.get::<_, String>(13)?, r.get::<_, String>(14)?))
+            Ok((run_row(r)?, r.get::<_, String>(EVENT_KEY_COLUMN)?, r.get::<_, String>(EVENT_BODY_COLUMN)?))
         })
         .optional()?
     };

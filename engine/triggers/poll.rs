@@ -300,20 +300,16 @@ pub async fn run(
             }
         }
         let every = poller.every();
-        let mine = poller.holds_lease(every, &mut holding);
-        let polled = if mine {
-            Some(poller.poll_once(Utc::now()).await)
-        } else {
-            None
-        };
-        match polled {
-            Some(Ok(o)) if o.new > 0 => {
-                tracing::info!(flow = %poller.plan.flow.flow, new = o.new, duplicates = o.duplicates, "polled");
-                wake.notify_one();
-            }
-            Some(Ok(_)) | None => {}
-            Some(Err(e)) => {
-                tracing::warn!(error = %e, "poll failed; trying again at the next interval")
+        if poller.holds_lease(every, &mut holding) {
+            match poller.poll_once(Utc::now()).await {
+                Ok(o) if o.new > 0 => {
+                    tracing::info!(flow = %poller.plan.flow.flow, new = o.new, duplicates = o.duplicates, "polled");
+                    wake.notify_one();
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "poll failed; trying again at the next interval")
+                }
             }
         }
         // Stopped while this round ran (the engine may be tearing its runtime down, whose

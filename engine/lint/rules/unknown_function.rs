@@ -7,7 +7,6 @@
 use super::{Rule, rule_code};
 use crate::diag::Diagnostic;
 use crate::lint::FlowCx;
-use crate::lint::tokens::{Token, scan};
 use rhai::{ASTNode, Expr};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
@@ -149,30 +148,27 @@ impl Rule for Check {
                     || KEYWORDS.contains(&name)
                     || expr.extra_vars.iter().any(|v| v == name)
             };
-            for (token, line, col) in scan(expr.src) {
-                let Token::Call(name) = token else { continue };
-                if known.contains_key(&name) || ours(&name) {
+            for call in calls(ast) {
+                if ours(&call.name) {
                     continue;
                 }
-                let span = cx.expr_span(expr, line, col, name.chars().count());
-                let mut d = Diagnostic::error(
-                    CODE,
-                    cx.file,
-                    span,
-                    format!("no function `{name}`: the call fails when it runs"),
-                );
-                if let Some(near) =
-                    crate::lint::context::closest(&name, known.keys().map(String::as_str))
-                {
-                    d = d.with_help(format!("did you mean `{near}`?"));
-                }
-                out.push(d);
-            }
-            for call in calls(ast) {
+                let span = cx.expr_span(expr, call.line, call.col, call.name.chars().count());
                 let Some(taken) = known.get(&call.name) else {
-                    continue; // unknown: reported above
+                    let mut d = Diagnostic::error(
+                        CODE,
+                        cx.file,
+                        span,
+                        format!("no function `{}`: the call fails when it runs", call.name),
+                    );
+                    if let Some(near) =
+                        crate::lint::context::closest(&call.name, known.keys().map(String::as_str))
+                    {
+                        d = d.with_help(format!("did you mean `{near}`?"));
+                    }
+                    out.push(d);
+                    continue;
                 };
-                if taken.contains(&call.args) || ours(&call.name) {
+                if taken.contains(&call.args) {
                     continue;
                 }
                 // `obj.f(a)` calls the closure in `obj`'s property `f` when it has one, which
@@ -180,7 +176,6 @@ impl Rule for Check {
                 if call.method && map_key_in(expr.src, &call.name) {
                     continue;
                 }
-                let span = cx.expr_span(expr, call.line, call.col, call.name.chars().count());
                 let message = if call.method {
                     // Counted as written: the value before the dot is not an argument there.
                     let after_dot: BTreeSet<usize> =

@@ -7,6 +7,7 @@
 //! for a run only while it holds it (`check_held`). Leases and heartbeats use the database's
 //! clock. Values arrive with card data already masked.
 
+use crate::store::types::json_text as text;
 use crate::store::types::*;
 use postgres::Row;
 use postgres::types::ToSql;
@@ -74,13 +75,12 @@ impl From<postgres::Error> for StoreError {
 
 const RUN_COLUMNS: &str = "r.id, r.event_id, r.flow, r.revision, r.state, r.attempts, r.next_ms, \
      r.ordering_key, r.step, r.reason, r.created_ms, r.updated_ms, r.worker";
+/// The columns a query selects after `RUN_COLUMNS`: the event's key, then its body.
+const EVENT_KEY_COLUMN: usize = 13;
+const EVENT_BODY_COLUMN: usize = 14;
 
 const DLQ_SELECT: &str = "SELECT d.run_id, d.flow, d.step, d.reason, d.revision, d.state, d.at_ms, e.event_key \
      FROM dead_letters d JOIN runs r ON r.id = d.run_id JOIN events e ON e.id = r.event_id";
-
-fn text(v: &Value) -> String {
-    json_text(v)
-}
 
 fn history_text(history: &Value) -> String {
     if history.is_null() {
@@ -305,10 +305,10 @@ pub fn claim(
             ),
             &[&id],
         )?;
-        let body: String = row.try_get(14)?;
+        let body: String = row.try_get(EVENT_BODY_COLUMN)?;
         claimed.push(Claimed {
             run: run_row(&row)?,
-            event_key: row.try_get(13)?,
+            event_key: row.try_get(EVENT_KEY_COLUMN)?,
             body: parse_json("events", &body)?,
         });
     }
@@ -552,7 +552,7 @@ pub fn run(db: &mut Db, id: i64) -> Result<Option<RunDetail>, StoreError> {
     let Some(row) = row else {
         return Ok(None);
     };
-    let body: String = row.try_get(14)?;
+    let body: String = row.try_get(EVENT_BODY_COLUMN)?;
     let journal = journal(db, id)?;
     let dead_letter = db
         .query_opt(&format!("{DLQ_SELECT} WHERE d.run_id = $1"), &[&id])?
@@ -560,7 +560,7 @@ pub fn run(db: &mut Db, id: i64) -> Result<Option<RunDetail>, StoreError> {
         .transpose()?;
     Ok(Some(RunDetail {
         run: run_row(&row)?,
-        event_key: row.try_get(13)?,
+        event_key: row.try_get(EVENT_KEY_COLUMN)?,
         event: parse_json("events", &body)?,
         journal,
         dead_letter,
