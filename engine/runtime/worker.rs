@@ -126,7 +126,13 @@ pub struct Worker {
     pub completions: Arc<super::completions::Completions>,
     /// Slots for runs started by their trigger (`run_admitting`), as many as `concurrency`.
     direct: Arc<tokio::sync::Semaphore>,
+    /// Runs that completed and told their webhook so, whose end is not committed yet
+    /// (`record_end`); such a run gives its `direct` slot back for one of these.
+    settling: Arc<tokio::sync::Semaphore>,
 }
+
+/// Completed runs whose end may wait for its commit without a slot, per slot.
+const SETTLING_PER_SLOT: usize = 4;
 
 impl Worker {
     pub fn new(
@@ -143,6 +149,9 @@ impl Worker {
             stats: Arc::new(Stats::default()),
             completions: Arc::default(),
             direct: Arc::new(tokio::sync::Semaphore::new(config.concurrency.max(1))),
+            settling: Arc::new(tokio::sync::Semaphore::new(
+                config.concurrency.max(1) * SETTLING_PER_SLOT,
+            )),
             config,
         })
     }
@@ -218,6 +227,11 @@ impl Worker {
                 slots.forget();
             }
             self.direct.close();
+            let settling = all.saturating_mul(SETTLING_PER_SLOT as u32);
+            if let Ok(permits) = self.settling.acquire_many(settling).await {
+                permits.forget();
+            }
+            self.settling.close();
         })
         .await;
         if drained.is_err() {
@@ -254,8 +268,8 @@ impl Worker {
         let journal = Arc::new(RunJournal::admitting(Arc::clone(&self.store), admission));
         tokio::spawn(tracing::Instrument::instrument(
             async move {
-                me.execute_journaled(&plan, &body, journal).await;
-                drop(slot);
+                me.execute_journaled(&plan, &body, journal, Some(slot))
+                    .await;
             },
             span,
         ))
@@ -276,7 +290,7 @@ impl Worker {
                 reason: format!("flow `{}` is not loaded", c.run.flow),
             };
             let journal = Arc::new(RunJournal::fresh(store, run, &flow));
-            self.record_end(&journal, end, &[]).await;
+            self.record_end(&journal, end, &[], None).await;
             return;
         };
         if plan.hash != c.run.revision {
@@ -300,16 +314,18 @@ impl Worker {
                 }
             }
         };
-        self.execute_journaled(&plan, &c.body, Arc::new(journal))
+        self.execute_journaled(&plan, &c.body, Arc::new(journal), None)
             .await
     }
 
-    /// Execute `plan` on `body` with its calls journaled, then record the run's end.
+    /// Execute `plan` on `body` with its calls journaled, then record the run's end; `slot`
+    /// is the run's `direct` slot when its webhook started it.
     async fn execute_journaled(
         &self,
         plan: &Plan,
         body: &serde_json::Value,
         journal: Arc<RunJournal>,
+        slot: Option<tokio::sync::OwnedSemaphorePermit>,
     ) {
         let executor = self
             .executor
@@ -342,19 +358,40 @@ impl Worker {
                 next_ms: now_ms() + retry_in_ms as i64,
             },
         };
-        self.record_end(&journal, end, &record.alerts).await;
+        self.record_end(&journal, end, &record.alerts, slot).await;
     }
 
     /// Commit the run's end, then tell its waiting webhook and send its alerts. Alerts go
     /// out only once the end is committed, so a run whose event turns out to be a duplicate
     /// at that commit, or that runs again after a crash before it, does not alert twice.
+    ///
+    /// One exception for the waiting webhook: a run that completed after its event and its
+    /// calls' starts were committed tells it before its end is committed (`told_early`), and
+    /// gives its slot back. What the webhook is told cannot change: if the engine stops
+    /// before the end is committed, the run starts again from its journal, finds each call it
+    /// had made through the connector's lookup or idempotency key (never sending it twice)
+    /// and completes. The sender is spared one commit's wait, and with its slot free its next
+    /// event starts at once instead of being queued. A failed, dead-lettered or waiting run
+    /// is told only once its end is committed.
     async fn record_end(
         &self,
         journal: &RunJournal,
         end: RunEnd,
         alerts: &[super::record::AlertRecord],
+        slot: Option<tokio::sync::OwnedSemaphorePermit>,
     ) {
         let outcome = outcome_of(&end);
+        let mut slot = slot;
+        let settling = (matches!(end, RunEnd::Completed) && journal.admitted() && slot.is_some())
+            .then(|| Arc::clone(&self.settling).try_acquire_owned().ok())
+            .flatten();
+        if settling.is_some() {
+            slot = None;
+        }
+        let told_early = settling.is_some();
+        if told_early {
+            self.completions.finished(journal.run(), outcome.clone());
+        }
         let dead_letter = match &end {
             RunEnd::DeadLettered { step, reason } => {
                 Some(format!("dead-lettered at `{step}`: {reason}"))
@@ -386,8 +423,11 @@ impl Worker {
         }
         counter.fetch_add(1, Ordering::Relaxed);
         let run = journal.run();
+        drop((settling, slot));
         // Only once the end is committed: a waiting sender may act on it.
-        self.completions.finished(run, outcome);
+        if !told_early {
+            self.completions.finished(run, outcome);
+        }
         let flow = &journal.flow;
         if let Some(message) = dead_letter {
             self.config.alerter.send(crate::alerts::Alert {

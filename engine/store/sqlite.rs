@@ -6,6 +6,12 @@
 //! Reads use their own connection (WAL readers never wait for the writer); an in-memory store
 //! (tests) has one connection, so its reads go through the writer too. Statements: `sql.rs`.
 //! Card data is masked here, at the door, on the caller's thread, before a job is queued.
+//!
+//! With `Durability::Full` the writer does not wait for the disk itself: its connection commits
+//! with `synchronous=NORMAL` (the WAL frames are written, not flushed) and hands the group to a
+//! second thread, which flushes the WAL file (`fdatasync`) and only then answers the group's
+//! jobs. A commit is acknowledged exactly when `synchronous=FULL` would acknowledge it (its WAL
+//! frames are on disk), but the writer runs the next group's statements while the disk works.
 
 use super::StateStore;
 use super::schema::MIGRATIONS;
@@ -14,7 +20,7 @@ use super::types::*;
 use rusqlite::{Connection, params};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
@@ -29,6 +35,9 @@ pub enum Durability {
 
 /// Most jobs in one commit.
 const MAX_GROUP: usize = 512;
+
+/// Committed groups waiting for their flush; a writer further ahead than this waits.
+const UNSYNCED_GROUPS: usize = 64;
 
 /// A write waiting for the writer.
 type Job = Box<dyn Pending>;
@@ -99,11 +108,9 @@ impl SqliteStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| open_error(e.to_string()))?;
         }
-        let sync = match durability {
-            Durability::Full => "FULL",
-            Durability::Normal => "NORMAL",
-        };
-        let connect = || -> Result<Connection, StoreError> {
+        // Migrations commit with `FULL`; the writer thread then flushes the WAL itself
+        // (`WalFlush`) and commits with `NORMAL` (see the module doc).
+        let connect = |sync: &str| -> Result<Connection, StoreError> {
             let conn = Connection::open(path).map_err(|e| open_error(e.to_string()))?;
             conn.execute_batch(&format!(
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;"
@@ -111,10 +118,19 @@ impl SqliteStore {
             .map_err(|e| open_error(e.to_string()))?;
             Ok(conn)
         };
-        let mut writer = connect()?;
+        let mut writer = connect("FULL")?;
         migrate(&mut writer)?;
-        let reader = connect()?;
-        let (jobs, writer) = spawn_writer(writer)?;
+        let flush = match durability {
+            Durability::Full => {
+                Some(WalFlush::open(path).map_err(|e| open_error(format!("its WAL file: {e}")))?)
+            }
+            Durability::Normal => None,
+        };
+        writer
+            .execute_batch("PRAGMA synchronous=NORMAL;")
+            .map_err(|e| open_error(e.to_string()))?;
+        let reader = connect("NORMAL")?;
+        let (jobs, writer) = spawn_writer(writer, flush)?;
         Ok(SqliteStore {
             jobs: Some(jobs),
             writer: Some(writer),
@@ -127,7 +143,7 @@ impl SqliteStore {
         let mut conn = Connection::open_in_memory()?;
         conn.execute_batch("PRAGMA foreign_keys=ON;")?;
         migrate(&mut conn)?;
-        let (jobs, writer) = spawn_writer(conn)?;
+        let (jobs, writer) = spawn_writer(conn, None)?;
         Ok(SqliteStore {
             jobs: Some(jobs),
             writer: Some(writer),
@@ -186,23 +202,137 @@ impl SqliteStore {
     }
 }
 
-/// The writer thread: one transaction per group of waiting jobs.
+/// The writer thread: one transaction per group of waiting jobs; with `flush`, a second
+/// thread flushes the WAL after each commit and answers the group's jobs.
 fn spawn_writer(
     conn: Connection,
+    flush: Option<WalFlush>,
 ) -> Result<(SyncSender<Job>, std::thread::JoinHandle<()>), StoreError> {
+    let cannot =
+        |e: std::io::Error| StoreError::Sql(format!("cannot start the store's threads: {e}"));
     let (tx, rx) = sync_channel::<Job>(4096);
+    let answers = match flush {
+        Some(flush) => {
+            let (groups, committed) = sync_channel::<Committed>(UNSYNCED_GROUPS);
+            let flusher = std::thread::Builder::new()
+                .name("ledgerlink-store-flush".into())
+                .spawn(move || flush_loop(flush, committed))
+                .map_err(cannot)?;
+            Answers::AfterFlush { groups, flusher }
+        }
+        None => Answers::Now,
+    };
     let handle = std::thread::Builder::new()
         .name("ledgerlink-store-writer".into())
-        .spawn(move || writer_loop(conn, rx))
-        .map_err(|e| StoreError::Sql(format!("cannot start the store's writer thread: {e}")))?;
+        .spawn(move || writer_loop(conn, rx, answers))
+        .map_err(cannot)?;
     Ok((tx, handle))
+}
+
+/// A committed group (or one whose commit failed) and the commit's result.
+type Committed = (Vec<Job>, Result<(), String>);
+
+/// Where the writer sends a group once its commit is done.
+enum Answers {
+    /// Answer at once (`Durability::Normal`, in-memory stores).
+    Now,
+    /// To the flush thread, which answers once the WAL is on disk.
+    AfterFlush {
+        groups: SyncSender<Committed>,
+        flusher: std::thread::JoinHandle<()>,
+    },
+}
+
+impl Answers {
+    fn send(&self, group: Vec<Job>, commit: Result<(), String>) {
+        match self {
+            // A failed commit has nothing to flush.
+            Answers::AfterFlush { groups, .. } if commit.is_ok() => {
+                if let Err(std::sync::mpsc::SendError((group, _))) = groups.send((group, commit)) {
+                    answer_all(group, Err("the store's flush thread has stopped".into()));
+                }
+            }
+            _ => answer_all(group, commit),
+        }
+    }
+
+    /// Let the flush thread answer what it holds, then return.
+    fn close(self) {
+        if let Answers::AfterFlush { groups, flusher } = self {
+            drop(groups);
+            let _ = flusher.join();
+        }
+    }
+}
+
+fn answer_all(group: Vec<Job>, commit: Result<(), String>) {
+    for job in group {
+        job.answer(commit.clone());
+    }
+}
+
+/// The store's WAL file, opened a second time so another thread can flush it.
+struct WalFlush {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+impl WalFlush {
+    /// The WAL exists once a connection has opened the store in WAL mode, and stays while one
+    /// is open (the writer's is, for as long as this thread runs).
+    fn open(db: &Path) -> std::io::Result<WalFlush> {
+        let mut path = db.as_os_str().to_owned();
+        path.push("-wal");
+        let path = PathBuf::from(path);
+        let file = std::fs::File::open(&path)?;
+        Ok(WalFlush { path, file })
+    }
+
+    /// Flush what was written to the WAL so far. A WAL removed and made again under the same
+    /// name (only possible after every connection closed) is opened again first.
+    fn flush(&mut self) -> std::io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        if self.file.metadata()?.nlink() == 0 {
+            self.file = std::fs::File::open(&self.path)?;
+        }
+        self.file.sync_data()
+    }
+}
+
+/// Flush after each committed group (several at once when they queue up) and answer their
+/// jobs. After a failed flush nothing is acknowledged again: the kernel may have dropped the
+/// pages it could not write and report the next flush clean (PostgreSQL stops for the same
+/// reason), so every later group is answered with the error too.
+fn flush_loop(mut wal: WalFlush, committed: Receiver<Committed>) {
+    let mut failed: Option<String> = None;
+    while let Ok(first) = committed.recv() {
+        let mut groups = vec![first];
+        while let Ok(more) = committed.try_recv() {
+            groups.push(more);
+        }
+        if failed.is_none()
+            && let Err(e) = wal.flush()
+        {
+            tracing::error!(
+                "the store could not flush its WAL file to disk ({e}); writes are refused until the engine restarts"
+            );
+            failed = Some(format!("the store could not flush its file to disk: {e}"));
+        }
+        for (group, commit) in groups {
+            let commit = match &failed {
+                Some(e) => Err(e.clone()),
+                None => commit,
+            };
+            answer_all(group, commit);
+        }
+    }
 }
 
 /// Take every waiting job (up to `MAX_GROUP`), run them in one transaction and commit once.
 /// Jobs run bare: a job whose statements fail is rare (the statements check before they
 /// write), so rather than wrap every job in a savepoint, a group with a failure is rolled back
 /// and run again with a savepoint per job, so that only the failing one is undone.
-fn writer_loop(conn: Connection, jobs: Receiver<Job>) {
+fn writer_loop(conn: Connection, jobs: Receiver<Job>, answers: Answers) {
     while let Ok(first) = jobs.recv() {
         let mut group: Vec<Job> = Vec::with_capacity(16);
         group.push(first);
@@ -234,10 +364,9 @@ fn writer_loop(conn: Connection, jobs: Receiver<Job>) {
                 }
             }
         }
-        for job in group {
-            job.answer(commit.clone());
-        }
+        answers.send(group, commit);
     }
+    answers.close();
 }
 
 /// A statement without parameters, prepared once per connection.
@@ -511,5 +640,60 @@ mod tests {
             })
             .unwrap();
         assert_eq!(version, MIGRATIONS.len() as i64);
+    }
+
+    /// `Durability::Full`: writes are answered by the flush thread (after the WAL is on disk)
+    /// and read back on the reader connection; the flusher's handle on the WAL follows the
+    /// file if it is replaced under the same name.
+    #[test]
+    fn a_full_store_answers_after_flushing_its_wal() {
+        let dir = std::env::temp_dir().join(format!("ll-flush-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("state.db");
+        let store = SqliteStore::open(&path, Durability::Full).unwrap();
+        let events: Vec<NewEvent> = (0..50)
+            .map(|i| NewEvent {
+                flow: "f".into(),
+                key: format!("k{i}"),
+                body: serde_json::json!({"i": i}),
+                revision: "r".into(),
+                ordering_key: None,
+                received_ms: 1,
+                text: None,
+            })
+            .collect();
+        let accepted = std::thread::scope(|s| {
+            let handles: Vec<_> = events
+                .chunks(5)
+                .map(|chunk| s.spawn(|| store.accept(chunk).unwrap().len()))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .sum::<usize>()
+        });
+        assert_eq!(accepted, 50);
+        assert_eq!(store.counts().unwrap().get("queued"), Some(&50));
+        assert!(
+            std::path::Path::new(&format!("{}-wal", path.display())).exists(),
+            "the flusher's file is the store's WAL"
+        );
+
+        drop(store);
+
+        let other = dir.join("other.db");
+        std::fs::write(dir.join("other.db-wal"), b"frames").unwrap();
+        let mut wal = WalFlush::open(&other).unwrap();
+        wal.flush().unwrap();
+        std::fs::remove_file(&wal.path).unwrap();
+        std::fs::write(&wal.path, b"frames again").unwrap();
+        wal.flush().unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(
+            wal.file.metadata().unwrap().ino(),
+            std::fs::metadata(&wal.path).unwrap().ino(),
+            "a replaced WAL is opened again"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

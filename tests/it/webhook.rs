@@ -365,8 +365,7 @@ async fn a_webhook_can_answer_after_its_run() {
     let source = ledgerlink::load::from_bytes("flow.yaml", flow.into_bytes()).unwrap();
     let (plans, routes) =
         super::support::planned(source, &profile, &SecretScope::of(&profile, &dir));
-    // A file store: its reads use their own connection, which must see the end the sender
-    // was told of.
+    // A file store: its reads use their own connection.
     let store: Arc<dyn StateStore> = Arc::new(
         SqliteStore::open(
             &dir.join("state.db"),
@@ -404,11 +403,22 @@ async fn a_webhook_can_answer_after_its_run() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["status"], "completed", "{v}");
     let run = v["run"].as_i64().unwrap();
+    // A completed run answers once its event and its call's start are committed; its end is
+    // committed right after (`Worker::record_end`).
+    let journal = store.journal(run).unwrap();
     assert_eq!(
-        store.run(run).unwrap().unwrap().run.state,
-        ledgerlink::store::RunState::Completed,
-        "answered after the commit"
+        journal.len(),
+        1,
+        "the call's start was committed before the answer"
     );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while store.run(run).unwrap().unwrap().run.state != ledgerlink::store::RunState::Completed {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run's end was never committed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
     let v: Value = send("bad").await.unwrap().json().await.unwrap();
     assert_eq!(
         (&v["status"], &v["step"], &v["reason"]),
@@ -417,6 +427,16 @@ async fn a_webhook_can_answer_after_its_run() {
             &json!("refuse"),
             &json!("refused bad")
         )
+    );
+    assert_eq!(
+        store
+            .run(v["run"].as_i64().unwrap())
+            .unwrap()
+            .unwrap()
+            .run
+            .state,
+        ledgerlink::store::RunState::DeadLettered,
+        "a run that did not complete answers only after its end is committed"
     );
     let again = send("good").await.unwrap();
     assert_eq!(again.status(), 200);
