@@ -120,15 +120,24 @@ impl SqliteStore {
         };
         let mut writer = connect("FULL")?;
         migrate(&mut writer)?;
+        // A file system without WAL support leaves SQLite in its rollback journal (no `-wal`
+        // file): the writer then keeps `FULL` and answers after its own commit.
+        let wal = writer
+            .query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
+            .map_err(|e| open_error(e.to_string()))?
+            .eq_ignore_ascii_case("wal");
         let flush = match durability {
-            Durability::Full => {
+            Durability::Full if wal => {
                 Some(WalFlush::open(path).map_err(|e| open_error(format!("its WAL file: {e}")))?)
             }
+            Durability::Full => None,
             Durability::Normal => None,
         };
-        writer
-            .execute_batch("PRAGMA synchronous=NORMAL;")
-            .map_err(|e| open_error(e.to_string()))?;
+        if flush.is_some() || durability == Durability::Normal {
+            writer
+                .execute_batch("PRAGMA synchronous=NORMAL;")
+                .map_err(|e| open_error(e.to_string()))?;
+        }
         let reader = connect("NORMAL")?;
         let (jobs, writer) = spawn_writer(writer, flush)?;
         Ok(SqliteStore {
