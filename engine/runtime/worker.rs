@@ -378,18 +378,16 @@ impl Worker {
         journal: &RunJournal,
         end: RunEnd,
         alerts: &[super::record::AlertRecord],
-        slot: Option<tokio::sync::OwnedSemaphorePermit>,
+        mut slot: Option<tokio::sync::OwnedSemaphorePermit>,
     ) {
         let outcome = outcome_of(&end);
-        let mut slot = slot;
-        let settling = (matches!(end, RunEnd::Completed) && journal.admitted() && slot.is_some())
+        let early = matches!(end, RunEnd::Completed) && journal.admitted() && slot.is_some();
+        let settling = early
             .then(|| Arc::clone(&self.settling).try_acquire_owned().ok())
             .flatten();
-        if settling.is_some() {
-            slot = None;
-        }
         let told_early = settling.is_some();
         if told_early {
+            slot = None;
             self.completions.finished(journal.run(), outcome.clone());
         }
         let dead_letter = match &end {

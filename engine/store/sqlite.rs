@@ -130,8 +130,7 @@ impl SqliteStore {
             Durability::Full if wal => {
                 Some(WalFlush::open(path).map_err(|e| open_error(format!("its WAL file: {e}")))?)
             }
-            Durability::Full => None,
-            Durability::Normal => None,
+            Durability::Full | Durability::Normal => None,
         };
         if flush.is_some() || durability == Durability::Normal {
             writer

@@ -138,6 +138,21 @@ fn contract(store: &dyn StateStore, shared: bool) {
         store.idempotent_result("f", "k-new").unwrap(),
         Some(json!({"n": 3}))
     );
+    // A call's end with no start in the store is written whole, its input masked too.
+    let unstarted = JournalEntry {
+        seq: 2,
+        outcome: Some("ok".into()),
+        idempotency_key: None,
+        ..entry.clone()
+    };
+    store.end_call(&unstarted, "f", None).unwrap();
+    let written = &store.journal(a).unwrap()[2];
+    assert_eq!(written.outcome.as_deref(), Some("ok"));
+    assert!(
+        !written.input.to_string().contains("4111111111111111"),
+        "{}",
+        written.input
+    );
 
     // Finishing `a` releases `b`; a waiting run comes back when due, not before. An ended
     // run still names the worker that ran it (`runs show`).
@@ -816,6 +831,18 @@ fn two_engines_on_one_postgres_database_never_share_a_run() {
     );
 }
 
+/// Make `engine` look silent (as if killed): its heartbeat is set to long ago.
+fn silence(url: &str, engine: &str) {
+    let mut client = ::postgres::Client::connect(url, ::postgres::NoTls).unwrap();
+    let changed = client
+        .execute(
+            "UPDATE engines SET heartbeat_ms = 0 WHERE id = $1",
+            &[&engine],
+        )
+        .unwrap();
+    assert_eq!(changed, 1, "engine {engine} is registered");
+}
+
 /// A run held by an engine that is alive is never taken back; the runs of an engine that
 /// went silent (crashed) are, at start and by the others' claims; an engine that stops
 /// cleanly signs off, so what it left is taken at once.
@@ -846,16 +873,7 @@ fn postgres_takes_over_only_the_runs_of_engines_that_are_gone() {
     assert!(a.claim("w", now, 600_000, 10).unwrap().is_empty());
 
     // B goes silent (as if killed): A takes its runs over by claiming them.
-    let mut client = ::postgres::Client::connect(&db.url, ::postgres::NoTls).unwrap();
-    let silence = |client: &mut ::postgres::Client| {
-        client
-            .execute(
-                "UPDATE engines SET heartbeat_ms = 0 WHERE id = $1",
-                &[&b.engine()],
-            )
-            .unwrap()
-    };
-    assert_eq!(silence(&mut client), 1);
+    silence(&db.url, b.engine());
     let taken = a.claim("w", now, 600_000, 10).unwrap();
     assert_eq!(taken.len(), 2, "B's two runs");
     assert!(taken.iter().all(|c| c.run.attempts == 2));
@@ -863,7 +881,7 @@ fn postgres_takes_over_only_the_runs_of_engines_that_are_gone() {
     // B holds a new run and goes silent: a starting engine's recovery queues it again.
     a.accept(&[event("f", "4", None, 4)]).unwrap();
     assert_eq!(b.claim("w", now, 600_000, 1).unwrap().len(), 1);
-    silence(&mut client);
+    silence(&db.url, b.engine());
     let c = PostgresStore::open(&db.url).unwrap();
     assert_eq!(c.recover_running().unwrap(), 1, "B's run, not A's");
 
@@ -906,13 +924,7 @@ fn postgres_hands_a_poll_lease_to_one_engine_at_a_time() {
     assert!(!a.take_lease("poll:h", 60_000).unwrap());
 
     // A goes silent (as if killed): B takes over before the lease runs out.
-    let mut client = ::postgres::Client::connect(&db.url, ::postgres::NoTls).unwrap();
-    client
-        .execute(
-            "UPDATE engines SET heartbeat_ms = 0 WHERE id = $1",
-            &[&a.engine()],
-        )
-        .unwrap();
+    silence(&db.url, a.engine());
     assert!(b.take_lease("poll:f", 60_000).unwrap(), "A is silent");
 
     // A holder that stops polling a flow gives its lease up; another engine's is kept.
@@ -1057,13 +1069,7 @@ fn postgres_refuses_writes_from_an_engine_that_lost_its_run() {
     let b = PostgresStore::open_with(&db.url, Duration::from_secs(3600)).unwrap();
     a.accept(&[event("f", "1", None, 1)]).unwrap();
     let run = b.claim("w", 1000, 600_000, 1).unwrap()[0].run.id;
-    let mut client = ::postgres::Client::connect(&db.url, ::postgres::NoTls).unwrap();
-    client
-        .execute(
-            "UPDATE engines SET heartbeat_ms = 0 WHERE id = $1",
-            &[&b.engine()],
-        )
-        .unwrap();
+    silence(&db.url, b.engine());
     assert_eq!(a.claim("w", 1000, 600_000, 1).unwrap()[0].run.id, run);
     let entry = JournalEntry {
         run,
