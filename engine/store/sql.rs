@@ -595,7 +595,7 @@ fn end_call_as(
         ])?;
     if changed == 0 {
         // Not begun through this store (a backfilled entry): written whole.
-        record_step_as(conn, entry, run)?;
+        record_step_as(conn, &entry.whole(), run)?;
     }
     if let Some((key, result)) = remember {
         // A call's remembered result is its output: serialized once for both rows.

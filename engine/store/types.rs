@@ -192,8 +192,12 @@ impl Write {
 }
 
 impl CallEnd {
+    /// Mask card data in what a call's end writes: its output, history and remembered result.
+    /// Its input was masked and written with the call's start; the rare end that finds no
+    /// start writes `JournalEntry::whole`, which masks the input then.
     pub fn redact(&mut self) {
-        self.entry.redact();
+        crate::pci::redact(&mut self.entry.output);
+        crate::pci::redact(&mut self.entry.history);
         if let Some((_, result)) = &mut self.remember {
             crate::pci::redact(result);
         }
@@ -414,6 +418,14 @@ impl JournalEntry {
         for v in [&mut self.input, &mut self.output, &mut self.history] {
             crate::pci::redact(v);
         }
+    }
+
+    /// A call's end (masked by `CallEnd::redact`) to be written whole because no start was
+    /// written for it (a backfilled entry): its input masked too.
+    pub fn whole(&self) -> JournalEntry {
+        let mut whole = self.clone();
+        crate::pci::redact(&mut whole.input);
+        whole
     }
 }
 

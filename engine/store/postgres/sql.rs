@@ -788,7 +788,7 @@ pub fn end_call_as(
     )?;
     if changed == 0 {
         // Not begun through this store (a backfilled entry): written whole.
-        record_step_as(db, engine, entry, run)?;
+        record_step_as(db, engine, &entry.whole(), run)?;
     }
     if let Some((key, result)) = remember {
         let result = if *result == entry.output {
