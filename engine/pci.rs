@@ -890,6 +890,37 @@ mod review_tests {
         );
     }
 
+    /// The executor skips `find` on a call's input when masking a copy changed nothing: every
+    /// value `find` reports must be one `redact` changes.
+    #[test]
+    fn whatever_find_reports_redact_masks() {
+        let values: Vec<Value> = vec![
+            json!({"credit_card": {"number": "4111111111111111"}}),
+            json!({"memo": "card 5454545454545454 used"}),
+            json!({"note": "cvv 737"}),
+            json!({"cvv": "737"}),
+            json!({"cvv": "*737"}),
+            json!({"x": {"cvv": {"value": "742"}}}),
+            json!({"list": {"cvv": ["743"]}}),
+            json!({"c": {"5454545454545454": "mc"}}),
+            json!([{"a": [4111111111111111u64]}]),
+            serde_json::from_str(r#"{"a": 4.111111111111111e15}"#).unwrap(),
+            json!({"masked_number": "xxxxxxxxxxxx5454", "cvv": "***"}),
+            json!({"order_id": 5523740040213u64, "customer": {"id": "7200110060042"}}),
+            json!({"PaymentReference": "W1-500123", "Amount": "10.00", "card_number": null}),
+            json!("4111 1111 1111 1111"),
+        ];
+        for v in values {
+            let found = find(&v);
+            let masked = redact(&mut v.clone());
+            assert_eq!(
+                found.is_some(),
+                masked > 0,
+                "{v}: find {found:?}, masked {masked}"
+            );
+        }
+    }
+
     #[test]
     fn cvvs_in_free_text() {
         assert_eq!(

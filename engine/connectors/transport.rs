@@ -21,6 +21,68 @@ pub fn client() -> reqwest::Client {
     builder().build().unwrap_or_default()
 }
 
+/// A connector's base URL parsed once. A request's URL is the base with its path (and query)
+/// set, the same URL as the text `base + path` parsed, without parsing the scheme and host
+/// again for every request (a tenth of a connector call's CPU on the W1 workload).
+#[derive(Debug, Clone)]
+pub struct BaseUrl {
+    text: String,
+    /// `None` when the text does not parse, or carries a query or fragment: such a base is
+    /// joined as text and the request reports the URL error as before.
+    parsed: Option<reqwest::Url>,
+}
+
+impl BaseUrl {
+    pub fn new(text: &str) -> BaseUrl {
+        let parsed = reqwest::Url::parse(text)
+            .ok()
+            .filter(|u| u.query().is_none() && u.fragment().is_none() && !u.cannot_be_a_base());
+        BaseUrl {
+            text: text.to_string(),
+            parsed,
+        }
+    }
+
+    /// A request to `path` (`/api/payments`, `/api/invoices/INV-1?x=1`) under this base.
+    pub fn request(
+        &self,
+        http: &reqwest::Client,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        match self.join(path) {
+            Ok(url) => http.request(method, url),
+            // reqwest reports the URL error when the request is sent, as for any bad URL.
+            Err(text) => http.request(method, text),
+        }
+    }
+
+    /// The URL of `path` under this base, or the joined text when it is not a URL.
+    pub fn join(&self, path: &str) -> Result<reqwest::Url, String> {
+        let joined = || format!("{}{path}", self.text);
+        let parse = |text: String| reqwest::Url::parse(&text).map_err(|_| text);
+        let Some(base) = &self.parsed else {
+            return parse(joined());
+        };
+        if !path.starts_with('/') || path.contains('#') {
+            return parse(joined());
+        }
+        // The text `http://host` parses with the path `/`, which `base + path` does not have.
+        let prefix = match base.path() {
+            "/" if !self.text.ends_with('/') => "",
+            p => p,
+        };
+        let (path, query) = match path.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path, None),
+        };
+        let mut url = base.clone();
+        url.set_path(&format!("{prefix}{path}"));
+        url.set_query(query);
+        Ok(url)
+    }
+}
+
 /// One HTTP answer as connectors classify it: status, the `Retry-After` delay if any, and the
 /// body parsed as JSON (`Null` when empty or not JSON, such as a load balancer's HTML 503).
 #[derive(Debug, Clone)]
@@ -171,6 +233,31 @@ fn encode(text: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_joined_url_is_the_base_and_path_text_parsed() {
+        for base in [
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:8080/",
+            "https://erp.example.com/sagepro",
+            "https://erp.example.com/sagepro/",
+            "http://[::1]:9000/a b",
+            "not a url",
+            "http://h/x?tenant=1",
+        ] {
+            for path in [
+                "/api/payments",
+                "/api/invoices/INV%201%2F2?pageSize=50&active=true",
+                "/api/x/../y/./z",
+                "/api/caf\u{e9} ok",
+                "/",
+            ] {
+                let text = format!("{base}{path}");
+                let expected = reqwest::Url::parse(&text).map_err(|_| text);
+                assert_eq!(BaseUrl::new(base).join(path), expected, "{base} + {path}");
+            }
+        }
+    }
 
     #[test]
     fn paths_are_filled_and_the_rest_becomes_the_query() {

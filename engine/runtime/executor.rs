@@ -27,6 +27,9 @@ pub struct Executor {
     pub jitter: Arc<Jitter>,
     /// Perform reads, but record writes instead of sending them.
     pub dry_run: bool,
+    /// Set when the engine begins its graceful stop: a durable run starts no further call
+    /// (`stop_before_call`). Shared by every clone.
+    pub stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 struct State {
@@ -64,6 +67,7 @@ impl Executor {
             sleeper: Arc::new(TokioSleeper),
             jitter: Arc::new(Jitter::from_time()),
             dry_run: false,
+            stopping: Arc::default(),
         }
     }
 
@@ -179,6 +183,22 @@ impl Executor {
         let v = eval(plan, f, st)?;
         v.as_bool().map_err(|t| Failure {
             message: format!("`filter` must be true or false, got a `{t}`"),
+        })
+    }
+
+    /// During the engine's graceful stop a durable run makes no new call: it ends `Waiting`,
+    /// due at once, with its earlier calls' outcomes committed, and resumes from its journal
+    /// at the next start (or in another engine sharing the store). The call in flight when
+    /// the stop began still ends normally; only the next one waits.
+    fn stop_before_call(&self, st: &State, step: &PlanStep) -> Option<Flow> {
+        let stopping = self.stopping.load(std::sync::atomic::Ordering::SeqCst);
+        (stopping && st.journal.is_some()).then(|| {
+            Flow::Stop(RunStatus::Waiting {
+                step: step.id.clone(),
+                reason: "the engine stopped before this call; it is made when the run resumes"
+                    .into(),
+                retry_in_ms: 0,
+            })
         })
     }
 
@@ -456,17 +476,20 @@ impl Executor {
         // A durable run's step record keeps no values: its journal has them (`runs show`).
         let durable = st.journal.is_some();
         let mut shown = input.clone();
-        pci::redact(&mut shown);
+        let masked = pci::redact(&mut shown);
         if !durable {
             rec.input = Some(shown.clone());
         }
-        // Card data may travel only in PayTrace's own card fields.
+        // Card data may travel only in PayTrace's own card fields. Masking finds all that
+        // `find` does: an input it left alone holds none.
         let card_data_at = if connector == "paytrace" {
             let mut outside_card_fields = input.clone();
             strip_card_fields(&mut outside_card_fields, &operation.input);
             pci::find(&outside_card_fields)
-        } else {
+        } else if masked > 0 {
             pci::find(&input)
+        } else {
+            None
         };
         if let Some(path) = card_data_at {
             return Err(Failure {
@@ -584,6 +607,9 @@ impl Executor {
         let result = match recorded {
             Some(r) => r,
             None => loop {
+                if let Some(stop) = self.stop_before_call(st, step) {
+                    return Ok(stop);
+                }
                 attempt += 1;
                 let ctx = CallContext {
                     flow: plan.flow.flow.clone(),

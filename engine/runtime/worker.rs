@@ -219,7 +219,12 @@ impl Worker {
             while running.try_join_next().is_some() {}
         }
         // Graceful stop: let in-flight runs (claimed here or started by their webhook) reach
-        // their end or next checkpoint. Webhooks arriving now are only accepted.
+        // their end or next checkpoint: a run whose call is in flight finishes that call and
+        // starts no other (`Executor::stop_before_call`). Webhooks arriving now are only
+        // accepted.
+        if let Ok(e) = self.executor.read() {
+            e.stopping.store(true, Ordering::SeqCst);
+        }
         let all = u32::try_from(self.config.concurrency.max(1)).unwrap_or(u32::MAX);
         let drained = tokio::time::timeout(self.config.grace, async {
             while running.join_next().await.is_some() {}

@@ -46,7 +46,7 @@ pub const RESPOND_WAIT: std::time::Duration = std::time::Duration::from_secs(30)
 /// Webhook endpoints by path.
 #[derive(Default)]
 pub struct WebhookRoutes {
-    pub by_path: HashMap<String, WebhookRoute>,
+    pub by_path: HashMap<String, Arc<WebhookRoute>>,
 }
 
 impl WebhookRoutes {
@@ -98,7 +98,7 @@ impl WebhookRoutes {
             }
             routes.by_path.insert(
                 hook.path.clone(),
-                WebhookRoute {
+                Arc::new(WebhookRoute {
                     plan: Arc::clone(&plan),
                     secret,
                     header: hook
@@ -108,7 +108,7 @@ impl WebhookRoutes {
                         .unwrap_or_else(|| DEFAULT_HEADER.to_string()),
                     max_body,
                     after_run: hook.respond == Some(crate::model::Respond::Completed),
-                },
+                }),
             );
         }
         Ok(routes)
@@ -197,24 +197,19 @@ pub fn check_request(
 /// Every request the other routes do not take.
 pub async fn receive(State(state): State<ServerState>, request: Request) -> Response {
     let path = request.uri().path().to_string();
-    let found = state.routes.read().ok().and_then(|r| {
-        r.by_path.get(&path).map(|w| {
-            (
-                Arc::clone(&w.plan),
-                w.secret.clone(),
-                w.header.clone(),
-                w.max_body,
-                w.after_run,
-            )
-        })
-    });
-    let Some((plan, secret, header_name, max_body, after_run)) = found else {
+    let found = state
+        .routes
+        .read()
+        .ok()
+        .and_then(|r| r.by_path.get(&path).cloned());
+    let Some(route) = found else {
         return error(
             StatusCode::NOT_FOUND,
             "NotFound",
             format!("no webhook at `{path}`"),
         );
     };
+    let (plan, max_body, after_run) = (&route.plan, route.max_body, route.after_run);
     if request.method() != Method::POST {
         return error(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -252,9 +247,9 @@ pub async fn receive(State(state): State<ServerState>, request: Request) -> Resp
         }
     };
     let checked = check_request(
-        &plan,
-        secret.as_deref(),
-        &header_name,
+        plan,
+        route.secret.as_deref(),
+        &route.header,
         &headers,
         &body,
         now_ms(),
@@ -270,7 +265,7 @@ pub async fn receive(State(state): State<ServerState>, request: Request) -> Resp
         }
     };
     let key = row.key.clone();
-    let taken = match take(&state, &plan, row, after_run).await {
+    let taken = match take(&state, plan, row, after_run).await {
         Ok(t) => t,
         Err(()) => {
             return error(

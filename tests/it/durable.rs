@@ -360,3 +360,92 @@ async fn an_event_no_step_can_read_is_dead_lettered_naming_its_field() {
     assert!(dl[0].reason.contains("decimal range"), "{}", dl[0].reason);
     assert!(rig.calls("sagepro.create_payment").is_empty());
 }
+
+/// Sage Pro whose customer lookup takes `delay` (the call in flight when the engine stops)
+/// and whose posts are counted.
+struct SlowLookup {
+    delay: Duration,
+    started: Arc<tokio::sync::Notify>,
+    posts: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl ledgerlink::connectors::Connector for SlowLookup {
+    fn call<'a>(
+        &'a self,
+        operation: &'a ledgerlink::connectors::Operation,
+        _input: &'a Value,
+        _context: &'a ledgerlink::connectors::CallContext,
+    ) -> ledgerlink::connectors::BoxFuture<'a, Result<Value, ledgerlink::connectors::ConnectorError>>
+    {
+        Box::pin(async move {
+            if operation.name == "get_customer" {
+                self.started.notify_one();
+                tokio::time::sleep(self.delay).await;
+                Ok(json!({"CustomerID": "ACME01"}))
+            } else {
+                self.posts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Ok(json!({"PaymentReference": "PT-1"}))
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_graceful_stop_finishes_the_call_in_flight_and_starts_no_other() {
+    let rig = Rig::new(vec![]);
+    let slow = Arc::new(SlowLookup {
+        delay: Duration::from_millis(300),
+        started: Arc::default(),
+        posts: Arc::default(),
+    });
+    let started = Arc::clone(&slow.started);
+    let posts = Arc::clone(&slow.posts);
+    let worker = Worker::new(
+        Arc::clone(&rig.store),
+        Arc::clone(&rig.plans),
+        Executor::new(ledgerlink::connectors::Clients::default().with("sagepro", slow)),
+        WorkerConfig {
+            poll: Duration::from_millis(5),
+            ..WorkerConfig::default()
+        },
+    );
+    let run = rig.send(&[json!({"n": 1, "customer": "ACME01", "amount": "10.00"})])[0];
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(Arc::clone(&worker).run(stopped));
+    // SIGTERM while the lookup is in flight.
+    started.notified().await;
+    stop.send(true).unwrap();
+    task.await.unwrap();
+    let d = rig.store.run(run).unwrap().unwrap();
+    assert_eq!(d.run.state, RunState::Waiting, "{:?}", d.run);
+    assert!(
+        d.run.reason.as_deref().unwrap().contains("engine stopped"),
+        "{:?}",
+        d.run.reason
+    );
+    assert_eq!(d.run.step.as_deref(), Some("post"));
+    assert_eq!(
+        d.journal.len(),
+        1,
+        "only the lookup was started: {:?}",
+        d.journal
+    );
+    assert_eq!(
+        d.journal[0].outcome.as_deref(),
+        Some("ok"),
+        "its outcome is kept"
+    );
+    assert_eq!(posts.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // The next start resumes the run: the payment is posted once, the lookup not repeated.
+    let rig2 = Rig {
+        store: Arc::clone(&rig.store),
+        plans: Arc::clone(&rig.plans),
+        script: Scripted::new(vec![reply(
+            json!({"call": "sagepro.create_payment", "ok": {"PaymentReference": "PT-1"}}),
+        )]),
+    };
+    rig2.work_until(idle).await;
+    assert_eq!(rig2.state(run), RunState::Completed);
+    assert!(rig2.calls("sagepro.get_customer").is_empty());
+    assert_eq!(rig2.calls("sagepro.create_payment").len(), 1);
+}

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 pub struct PayTrace {
     pub(super) cfg: Config,
+    base: transport::BaseUrl,
     http: reqwest::Client,
     token: TokenCache,
 }
@@ -25,6 +26,7 @@ impl PayTrace {
     pub fn new(cfg: Config) -> Result<PayTrace, ConfigError> {
         let http = setup::http_client("paytrace", cfg.timeout)?;
         Ok(PayTrace {
+            base: transport::BaseUrl::new(&cfg.base_url),
             cfg,
             http,
             token: TokenCache::default(),
@@ -74,11 +76,16 @@ impl PayTrace {
         body: Option<&Value>,
         token: &str,
     ) -> Result<Answer, NoAnswer> {
-        let url = format!("{}{}", self.cfg.base_url, operation.path);
         let what = format!("paytrace {} {}", operation.method, operation.path);
         let request = match body {
-            Some(b) => self.http.post(url).bearer_auth(token).json(b),
-            None => self.http.get(url),
+            Some(b) => self
+                .base
+                .request(&self.http, reqwest::Method::POST, &operation.path)
+                .bearer_auth(token)
+                .json(b),
+            None => self
+                .base
+                .request(&self.http, reqwest::Method::GET, &operation.path),
         };
         transport::send(request, &what, body).await
     }

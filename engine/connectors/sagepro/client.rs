@@ -21,6 +21,7 @@ use std::time::Duration;
 
 pub struct SagePro {
     cfg: Config,
+    base: transport::BaseUrl,
     http: reqwest::Client,
     token: TokenCache,
 }
@@ -29,6 +30,7 @@ impl SagePro {
     pub fn new(cfg: Config) -> Result<SagePro, ConfigError> {
         let http = setup::http_client("sagepro", cfg.timeout)?;
         Ok(SagePro {
+            base: transport::BaseUrl::new(&cfg.base_url),
             cfg,
             http,
             token: TokenCache::default(),
@@ -84,14 +86,16 @@ impl SagePro {
         );
         let mut token = self.token(false).await?;
         for retry_auth in [true, false] {
-            let url = format!("{}{path}", self.cfg.base_url);
-            let mut request = match method {
-                "POST" => self.http.post(url),
-                "PUT" => self.http.put(url),
-                _ => self.http.get(url),
-            }
-            .bearer_auth(&token)
-            .header("Accept", "application/json");
+            let method = match method {
+                "POST" => reqwest::Method::POST,
+                "PUT" => reqwest::Method::PUT,
+                _ => reqwest::Method::GET,
+            };
+            let mut request = self
+                .base
+                .request(&self.http, method, path)
+                .bearer_auth(&token)
+                .header("Accept", "application/json");
             if let Some(b) = body {
                 request = request.json(b);
             }
