@@ -3,18 +3,24 @@
 //! with a number of arguments it does not take. Rhai resolves calls only when they run, so
 //! without this rule `mony(event.amount)` or `money(event.amount, 2, "USD")` passes lint and
 //! fails every event at run time.
+//!
+//! A call of a pure helper whose arguments are all literals (`money("ten")`,
+//! `add_days("2026-01-01", "3")`, `today("Pacific")`) fails or succeeds the same way for every
+//! event, so the rule makes that one call, with the operation limits of any script, and reports
+//! its error. This is the only evaluation lint does; helpers that read the profile (`lookup`,
+//! `status_map`, `convert`) are not called.
 
 use super::{Rule, rule_code};
 use crate::diag::Diagnostic;
 use crate::lint::FlowCx;
-use rhai::{ASTNode, Expr};
+use rhai::{ASTNode, Dynamic, Expr};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
 rule_code!(
     "LL024",
     "unknown-function",
-    "a call names a function that does not exist, or passes the wrong number of arguments"
+    "a call names a function that does not exist, passes the wrong number of arguments, or passes literals the helper refuses"
 );
 
 /// Words Rhai reads as calls that are not functions in any library.
@@ -76,6 +82,74 @@ struct Call {
     method: bool,
     line: usize,
     col: usize,
+    /// The arguments when every one is a literal (a plain call only).
+    literals: Option<Vec<Dynamic>>,
+}
+
+/// Helpers whose result depends on their arguments alone (and the clock): a call with literal
+/// arguments is made at lint time.
+const PURE_HELPERS: &[&str] = &[
+    "money",
+    "decimal",
+    "round",
+    "pacific_date",
+    "sage_date",
+    "paytrace_date",
+    "to_iso",
+    "format_date",
+    "today",
+    "days_between",
+    "add_days",
+    "mask",
+    "last4",
+];
+
+/// The value of a literal argument.
+fn literal(arg: &Expr) -> Option<Dynamic> {
+    match arg {
+        Expr::StringConstant(s, _) => Some(Dynamic::from(s.clone())),
+        Expr::IntegerConstant(i, _) => Some(Dynamic::from_int(*i)),
+        Expr::BoolConstant(b, _) => Some(Dynamic::from_bool(*b)),
+        Expr::CharConstant(c, _) => Some(Dynamic::from_char(*c)),
+        Expr::Unit(_) => Some(Dynamic::UNIT),
+        _ => None,
+    }
+}
+
+/// Why `name(args..)` fails, when it does: the helper's own message, or the argument types no
+/// overload takes.
+fn fails(name: &str, args: &[Dynamic]) -> Option<String> {
+    static ENGINE: OnceLock<rhai::Engine> = OnceLock::new();
+    let engine = ENGINE.get_or_init(|| {
+        let env = std::sync::Arc::new(crate::script::helpers::HelperEnv::default());
+        crate::script::runtime_engine(&env)
+    });
+    let mut scope = rhai::Scope::new();
+    let mut names = Vec::new();
+    for (i, v) in args.iter().enumerate() {
+        let n = format!("arg{i}");
+        scope.push_dynamic(n.clone(), v.clone());
+        names.push(n);
+    }
+    let call = format!("{name}({})", names.join(", "));
+    let err = engine.eval_with_scope::<Dynamic>(&mut scope, &call).err()?;
+    let mut e = &*err;
+    while let rhai::EvalAltResult::ErrorInFunctionCall(_, _, inner, _) = e {
+        e = inner;
+    }
+    Some(match e {
+        rhai::EvalAltResult::ErrorFunctionNotFound(..) => {
+            let types: Vec<&str> = args.iter().map(Dynamic::type_name).collect();
+            format!(
+                "no `{name}` takes ({}): the call fails when it runs",
+                types.join(", ")
+            )
+        }
+        rhai::EvalAltResult::ErrorRuntime(v, _) => {
+            format!("this call fails for every event: {v}")
+        }
+        other => format!("this call fails for every event: {other}"),
+    })
 }
 
 /// The plain calls of `ast` (no operators, no module paths), function bodies included.
@@ -94,6 +168,9 @@ fn calls(ast: &rhai::AST) -> Vec<Call> {
                 method,
                 line: pos.line().unwrap_or(0),
                 col: pos.position().unwrap_or(0),
+                literals: (!method)
+                    .then(|| call.args.iter().map(literal).collect::<Option<Vec<_>>>())
+                    .flatten(),
             });
         }
         true
@@ -169,6 +246,16 @@ impl Rule for Check {
                     continue;
                 };
                 if taken.contains(&call.args) {
+                    let failure = call
+                        .literals
+                        .as_deref()
+                        .filter(|_| PURE_HELPERS.contains(&call.name.as_str()))
+                        .and_then(|args| fails(&call.name, args));
+                    if let Some(message) = failure {
+                        // A literal may be card data: the message shows what the helper said.
+                        let message = crate::pci::redact_text(&message).unwrap_or(message);
+                        out.push(Diagnostic::error(CODE, cx.file, span, message));
+                    }
                     continue;
                 }
                 // `obj.f(a)` calls the closure in `obj`'s property `f` when it has one, which
@@ -267,6 +354,35 @@ mod tests {
             "money"
         ));
         assert!(!map_key_in("money(1, 2)", "money"));
+    }
+
+    #[test]
+    fn a_pure_helper_with_literal_arguments_is_called() {
+        let s = |v: &str| Dynamic::from(v.to_string());
+        let money = fails("money", &[s("ten")]).unwrap();
+        assert!(money.contains("`ten` is not a decimal amount"), "{money}");
+        assert_eq!(fails("money", &[s("10.50")]), None);
+        let types = fails("add_days", &[s("2026-01-01"), s("3")]).unwrap();
+        assert!(
+            types.starts_with("no `add_days` takes (string, string)"),
+            "{types}"
+        );
+        assert_eq!(
+            fails("add_days", &[s("2026-01-01"), Dynamic::from_int(3)]),
+            None
+        );
+        assert!(fails("today", &[s("Mars/Olympus")]).is_some());
+        let with_literals = |src: &str| -> Vec<Option<usize>> {
+            let engine = crate::script::engine();
+            let ast = crate::script::check(&engine, src, true, &[]).unwrap();
+            calls(&ast)
+                .iter()
+                .map(|c| c.literals.as_ref().map(Vec::len))
+                .collect()
+        };
+        assert_eq!(with_literals("money(\"1\")"), [Some(1)]);
+        assert_eq!(with_literals("money(event.amount)"), [None]);
+        assert_eq!(with_literals("now()"), [Some(0)]);
     }
 
     #[test]
