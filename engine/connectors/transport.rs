@@ -61,12 +61,10 @@ impl BaseUrl {
     pub fn join(&self, path: &str) -> Result<reqwest::Url, String> {
         let joined = || format!("{}{path}", self.text);
         let parse = |text: String| reqwest::Url::parse(&text).map_err(|_| text);
-        let Some(base) = &self.parsed else {
+        let base = self.parsed.as_ref();
+        let Some(base) = base.filter(|_| path.starts_with('/') && !path.contains('#')) else {
             return parse(joined());
         };
-        if !path.starts_with('/') || path.contains('#') {
-            return parse(joined());
-        }
         // The text `http://host` parses with the path `/`, which `base + path` does not have.
         let prefix = match base.path() {
             "/" if !self.text.ends_with('/') => "",

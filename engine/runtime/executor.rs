@@ -703,10 +703,7 @@ impl Executor {
             if let Err(e) = &result {
                 push_history(&mut entry, attempt, e);
             }
-            let remember = match (&result, &key) {
-                (Ok(v), Some(k)) => Some((k.as_str(), v)),
-                _ => None,
-            };
+            let remember = key.as_deref().filter(|_| result.is_ok());
             j.end(&entry, remember);
         }
         rec.attempts = attempt.max(1);

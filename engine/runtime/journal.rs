@@ -195,9 +195,9 @@ impl RunJournal {
         }
     }
 
-    /// The entry's outcome and, for a success with a key, its result for the idempotency
-    /// ledger: written with the run's next write (see the module note).
-    pub fn end(&self, entry: &JournalEntry, remember: Option<(&str, &Value)>) {
+    /// The entry's outcome and, for a success with a key, that key, under which the ledger
+    /// remembers the entry's output: written with the run's next write (see the module note).
+    pub fn end(&self, entry: &JournalEntry, remember: Option<&str>) {
         // The input stays as the call's start wrote it: not copied again.
         let entry = JournalEntry {
             run: self.run(),
@@ -216,7 +216,7 @@ impl RunJournal {
         let end = CallEnd {
             entry,
             flow: self.flow.clone(),
-            remember: remember.map(|(k, v)| (k.to_string(), v.clone())),
+            remember: remember.map(str::to_string),
         };
         let mut deferred = self.deferred.lock().unwrap_or_else(|e| e.into_inner());
         // Two outcomes never wait at once: every other write takes the waiting one first.

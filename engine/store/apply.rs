@@ -36,7 +36,7 @@ pub(crate) trait RunWrites {
         entry: &JournalEntry,
         run: i64,
         flow: &str,
-        remember: Option<(&str, &Value)>,
+        remember: Option<&str>,
     ) -> Result<(), StoreError>;
 
     fn finish(&mut self, run: i64, end: &RunEnd, now_ms: i64) -> Result<(), StoreError>;
@@ -113,7 +113,7 @@ fn end_deferred<W: RunWrites>(
             &p.entry,
             run.unwrap_or(p.entry.run),
             &p.flow,
-            p.remember.as_ref().map(|(k, v)| (k.as_str(), v)),
+            p.remember.as_deref(),
         ),
         None => Ok(()),
     }

@@ -127,13 +127,13 @@ pub trait StateStore: Send + Sync {
     ) -> Result<Option<serde_json::Value>, StoreError>;
 
     /// End a call in one commit: its journal entry's outcome (attempt, outcome, output,
-    /// history; the input written at its start stays) and, when it succeeded with a key, its
-    /// result in the idempotency ledger.
+    /// history; the input written at its start stays) and, when it succeeded with a key
+    /// (`remember`), its output as the key's result in the idempotency ledger.
     fn end_call(
         &self,
         entry: &JournalEntry,
         flow: &str,
-        remember: Option<(&str, &serde_json::Value)>,
+        remember: Option<&str>,
     ) -> Result<(), StoreError>;
 
     /// The result a call with this idempotency key already produced in this flow, if any.

@@ -564,7 +564,7 @@ pub fn end_call(
     conn: &Connection,
     entry: &JournalEntry,
     flow: &str,
-    remember: Option<(&str, &Value)>,
+    remember: Option<&str>,
 ) -> Result<(), StoreError> {
     end_call_as(conn, entry, entry.run, flow, remember)
 }
@@ -574,7 +574,7 @@ fn end_call_as(
     entry: &JournalEntry,
     run: i64,
     flow: &str,
-    remember: Option<(&str, &Value)>,
+    remember: Option<&str>,
 ) -> Result<(), StoreError> {
     // The row written at the call's start keeps its input; only what the end changed is set
     // (no second copy of the input to serialize and write).
@@ -597,14 +597,9 @@ fn end_call_as(
         // Not begun through this store (a backfilled entry): written whole.
         record_step_as(conn, &entry.whole(), run)?;
     }
-    if let Some((key, result)) = remember {
+    if let Some(key) = remember {
         // A call's remembered result is its output: serialized once for both rows.
-        let result = if *result == entry.output {
-            output
-        } else {
-            text(result)
-        };
-        remember_text(conn, flow, key, &result, entry.updated_ms)?;
+        remember_text(conn, flow, key, &output, entry.updated_ms)?;
     }
     Ok(())
 }
@@ -701,7 +696,7 @@ impl super::apply::RunWrites for Sqlite<'_> {
         entry: &JournalEntry,
         run: i64,
         flow: &str,
-        remember: Option<(&str, &Value)>,
+        remember: Option<&str>,
     ) -> Result<(), StoreError> {
         end_call_as(self.0, entry, run, flow, remember)
     }

@@ -473,12 +473,12 @@ impl StateStore for SqliteStore {
         &self,
         entry: &JournalEntry,
         flow: &str,
-        remember: Option<(&str, &Value)>,
+        remember: Option<&str>,
     ) -> Result<(), StoreError> {
         let mut end = CallEnd {
             entry: entry.clone(),
             flow: flow.to_string(),
-            remember: remember.map(|(k, v)| (k.to_string(), v.clone())),
+            remember: remember.map(str::to_string),
         };
         end.redact();
         let CallEnd {
@@ -486,14 +486,7 @@ impl StateStore for SqliteStore {
             flow,
             remember,
         } = end;
-        self.write(move |c| {
-            sql::end_call(
-                c,
-                &entry,
-                &flow,
-                remember.as_ref().map(|(k, v)| (k.as_str(), v)),
-            )
-        })
+        self.write(move |c| sql::end_call(c, &entry, &flow, remember.as_deref()))
     }
 
     fn finish(&self, run: i64, end: &RunEnd, now_ms: i64) -> Result<(), StoreError> {

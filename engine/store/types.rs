@@ -96,8 +96,8 @@ pub enum AcceptedNow {
 pub struct CallEnd {
     pub entry: JournalEntry,
     pub flow: String,
-    /// The idempotency key and result to remember, for a success with a key.
-    pub remember: Option<(String, Value)>,
+    /// For a success with an idempotency key: the key its output is remembered under.
+    pub remember: Option<String>,
 }
 
 /// The writes on a run's hot path, each one commit (`StateStore::submit`). The ones with a
@@ -192,15 +192,12 @@ impl Write {
 }
 
 impl CallEnd {
-    /// Mask card data in what a call's end writes: its output, history and remembered result.
-    /// Its input was masked and written with the call's start; the rare end that finds no
-    /// start writes `JournalEntry::whole`, which masks the input then.
+    /// Mask card data in what a call's end writes: its output (also its remembered result)
+    /// and history. Its input was masked and written with the call's start; the rare end that
+    /// finds no start writes `JournalEntry::whole`, which masks the input then.
     pub fn redact(&mut self) {
         crate::pci::redact(&mut self.entry.output);
         crate::pci::redact(&mut self.entry.history);
-        if let Some((_, result)) = &mut self.remember {
-            crate::pci::redact(result);
-        }
     }
 }
 

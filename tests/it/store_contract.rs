@@ -130,9 +130,8 @@ fn contract(store: &dyn StateStore, shared: bool) {
         "started: in flight"
     );
     second.outcome = Some("ok".into());
-    store
-        .end_call(&second, "f", Some(("k-new", &json!({"n": 3}))))
-        .unwrap();
+    second.output = json!({"n": 3});
+    store.end_call(&second, "f", Some("k-new")).unwrap();
     assert_eq!(store.journal(a).unwrap()[1].outcome.as_deref(), Some("ok"));
     assert_eq!(
         store.idempotent_result("f", "k-new").unwrap(),
@@ -370,7 +369,7 @@ fn hot_path_contract(store: &dyn StateStore) {
             prior: Some(CallEnd {
                 entry: entry.clone(),
                 flow: "h".into(),
-                remember: Some(("pay-a".into(), json!({"PaymentReference": "P-1"}))),
+                remember: Some("pay-a".into()),
             }),
             run,
             end: RunEnd::Completed,

@@ -632,12 +632,12 @@ impl StateStore for PostgresStore {
         &self,
         entry: &JournalEntry,
         flow: &str,
-        remember: Option<(&str, &Value)>,
+        remember: Option<&str>,
     ) -> Result<(), StoreError> {
         let mut end = CallEnd {
             entry: entry.clone(),
             flow: flow.to_string(),
-            remember: remember.map(|(k, v)| (k.to_string(), v.clone())),
+            remember: remember.map(str::to_string),
         };
         end.redact();
         let engine = self.engine.clone();
@@ -648,7 +648,7 @@ impl StateStore for PostgresStore {
                 &end.entry,
                 end.entry.run,
                 &end.flow,
-                end.remember.as_ref().map(|(k, v)| (k.as_str(), v)),
+                end.remember.as_deref(),
             )
         })
     }

@@ -769,7 +769,7 @@ pub fn end_call_as(
     entry: &JournalEntry,
     run: i64,
     flow: &str,
-    remember: Option<(&str, &Value)>,
+    remember: Option<&str>,
 ) -> Result<(), StoreError> {
     check_held(db, run, engine)?;
     let output = text(&entry.output);
@@ -790,13 +790,9 @@ pub fn end_call_as(
         // Not begun through this store (a backfilled entry): written whole.
         record_step_as(db, engine, &entry.whole(), run)?;
     }
-    if let Some((key, result)) = remember {
-        let result = if *result == entry.output {
-            output
-        } else {
-            text(result)
-        };
-        remember_text(db, flow, key, &result, entry.updated_ms)?;
+    if let Some(key) = remember {
+        // A call's remembered result is its output: serialized once for both rows.
+        remember_text(db, flow, key, &output, entry.updated_ms)?;
     }
     Ok(())
 }
@@ -890,7 +886,7 @@ impl crate::store::apply::RunWrites for Postgres<'_, '_, '_> {
         entry: &JournalEntry,
         run: i64,
         flow: &str,
-        remember: Option<(&str, &Value)>,
+        remember: Option<&str>,
     ) -> Result<(), StoreError> {
         end_call_as(self.db, self.engine, entry, run, flow, remember)
     }
