@@ -117,31 +117,35 @@ fn parse_one(file: SourceFile, out: &mut Vec<Diagnostic>) -> Option<Parsed> {
     };
     let violations = load::validate(&parsed.value);
     if !violations.is_empty() {
-        // A misspelt key or a wrong value must not hide the rest of the file's findings.
-        // Without the members the violations name, the file may match the schema, and then the
-        // rules check it as well (lines and columns are the file's own: only members were
-        // removed), quiet in the sections that lost a value. A violation that is not about a
-        // member (a required one missing) leaves the file to its LL002s.
+        // A misspelt key, a wrong value or a missing one must not hide the rest of the file's
+        // findings. The file is repaired (`repair`) until it matches the schema, and then the
+        // rules check it as well (lines and columns are the file's own: members were only
+        // removed or added), quiet in the sections that lost a value.
         let mut repaired = parsed.value.clone();
         let mut quiet = Vec::new();
         for v in violations {
-            remove_at(&mut repaired, &v.pointer);
-            if v.unexpected.is_none() {
-                let section = section_of(&v.pointer);
-                // From the section's key (`trigger:`) to the end of its value.
-                let key = parsed.index.key_span(&section).map(|k| k.line);
-                quiet.extend(
-                    parsed
-                        .index
-                        .span(&section)
-                        .map(|s| (key.unwrap_or(s.line).min(s.line), s.end_line)),
-                );
+            if repair(&mut repaired, &v, &file.name) {
+                quiet.extend(quiet_lines(&parsed.index, &v.pointer));
             }
             out.push(rules::schema_violation::diagnostic(
                 &file.name,
                 &parsed.index,
                 v,
             ));
+        }
+        // A repair can leave another violation behind (a webhook whose `signature` went for
+        // want of its `scheme` now lacks a signature): repaired too, not reported, since the
+        // finding already made names its cause.
+        for _ in 0..MAX_REPAIR_ROUNDS {
+            let left = load::validate(&repaired);
+            if left.is_empty() {
+                break;
+            }
+            for v in left {
+                if repair(&mut repaired, &v, &file.name) {
+                    quiet.extend(quiet_lines(&parsed.index, &v.pointer));
+                }
+            }
         }
         if !load::validate(&repaired).is_empty() {
             return None;
@@ -187,6 +191,87 @@ fn parse_one(file: SourceFile, out: &mut Vec<Diagnostic>) -> Option<Parsed> {
             None
         }
     }
+}
+
+/// Rounds of repairs after the first, for violations that repairs uncover.
+const MAX_REPAIR_ROUNDS: usize = 4;
+
+/// Change `value` so that it no longer has violation `v`: a member with a wrong value, or an
+/// unknown one, is removed; a missing one the rules can do without gets a placeholder (a
+/// step's id, the flow's id, a manual trigger, no steps); an object missing any other member
+/// is removed with it. True when the section lost something the rules would miss (its
+/// findings are then dropped); false for an unknown key or a placeholder, which leave what
+/// the file says for the rules to check.
+fn repair(value: &mut serde_json::Value, v: &load::SchemaViolation, file: &str) -> bool {
+    use serde_json::json;
+    let Some(member) = v.missing.as_deref() else {
+        remove_at(value, &v.pointer);
+        return v.unexpected.is_none();
+    };
+    let placeholder = match (v.pointer.as_str(), member) {
+        ("", "flow") => Some(json!(unnamed_flow(file))),
+        ("", "trigger") => Some(json!({ "manual": {} })),
+        ("", "steps") => Some(json!([])),
+        (step, "id") if is_step(step) => Some(json!(format!(
+            "unnamed_step{}",
+            step.split('/').filter(|s| s.parse::<usize>().is_ok()).fold(
+                String::new(),
+                |mut id, n| {
+                    id.push('_');
+                    id.push_str(n);
+                    id
+                }
+            )
+        ))),
+        _ => None,
+    };
+    match (placeholder, value.pointer_mut(&v.pointer)) {
+        (Some(p), Some(serde_json::Value::Object(map))) => {
+            map.insert(member.to_string(), p);
+            false
+        }
+        _ => {
+            remove_at(value, &v.pointer);
+            true
+        }
+    }
+}
+
+/// A flow id for a file that gives none, from its name (`payments.yaml` ->
+/// `unnamed-payments`), so two such files are not reported as one flow defined twice.
+fn unnamed_flow(file: &str) -> String {
+    let stem = std::path::Path::new(file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let stem: String = stem
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(50)
+        .collect();
+    format!("unnamed-{stem}")
+}
+
+/// Whether a JSON pointer names a step (`/steps/2`, `/steps/0/foreach/steps/1`).
+fn is_step(pointer: &str) -> bool {
+    let mut back = pointer.rsplit('/');
+    matches!(
+        (back.next(), back.next()),
+        (Some(n), Some("steps")) if n.parse::<usize>().is_ok()
+    )
+}
+
+/// The lines (first, last) of the step or top-level section a violation is in, from the
+/// section's key (`trigger:`) to the end of its value; none for the file as a whole.
+fn quiet_lines(index: &load::PointerIndex, pointer: &str) -> Option<(usize, usize)> {
+    let section = section_of(pointer);
+    if section.is_empty() {
+        return None;
+    }
+    let key = index.key_span(&section).map(|k| k.line);
+    index
+        .span(&section)
+        .map(|s| (key.unwrap_or(s.line).min(s.line), s.end_line))
 }
 
 /// The step (`/steps/N`) or top-level section (`/trigger`) a JSON pointer is in.

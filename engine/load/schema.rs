@@ -60,6 +60,8 @@ pub struct SchemaViolation {
     pub message: String,
     /// For an unexpected property: its name and the names allowed there.
     pub unexpected: Option<(String, Vec<String>)>,
+    /// For a required member that is absent: its name (the pointer is its object's).
+    pub missing: Option<String>,
 }
 
 fn validator() -> Option<&'static jsonschema::Validator> {
@@ -75,6 +77,7 @@ pub fn validate(value: &Value) -> Vec<SchemaViolation> {
             pointer: String::new(),
             message: "internal error: the flow schema does not compile".into(),
             unexpected: None,
+            missing: None,
         }];
     };
     let mut out = Vec::new();
@@ -87,15 +90,21 @@ pub fn validate(value: &Value) -> Vec<SchemaViolation> {
                     pointer: format!("{pointer}/{}", super::escape(name)),
                     message: format!("unknown field `{name}`"),
                     unexpected: Some((name.clone(), allowed.clone())),
+                    missing: None,
                 });
             }
             continue;
         }
         let message = describe(err.kind(), err.instance(), &err.to_string());
+        let missing = match err.kind() {
+            ValidationErrorKind::Required { property } => property.as_str().map(str::to_string),
+            _ => None,
+        };
         out.push(SchemaViolation {
             pointer,
             message,
             unexpected: None,
+            missing,
         });
     }
     out

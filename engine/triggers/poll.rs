@@ -60,7 +60,7 @@ impl Poller {
     /// lease in the store, for three intervals (at least 30 s) from now. A change of holder
     /// is logged. A store error skips the round (its events could not be stored either).
     fn holds_lease(&self, every: Duration, holding: &mut Option<bool>) -> bool {
-        let ttl = (every * 3).max(Duration::from_secs(30));
+        let ttl = lease_ttl(every);
         let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
         let name = self.cursor_name();
         let flow = &self.plan.flow.flow;
@@ -270,6 +270,33 @@ impl Poller {
     }
 }
 
+/// How long a poll's lease lasts from its last renewal: three intervals, at least 30 s.
+fn lease_ttl(every: Duration) -> Duration {
+    (every * 3).max(Duration::from_secs(30))
+}
+
+/// Drive a poll round to its end, renewing the flow's lease every `period` meanwhile: a round
+/// longer than the lease (a slow API, many pages) would otherwise let another engine take
+/// the lease and poll the same window. A renewal that finds the lease taken lets the round
+/// finish (what both store is deduplicated by event id); `holds_lease` logs the change.
+async fn renewing<F: std::future::Future>(
+    round: F,
+    period: Duration,
+    mut renew: impl FnMut() -> bool,
+) -> F::Output {
+    tokio::pin!(round);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            out = &mut round => return out,
+            _ = ticks.tick() => {
+                renew();
+            }
+        }
+    }
+}
+
 /// Run a poller until `stop` turns true: poll at once, then every interval. Failures are
 /// logged and retried at the next tick; `wake` tells the worker when new events arrived. With
 /// `plans`, each poll uses the flow's current revision (hot reload); a deleted flow stops.
@@ -301,7 +328,9 @@ pub async fn run(
         }
         let every = poller.every();
         if poller.holds_lease(every, &mut holding) {
-            match poller.poll_once(Utc::now()).await {
+            let round = poller.poll_once(Utc::now());
+            let renewal = lease_ttl(every) / 3;
+            match renewing(round, renewal, || poller.holds_lease(every, &mut holding)).await {
                 Ok(o) if o.new > 0 => {
                     tracing::info!(flow = %poller.plan.flow.flow, new = o.new, duplicates = o.duplicates, "polled");
                     wake.notify_one();
@@ -399,5 +428,35 @@ mod tests {
         assert!(err.contains("keys: success, transactions, next"), "{err}");
         let err = items_at(&answer, "success").unwrap_err();
         assert!(err.contains("not a list"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_long_round_renews_its_lease_until_it_ends() {
+        let renewals = std::cell::Cell::new(0);
+        let round = async {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            "done"
+        };
+        let out = renewing(round, Duration::from_millis(40), || {
+            renewals.set(renewals.get() + 1);
+            true
+        })
+        .await;
+        assert_eq!(out, "done");
+        // About six renewals in 250 ms; none before the first period, none after the end.
+        let n = renewals.get();
+        assert!((3..=6).contains(&n), "{n} renewals");
+        let quick = renewing(async { 1 }, Duration::from_millis(40), || {
+            renewals.set(renewals.get() + 1);
+            true
+        })
+        .await;
+        assert_eq!((quick, renewals.get()), (1, n));
+    }
+
+    #[test]
+    fn a_lease_lasts_three_intervals_and_at_least_half_a_minute() {
+        assert_eq!(lease_ttl(Duration::from_secs(60)), Duration::from_secs(180));
+        assert_eq!(lease_ttl(Duration::from_secs(1)), Duration::from_secs(30));
     }
 }
