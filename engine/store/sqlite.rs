@@ -392,7 +392,8 @@ fn flush_loop(mut wal: WalFlush, committed: Receiver<Committed>, flushes: Arc<Fl
             );
             failed = Some(format!("the store could not flush its file to disk: {e}"));
         }
-        let count = groups.len() as u64;
+        // The writer may commit what it gathered meanwhile while these are answered.
+        flushes.done(groups.len() as u64);
         for (group, commit) in groups {
             let commit = match &failed {
                 Some(e) => Err(e.clone()),
@@ -400,7 +401,6 @@ fn flush_loop(mut wal: WalFlush, committed: Receiver<Committed>, flushes: Arc<Fl
             };
             answer_all(group, commit);
         }
-        flushes.done(count);
     }
 }
 
