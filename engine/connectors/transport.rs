@@ -174,23 +174,38 @@ pub fn fill_path(
     template: &str,
     input: &serde_json::Value,
 ) -> Result<(String, serde_json::Map<String, serde_json::Value>), String> {
+    let (path, used) = path_for(template, input)?;
     let mut rest = input.as_object().cloned().unwrap_or_default();
+    for name in used {
+        rest.shift_remove(name);
+    }
+    Ok((path, rest))
+}
+
+/// `fill_path` without the rest of the input (a POST sends the input whole): the path and
+/// the names of the fields it used.
+pub fn path_for<'t>(
+    template: &'t str,
+    input: &serde_json::Value,
+) -> Result<(String, Vec<&'t str>), String> {
+    let mut used = Vec::new();
     let mut path = String::new();
-    let mut chars = template.split('{');
-    path.push_str(chars.next().unwrap_or(""));
-    for part in chars {
+    let mut parts = template.split('{');
+    path.push_str(parts.next().unwrap_or(""));
+    for part in parts {
         let (name, tail) = part
             .split_once('}')
             .ok_or_else(|| format!("unclosed `{{` in path `{template}`"))?;
-        let value = match rest.shift_remove(name) {
-            Some(serde_json::Value::String(s)) => s,
-            Some(serde_json::Value::Number(n)) => n.to_string(),
+        let value = match input.get(name) {
+            Some(serde_json::Value::String(s)) => encode(s.trim()),
+            Some(serde_json::Value::Number(n)) => encode(n.to_string().trim()),
             _ => return Err(format!("input field `{name}` is required for the path")),
         };
-        path.push_str(&encode(value.trim()));
+        path.push_str(&value);
         path.push_str(tail);
+        used.push(name);
     }
-    Ok((path, rest))
+    Ok((path, used))
 }
 
 /// The remaining input as a query string (`?a=1&b=x`), for GET operations.
@@ -265,5 +280,10 @@ mod tests {
         assert_eq!(query(&rest), "?pageSize=50&active=true");
         assert!(fill_path("/api/x/{Id}", &json!({})).is_err());
         assert_eq!(query(&serde_json::Map::new()), "");
+        // A POST's path alone, the input left whole.
+        let (path, used) = path_for("/api/invoices/{InvoiceID}/lines/{pageSize}", &input).unwrap();
+        assert_eq!(path, "/api/invoices/INV%201%2F2/lines/50");
+        assert_eq!(used, ["InvoiceID", "pageSize"]);
+        assert!(path_for("/api/x/{Id", &input).is_err());
     }
 }

@@ -704,7 +704,7 @@ impl Executor {
                 push_history(&mut entry, attempt, e);
             }
             let remember = key.as_deref().filter(|_| result.is_ok());
-            j.end(&entry, remember);
+            j.end(entry, remember);
         }
         rec.attempts = attempt.max(1);
         match result {

@@ -197,22 +197,10 @@ impl RunJournal {
 
     /// The entry's outcome and, for a success with a key, that key, under which the ledger
     /// remembers the entry's output: written with the run's next write (see the module note).
-    pub fn end(&self, entry: &JournalEntry, remember: Option<&str>) {
-        // The input stays as the call's start wrote it: not copied again.
-        let entry = JournalEntry {
-            run: self.run(),
-            seq: entry.seq,
-            step: entry.step.clone(),
-            call: entry.call.clone(),
-            attempt: entry.attempt,
-            outcome: entry.outcome.clone(),
-            input: Value::Null,
-            output: entry.output.clone(),
-            idempotency_key: entry.idempotency_key.clone(),
-            started_ms: entry.started_ms,
-            updated_ms: entry.updated_ms,
-            history: entry.history.clone(),
-        };
+    pub fn end(&self, mut entry: JournalEntry, remember: Option<&str>) {
+        // The input stays as the call's start wrote it: not written again.
+        entry.run = self.run();
+        entry.input = Value::Null;
         let end = CallEnd {
             entry,
             flow: self.flow.clone(),

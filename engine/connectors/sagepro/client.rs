@@ -126,7 +126,7 @@ impl SagePro {
         let Some(reference) = input.get("PaymentReference").and_then(Value::as_str) else {
             return Err(conflict);
         };
-        let (path, _) = transport::fill_path(
+        let (path, _) = transport::path_for(
             "/api/payments/{PaymentReference}",
             &serde_json::json!({ "PaymentReference": reference }),
         )
@@ -156,28 +156,34 @@ impl Connector for SagePro {
         context: &'a CallContext,
     ) -> BoxFuture<'a, Result<Value, ConnectorError>> {
         Box::pin(async move {
-            let (path, rest) = transport::fill_path(&operation.path, input).map_err(|message| {
-                ConnectorError::Validation {
-                    message,
-                    details: Value::Null,
-                }
-            })?;
+            let invalid = |message| ConnectorError::Validation {
+                message,
+                details: Value::Null,
+            };
             let method = operation.method.as_str();
+            // A POST sends the input whole (the path's fields too), so it is not copied.
+            let rest;
             let (path, body, key) = match method {
-                "GET" => (format!("{path}{}", transport::query(&rest)), None, None),
                 "POST" => {
+                    let (path, _) = transport::path_for(&operation.path, input).map_err(invalid)?;
                     let key = context
                         .idempotency_key
                         .clone()
                         .unwrap_or_else(|| derived_key(context, operation, input));
-                    (path, Some(input.clone()), Some(key))
+                    (path, Some(input), Some(key))
                 }
-                _ => (path, Some(Value::Object(rest)), None),
+                _ => {
+                    let (path, fields) =
+                        transport::fill_path(&operation.path, input).map_err(invalid)?;
+                    if method == "GET" {
+                        (format!("{path}{}", transport::query(&fields)), None, None)
+                    } else {
+                        rest = Value::Object(fields);
+                        (path, Some(&rest), None)
+                    }
+                }
             };
-            let answer = match self
-                .send(method, &path, body.as_ref(), key.as_deref())
-                .await?
-            {
+            let answer = match self.send(method, &path, body, key.as_deref()).await? {
                 Ok(a) => a,
                 // Safe to retry: POSTs repeat their Idempotency-Key, PUTs and GETs are idempotent.
                 Err(e) => {
