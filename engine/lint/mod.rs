@@ -262,9 +262,22 @@ fn is_step(pointer: &str) -> bool {
 }
 
 /// The lines (first, last) of the step or top-level section a violation is in, from the
-/// section's key (`trigger:`) to the end of its value; none for the file as a whole.
+/// section's key (`trigger:`) to the end of its value; none for the file as a whole. A
+/// violation inside a step's `retry` quiets only the `retry`: the step without it is still a
+/// whole step (its default retry policy), so its other findings stand.
 fn quiet_lines(index: &load::PointerIndex, pointer: &str) -> Option<(usize, usize)> {
-    let section = section_of(pointer);
+    let section = match pointer.find("/retry") {
+        Some(at)
+            if is_step(&pointer[..at])
+                && matches!(
+                    pointer.as_bytes().get(at + "/retry".len()),
+                    None | Some(b'/')
+                ) =>
+        {
+            pointer[..at + "/retry".len()].to_string()
+        }
+        _ => section_of(pointer),
+    };
     if section.is_empty() {
         return None;
     }
