@@ -447,7 +447,8 @@ fn writer_loop(conn: Connection, messages: Receiver<Message>, mut answers: Answe
             group.push(job);
         };
         take(first, &mut group);
-        while group.len() < MAX_GROUP {
+        // A transaction that did not begin gathers nothing more: its jobs get its error now.
+        while commit.is_ok() && group.len() < MAX_GROUP {
             let next = match messages.try_recv() {
                 Ok(m) => m,
                 // Nothing waiting: commit now, unless the flush thread is busy (then this
