@@ -123,10 +123,13 @@ fn parse_one(file: SourceFile, out: &mut Vec<Diagnostic>) -> Option<Parsed> {
         // removed or added), quiet in the sections that lost a value.
         let mut repaired = parsed.value.clone();
         let mut quiet = Vec::new();
-        for v in violations {
-            if repair(&mut repaired, &v, &file.name) {
+        let mut fix = |repaired: &mut serde_json::Value, v: &load::SchemaViolation| {
+            if repair(repaired, v, &file.name) {
                 quiet.extend(quiet_lines(&parsed.index, &v.pointer));
             }
+        };
+        for v in violations {
+            fix(&mut repaired, &v);
             out.push(rules::schema_violation::diagnostic(
                 &file.name,
                 &parsed.index,
@@ -141,10 +144,8 @@ fn parse_one(file: SourceFile, out: &mut Vec<Diagnostic>) -> Option<Parsed> {
             if left.is_empty() {
                 break;
             }
-            for v in left {
-                if repair(&mut repaired, &v, &file.name) {
-                    quiet.extend(quiet_lines(&parsed.index, &v.pointer));
-                }
+            for v in &left {
+                fix(&mut repaired, v);
             }
         }
         if !load::validate(&repaired).is_empty() {
@@ -212,17 +213,12 @@ fn repair(value: &mut serde_json::Value, v: &load::SchemaViolation, file: &str) 
         ("", "flow") => Some(json!(unnamed_flow(file))),
         ("", "trigger") => Some(json!({ "manual": {} })),
         ("", "steps") => Some(json!([])),
-        (step, "id") if is_step(step) => Some(json!(format!(
-            "unnamed_step{}",
-            step.split('/').filter(|s| s.parse::<usize>().is_ok()).fold(
-                String::new(),
-                |mut id, n| {
-                    id.push('_');
-                    id.push_str(n);
-                    id
-                }
-            )
-        ))),
+        // `/steps/0/foreach/steps/1` -> `unnamed_step_0_1`.
+        (step, "id") if is_step(step) => Some(json!(
+            step.split('/')
+                .filter(|s| s.parse::<usize>().is_ok())
+                .fold("unnamed_step".to_string(), |id, n| id + "_" + n)
+        )),
         _ => None,
     };
     match (placeholder, value.pointer_mut(&v.pointer)) {
@@ -266,18 +262,7 @@ fn is_step(pointer: &str) -> bool {
 /// violation inside a step's `retry` quiets only the `retry`: the step without it is still a
 /// whole step (its default retry policy), so its other findings stand.
 fn quiet_lines(index: &load::PointerIndex, pointer: &str) -> Option<(usize, usize)> {
-    let section = match pointer.find("/retry") {
-        Some(at)
-            if is_step(&pointer[..at])
-                && matches!(
-                    pointer.as_bytes().get(at + "/retry".len()),
-                    None | Some(b'/')
-                ) =>
-        {
-            pointer[..at + "/retry".len()].to_string()
-        }
-        _ => section_of(pointer),
-    };
+    let section = retry_of(pointer).map_or_else(|| section_of(pointer), str::to_string);
     if section.is_empty() {
         return None;
     }
@@ -285,6 +270,13 @@ fn quiet_lines(index: &load::PointerIndex, pointer: &str) -> Option<(usize, usiz
     index
         .span(&section)
         .map(|s| (key.unwrap_or(s.line).min(s.line), s.end_line))
+}
+
+/// The step's `retry` a JSON pointer is in (`/steps/2/retry/attempts` -> `/steps/2/retry`).
+fn retry_of(pointer: &str) -> Option<&str> {
+    let at = pointer.find("/retry")?;
+    let (retry, after) = pointer.split_at(at + "/retry".len());
+    (is_step(&pointer[..at]) && (after.is_empty() || after.starts_with('/'))).then_some(retry)
 }
 
 /// The step (`/steps/N`) or top-level section (`/trigger`) a JSON pointer is in.

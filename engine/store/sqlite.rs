@@ -297,30 +297,21 @@ impl Answers {
         }
     }
 
-    /// Whether the flush thread is still flushing groups sent to it. Jobs that come meanwhile
-    /// could not be flushed before it is done anyway, so they wait in the open transaction
-    /// and commit together once it is: one commit (its shared pages written to the WAL once)
-    /// instead of one per job, at no cost in latency.
-    fn flushing(&self) -> bool {
-        match self {
-            Answers::AfterFlush { sent, flushes, .. } => {
-                *sent > flushes.done.load(Ordering::Acquire)
-            }
-            Answers::Now => false,
-        }
-    }
-
-    /// `flushing`, and if so, asks the flush thread for a `Message::Flushed` once it is done
-    /// (checked again after asking, so that a flush ending in between is not missed).
+    /// Whether the flush thread is still flushing groups sent to it; if so, it is asked for a
+    /// `Message::Flushed` once it is done (asked before a second look, so that a flush ending
+    /// in between is not missed). Jobs that come meanwhile could not be flushed before it is
+    /// done anyway, so they wait in the open transaction and commit together once it is: one
+    /// commit (its shared pages written to the WAL once) instead of one per job.
     fn wait_for_flush(&self) -> bool {
-        let Answers::AfterFlush { flushes, .. } = self else {
+        let Answers::AfterFlush { sent, flushes, .. } = self else {
             return false;
         };
-        if !self.flushing() {
+        let busy = || *sent > flushes.done.load(Ordering::SeqCst);
+        if !busy() {
             return false;
         }
         flushes.waiting.store(true, Ordering::SeqCst);
-        if self.flushing() {
+        if busy() {
             return true;
         }
         flushes.waiting.store(false, Ordering::SeqCst);
