@@ -683,6 +683,71 @@ fn is_masked(v: &Value, key: &str, parent: Option<&str>) -> bool {
     }
 }
 
+/// Whether the JSON text `text` surely holds no card data, read straight from the text: `true`
+/// only when `redact` would change nothing in its parse. Conservative: any escaped string
+/// (an escape could spell anything), any key that names card data under some parent, any
+/// string or key `redact_text` would change, and any number long enough (or in exponent
+/// form) to be a card number give `false`. A webhook whose body passes can be stored as it
+/// came, without being parsed whole, masked and written again. Text nested deeper than
+/// `MAX_CLEAN_DEPTH` gives `false` too: a whole parse refuses it (serde_json stops at 128
+/// levels), so the fast path must not take it.
+pub fn json_text_is_clean(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let (mut i, mut depth) = (0, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_CLEAN_DEPTH {
+                    return false;
+                }
+                i += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b'"' => {
+                let start = i + 1;
+                let Some(len) = bytes[start..].iter().position(|&b| b == b'"' || b == b'\\') else {
+                    return false;
+                };
+                let end = start + len;
+                if bytes[end] == b'\\' {
+                    return false;
+                }
+                // Both ends are `"` bytes, so char boundaries.
+                let s = &text[start..end];
+                let after = bytes[end + 1..].iter().find(|b| !b.is_ascii_whitespace());
+                // `number` is card data under some parents only: any `number` key counts.
+                let names_card_data = after == Some(&b':')
+                    && (is_card_key(s, None) || s.eq_ignore_ascii_case("number"));
+                if names_card_data || redact_text(s).is_some() {
+                    return false;
+                }
+                i = end + 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let len = bytes[i..]
+                    .iter()
+                    .take_while(|b| matches!(b, b'-' | b'+' | b'.' | b'0'..=b'9' | b'e' | b'E'))
+                    .count();
+                // `number_as_card` looks no further than this either.
+                let number = &text[i..i + len];
+                if len >= 13 || number.contains(['e', 'E']) {
+                    return false;
+                }
+                i += len;
+            }
+            _ => i += 1,
+        }
+    }
+    true
+}
+
+/// Deepest nesting `json_text_is_clean` passes.
+pub const MAX_CLEAN_DEPTH: usize = 64;
+
 fn scalar_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -919,6 +984,57 @@ mod review_tests {
                 "{v}: find {found:?}, masked {masked}"
             );
         }
+    }
+
+    #[test]
+    fn text_called_clean_holds_nothing_redact_would_change() {
+        // The bench's W1 sale: what the webhook's fast path is for.
+        let w1 = r#"{"transaction_id":500123,"transaction_type":"SALE","status_code":101,
+            "status_message":"Your transaction was successfully approved.","amount":"133.23",
+            "invoice_id":"INV-20123","customer_id":"pt-cust-1003","customer_reference_id":"",
+            "credit_card":{"masked_number":"xxxxxxxxxxxx5454","expiration_month":12,"expiration_year":28},
+            "approval_code":"TAS610","approval_message":"  NO  MATCH - Approved and completed",
+            "avs_response":"No Match","csc_response":"Match","description":"Order 81234 web checkout",
+            "billing_address":{"name":"Ada Lovelace","street_address":"8320 Main Street","city":"Spokane","state":"WA","zip":"99201"},
+            "created":{"at":"11/25/2026 11:42:10 PM","through":"API","by":"ledgerlink","from_ip":"127.0.0.1"},
+            "settled":"","tax_amount":"","receipt_emailed_to":"ada@example.com"}"#;
+        let clean = [
+            w1,
+            r#"{"id": "T-1", "amount": "10.00", "note": "order 81234", "n": -12.5}"#,
+            r#"{"credit_card": {"masked_number": "xxxxxxxxxxxx5454"}, "csc_response": "Match"}"#,
+            r#"[1, 2, {"a": [true, null, "é"]}]"#,
+        ];
+        let dirty = [
+            r#"{"note": "card 4111 1111 1111 1111"}"#,
+            r#"{"note": "cvv is 737"}"#,
+            r#"{"cvv": "737"}"#,
+            r#"{"Card-Number": null}"#,
+            r#"{"credit_card": {"number": "xxxx"}}"#,
+            r#"{"n": 4111111111111111}"#,
+            r#"{"n": 4.111111111111111e15}"#,
+            r#"{"4111111111111111": "visa"}"#,
+            r#"{"note": "41111111\u00311111111"}"#,
+            r#"{"note": "4111１１１１11111111"}"#,
+        ];
+        for text in clean {
+            assert!(json_text_is_clean(text), "{text}");
+        }
+        for text in clean.iter().chain(dirty.iter()) {
+            let Ok(mut v) = serde_json::from_str::<Value>(text) else {
+                continue;
+            };
+            let changed = redact(&mut v);
+            assert!(
+                !json_text_is_clean(text) || changed == 0,
+                "called clean, but redact changed {changed}: {text}"
+            );
+        }
+        for text in dirty {
+            assert!(!json_text_is_clean(text), "{text}");
+        }
+        let deep = format!("{}1{}", "[".repeat(65), "]".repeat(65));
+        assert!(!json_text_is_clean(&deep));
+        assert!(json_text_is_clean(&deep[1..deep.len() - 1]));
     }
 
     #[test]

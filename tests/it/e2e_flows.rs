@@ -195,10 +195,12 @@ async fn payments_voids_refunds_chargebacks_and_declines_reach_the_ledger_to_the
     // A chargeback of A (a dispute notice, not a PayTrace API). The refund above named no sale,
     // so it was booked against A (the oldest payment by the same card): the chargeback finds A
     // short and reopens the invoice against C instead; the invoice comes out the same.
+    // Received today: the emulator's books close the month before this one.
+    let today = chrono::Utc::now().date_naive();
     let notice = json!({"notice_id": "CB-1", "transaction_id": a, "amount": "100.00",
         "reason_code": "10.4", "reason": "fraud", "invoice_id": "INV-10021",
-        "customer_id": "pt-cust-1001", "received_at": "2026-11-27T15:00:00Z",
-        "respond_by": "2026-12-17"});
+        "customer_id": "pt-cust-1001", "received_at": format!("{today}T15:00:00Z"),
+        "respond_by": (today + chrono::Duration::days(20)).to_string()});
     let cb = h.run("paytrace-chargeback.yaml", &notice).await;
     completed(&cb);
     assert_eq!(cb.alerts[0].channel.as_deref(), Some("finance"));
