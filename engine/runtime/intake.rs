@@ -131,22 +131,29 @@ fn digest(event: &Value) -> String {
     format!("sha256:{hex}")
 }
 
+/// The plan of an unsigned webhook flow `t` on `/t` with `event_id` and one map step `a` of
+/// `map` (a YAML flow mapping), for tests.
+#[cfg(test)]
+pub(crate) fn test_plan(event_id: &str, map: &str) -> Plan {
+    let text = format!(
+        "flow: t\ntrigger:\n  webhook:\n    path: /t\n    signature: {{ scheme: none }}\n    event_id: {event_id}\nsteps:\n  - id: a\n    map: {map}\n"
+    );
+    let source = crate::load::from_bytes("t.yaml", text.into_bytes()).unwrap();
+    crate::plan::build(
+        source,
+        crate::model::Profile::default(),
+        crate::script::helpers::system_clock(),
+    )
+    .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     fn plan(event_id: &str) -> Plan {
-        let text = format!(
-            "flow: t\ntrigger:\n  webhook:\n    path: /t\n    signature: {{ scheme: none }}\n    event_id: {event_id}\nsteps:\n  - id: a\n    map: {{ A: '1' }}\n"
-        );
-        let source = crate::load::from_bytes("t.yaml", text.into_bytes()).unwrap();
-        crate::plan::build(
-            source,
-            crate::model::Profile::default(),
-            crate::script::helpers::system_clock(),
-        )
-        .unwrap()
+        test_plan(event_id, "{ A: '1' }")
     }
 
     #[test]

@@ -471,16 +471,7 @@ mod tests {
     use super::*;
 
     fn plan(map: &str) -> Plan {
-        let text = format!(
-            "flow: t\ntrigger:\n  webhook:\n    path: /t\n    signature: {{ scheme: none }}\n    event_id: event.id\nsteps:\n  - id: a\n    map: {map}\n"
-        );
-        let source = crate::load::from_bytes("t.yaml", text.into_bytes()).unwrap();
-        crate::plan::build(
-            source,
-            crate::model::Profile::default(),
-            crate::script::helpers::system_clock(),
-        )
-        .unwrap()
+        crate::runtime::intake::test_plan("event.id", map)
     }
 
     fn check(plan: &Plan, body: &str) -> NewEvent {
