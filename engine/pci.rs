@@ -275,7 +275,7 @@ pub fn card_number_in(text: &str) -> Option<String> {
 /// card, and is left alone.
 pub fn card_numbers_in(text: &str) -> Vec<std::ops::Range<usize>> {
     let mut found = Vec::new();
-    if digit_count(text, 13) < 13 {
+    if digit_count(text, 13) < 13 || longest_chain_digits(text) < 13 {
         return found;
     }
     for chain in digit_chains(text) {
@@ -324,6 +324,39 @@ fn is_group_separator(c: char) -> bool {
 fn digit_chains(text: &str) -> Vec<Vec<std::ops::Range<usize>>> {
     let mut chains: Vec<Vec<std::ops::Range<usize>>> = Vec::new();
     let mut current: Vec<std::ops::Range<usize>> = Vec::new();
+    each_digit_group(text, |group, chain_ends| {
+        current.push(group);
+        if chain_ends {
+            chains.push(std::mem::take(&mut current));
+        }
+    });
+    if !current.is_empty() {
+        chains.push(current);
+    }
+    chains
+}
+
+/// The most digits in one chain of digit groups (as `digit_chains` chains them), without
+/// building the chains: text whose longest chain has fewer than 13 digits holds no card
+/// number (a date and time like `11/25/2026 11:42:10` is checked with no allocation).
+fn longest_chain_digits(text: &str) -> usize {
+    let (mut longest, mut current) = (0, 0);
+    each_digit_group(text, |group, chain_ends| {
+        current += text[group]
+            .chars()
+            .filter(|c| digit_value(*c).is_some())
+            .count();
+        if chain_ends {
+            longest = longest.max(current);
+            current = 0;
+        }
+    });
+    longest
+}
+
+/// Every run of digits in `text` in order, with whether it ends its chain: a chain goes on
+/// while at most three separator characters and then a digit follow a group.
+fn each_digit_group(text: &str, mut group: impl FnMut(std::ops::Range<usize>, bool)) {
     let mut chars = text.char_indices().peekable();
     while let Some((start, c)) = chars.next() {
         if digit_value(c).is_none() {
@@ -337,7 +370,6 @@ fn digit_chains(text: &str) -> Vec<Vec<std::ops::Range<usize>>> {
             end = i + d.len_utf8();
             chars.next();
         }
-        current.push(start..end);
         let mut separators = 0;
         while let Some(&(_, s)) = chars.peek() {
             if !is_group_separator(s) || separators == 3 {
@@ -347,14 +379,8 @@ fn digit_chains(text: &str) -> Vec<Vec<std::ops::Range<usize>>> {
             chars.next();
         }
         let digit_follows = chars.peek().is_some_and(|&(_, d)| digit_value(d).is_some());
-        if separators == 0 || !digit_follows {
-            chains.push(std::mem::take(&mut current));
-        }
+        group(start..end, separators == 0 || !digit_follows);
     }
-    if !current.is_empty() {
-        chains.push(current);
-    }
-    chains
 }
 
 /// `text` with every card number masked and every CVV written after its name (`cvv 123`,
@@ -983,6 +1009,38 @@ mod review_tests {
                 masked > 0,
                 "{v}: find {found:?}, masked {masked}"
             );
+        }
+    }
+
+    #[test]
+    fn the_longest_chain_is_counted_as_the_chains_are_built() {
+        for text in [
+            "",
+            "no digits",
+            "11/25/2026 11:42:10 PM",
+            "4111 1111 1111 1111",
+            "order 12 4012-0000-9876-5439",
+            "4111111111111111 5454545454545454",
+            "1 2 3 4 5 6 7 8 9 0 1 2 3 4",
+            "12 - - - 34",
+            "１２３４ ５６７８-9012.3456",
+        ] {
+            let built = digit_chains(text)
+                .iter()
+                .map(|chain| {
+                    chain
+                        .iter()
+                        .map(|g| {
+                            text[g.clone()]
+                                .chars()
+                                .filter(|c| digit_value(*c).is_some())
+                                .count()
+                        })
+                        .sum::<usize>()
+                })
+                .max()
+                .unwrap_or(0);
+            assert_eq!(longest_chain_digits(text), built, "{text}");
         }
     }
 

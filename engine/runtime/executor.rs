@@ -687,6 +687,10 @@ impl Executor {
                 }
             },
         };
+        // The output as the run's scripts see it, made before a durable run's journal entry
+        // takes the output itself (no copy).
+        let converted = result.as_ref().ok().map(to_dynamic);
+        let mut result = result;
         if fresh
             && !from_ledger
             && let Some(j) = &journal
@@ -695,8 +699,10 @@ impl Executor {
                 Ok(_) => "ok".to_string(),
                 Err(e) => e.outcome().to_string(),
             });
-            entry.output = match &result {
-                Ok(v) => v.clone(),
+            entry.output = match &mut result {
+                // A durable run's step record keeps no values (see `shown` above), so
+                // nothing below reads `v` again.
+                Ok(v) => std::mem::take(v),
                 Err(e) => e.output(),
             };
             entry.updated_ms = crate::store::now_ms();
@@ -710,15 +716,12 @@ impl Executor {
         match result {
             Ok(out) => {
                 if !durable {
-                    let mut shown = out.clone();
+                    let mut shown = out;
                     pci::redact(&mut shown);
                     rec.output = Some(shown);
                 }
-                set_output(
-                    st,
-                    &step.id,
-                    to_dynamic(&out).map_err(|m| Failure { message: m })?,
-                );
+                let converted = converted.unwrap_or_else(|| Ok(Dynamic::UNIT));
+                set_output(st, &step.id, converted.map_err(|m| Failure { message: m })?);
                 Ok(match route(step, "ok") {
                     Some(t) => Flow::Jump(t),
                     None => Flow::Fallthrough,
