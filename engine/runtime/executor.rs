@@ -645,7 +645,11 @@ impl Executor {
                     entry.updated_ms = crate::store::now_ms();
                     let ledger_key = key.as_deref().filter(|_| ask_ledger);
                     ask_ledger = false;
-                    if let Some(v) = j.begin(&entry, ledger_key).await.map_err(store_failure)? {
+                    if let Some(v) = j
+                        .begin(&mut entry, ledger_key)
+                        .await
+                        .map_err(store_failure)?
+                    {
                         from_ledger = true;
                         break Ok(v);
                     }
@@ -669,6 +673,9 @@ impl Executor {
                             entry.output = e.output();
                             entry.updated_ms = crate::store::now_ms();
                             push_history(&mut entry, attempt, &e);
+                            // The start took the shown input; a retry row rewrites it.
+                            entry.input = input.clone();
+                            pci::redact(&mut entry.input);
                             j.write(&entry).await.map_err(store_failure)?;
                             rec.attempts = attempt;
                             rec.outcome = "retry".into();

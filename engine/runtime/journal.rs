@@ -177,15 +177,21 @@ impl RunJournal {
         self.commit(write).await.map(|_| ())
     }
 
-    /// Write the entry as started, unless `ledger_key` already has a result (returned).
+    /// Write the entry as started, unless `ledger_key` already has a result (returned). The
+    /// write takes the entry's input (left `Null`: the call's end does not write it again, and
+    /// a retry row must put it back) rather than copying it.
     pub async fn begin(
         &self,
-        entry: &JournalEntry,
+        entry: &mut JournalEntry,
         ledger_key: Option<&str>,
     ) -> Result<Option<Value>, StoreError> {
+        let input = std::mem::take(&mut entry.input);
         let write = Write::BeginCall {
             prior: self.take_deferred(),
-            entry: entry.clone(),
+            entry: JournalEntry {
+                input,
+                ..entry.clone()
+            },
             flow: self.flow.clone(),
             ledger_key: ledger_key.map(str::to_string),
         };

@@ -171,6 +171,11 @@ async fn retries_are_rows_that_a_new_worker_picks_up() {
     let waiting = rig.store.run(run).unwrap().unwrap();
     assert!(waiting.run.reason.as_deref().unwrap().contains("503"));
     assert_eq!(waiting.journal[1].outcome.as_deref(), Some("retry"));
+    let input = waiting.journal[1].input.clone();
+    assert!(
+        input.is_object(),
+        "a retry row keeps the call's input: {input}"
+    );
     // A new worker (a restart) finishes it.
     rig.work_until(idle).await;
     assert_eq!(rig.state(run), RunState::Completed);
@@ -178,6 +183,10 @@ async fn retries_are_rows_that_a_new_worker_picks_up() {
     assert_eq!(
         (d.journal[1].attempt, d.journal[1].outcome.as_deref()),
         (3, Some("ok"))
+    );
+    assert_eq!(
+        d.journal[1].input, input,
+        "each start writes the same input"
     );
     let history = d.journal[1].history.as_array().unwrap();
     assert_eq!(
