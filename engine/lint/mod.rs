@@ -199,7 +199,8 @@ const MAX_REPAIR_ROUNDS: usize = 4;
 
 /// Change `value` so that it no longer has violation `v`: a member with a wrong value, or an
 /// unknown one, is removed; a missing one the rules can do without gets a placeholder (a
-/// step's id, the flow's id, a manual trigger, no steps); an object missing any other member
+/// step's id, the flow's id, a manual trigger, no steps, a `foreach` over nothing, an empty
+/// reason or alert text); an object missing any other member
 /// is removed with it. True when the section lost something the rules would miss (its
 /// findings are then dropped); false for an unknown key or a placeholder, which leave what
 /// the file says for the rules to check.
@@ -219,7 +220,18 @@ fn repair(value: &mut serde_json::Value, v: &load::SchemaViolation, file: &str) 
                 .filter(|s| s.parse::<usize>().is_ok())
                 .fold("unnamed_step".to_string(), |id, n| id + "_" + n)
         )),
-        _ => None,
+        // Expressions no rule has anything to say about, so the step's body and its other
+        // members are still checked (a `foreach` without `items` keeps its nested steps'
+        // findings). A missing `foreach` body is not stood in for: an empty one is a finding
+        // of its own (LL019).
+        (kind, member) => match (kind.rsplit_once('/'), member) {
+            (Some((step, "foreach")), "items") if is_step(step) => Some(json!("[]")),
+            (Some((step, "fail" | "dead_letter")), "reason") if is_step(step) => {
+                Some(json!("\"\""))
+            }
+            (Some((step, "alert")), "message") if is_step(step) => Some(json!("\"\"")),
+            _ => None,
+        },
     };
     match (placeholder, value.pointer_mut(&v.pointer)) {
         (Some(p), Some(serde_json::Value::Object(map))) => {
