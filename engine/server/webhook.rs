@@ -496,6 +496,25 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_webhook_flows_take_the_fast_path() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let profile = crate::load::find_profile(&root.join("profiles"), "dev").unwrap();
+        for flow in ["paytrace-payment-posting.yaml", "paytrace-chargeback.yaml"] {
+            let source = crate::load::read(&root.join("flows").join(flow)).unwrap();
+            let plan = crate::plan::build(
+                source,
+                profile.clone(),
+                crate::script::helpers::system_clock(),
+            )
+            .unwrap();
+            assert!(
+                plan.event_fields.is_some() && plan.event_id.is_some(),
+                "{flow}"
+            );
+        }
+    }
+
+    #[test]
     fn card_data_or_a_whole_event_read_take_the_whole_path() {
         let p = plan("{ A: 'event.amount' }");
         let mut row = check(

@@ -170,11 +170,19 @@ pub fn webhook_intake(data: &[u8]) {
                 assert!(row.body.is_object());
                 if let Some(text) = &row.text {
                     // Stored as it came (the fast path): it must be a JSON object holding
-                    // nothing masking would change.
-                    let mut stored: serde_json::Value =
+                    // nothing masking would change, and the fields the run got and the event
+                    // id must be the whole parse's.
+                    let whole: serde_json::Value =
                         serde_json::from_str(text).expect("a stored body is JSON");
+                    let mut stored = whole.clone();
                     assert!(stored.is_object());
                     assert_eq!(ledgerlink::pci::redact(&mut stored), 0, "{text}");
+                    for (field, value) in row.body.as_object().into_iter().flatten() {
+                        assert_eq!(whole.get(field), Some(value), "field `{field}` of {text}");
+                    }
+                    let again = ledgerlink::runtime::intake::new_event(plan, whole, now_ms)
+                        .expect("the whole parse takes what the fast path took");
+                    assert_eq!(again.key, row.key);
                 }
                 if secret.is_some() && !body.is_empty() {
                     // The same headers with one byte of the body changed must not verify.
