@@ -622,7 +622,7 @@ fn redact_keys(map: &mut Map<String, Value>) -> usize {
 fn number_as_card(n: &Number) -> Option<String> {
     // The number's own text (`arbitrary_precision`): no copy for the many short numbers.
     let text = n.as_str();
-    if text.len() < 13 && !text.contains(['e', 'E']) {
+    if !may_write_a_card_number(text) {
         return None;
     }
     if text.bytes().all(|b| b.is_ascii_digit()) {
@@ -637,6 +637,12 @@ fn number_as_card(n: &Number) -> Option<String> {
     }
     let whole = d.abs().trunc().normalize().to_string();
     is_card_number(&whole).then_some(whole)
+}
+
+/// Whether a JSON number's text is long enough (or in exponent form) to be a card number;
+/// shorter ones are never looked at further.
+fn may_write_a_card_number(text: &str) -> bool {
+    text.len() >= 13 || text.contains(['e', 'E'])
 }
 
 /// The JSON path of the first card data in `value`, if any (never the data itself: a key
@@ -745,9 +751,9 @@ pub fn json_text_is_clean(text: &str) -> bool {
                 // Both ends are `"` bytes, so char boundaries.
                 let s = &text[start..end];
                 let after = bytes[end + 1..].iter().find(|b| !b.is_ascii_whitespace());
-                // `number` is card data under some parents only: any `number` key counts.
-                let names_card_data = after == Some(&b':')
-                    && (is_card_key(s, None) || s.eq_ignore_ascii_case("number"));
+                // A key is read as if under a card parent, where every name that is card
+                // data under some parent is (`number`).
+                let names_card_data = after == Some(&b':') && is_card_key(s, Some(CARD_PARENTS[0]));
                 if names_card_data || redact_text(s).is_some() {
                     return false;
                 }
@@ -758,9 +764,7 @@ pub fn json_text_is_clean(text: &str) -> bool {
                     .iter()
                     .take_while(|b| matches!(b, b'-' | b'+' | b'.' | b'0'..=b'9' | b'e' | b'E'))
                     .count();
-                // `number_as_card` looks no further than this either.
-                let number = &text[i..i + len];
-                if len >= 13 || number.contains(['e', 'E']) {
+                if may_write_a_card_number(&text[i..i + len]) {
                     return false;
                 }
                 i += len;

@@ -224,14 +224,12 @@ fn repair(value: &mut serde_json::Value, v: &load::SchemaViolation, file: &str) 
         // members are still checked (a `foreach` without `items` keeps its nested steps'
         // findings). A missing `foreach` body is not stood in for: an empty one is a finding
         // of its own (LL019).
-        (kind, member) => match (kind.rsplit_once('/'), member) {
-            (Some((step, "foreach")), "items") if is_step(step) => Some(json!("[]")),
-            (Some((step, "fail" | "dead_letter")), "reason") if is_step(step) => {
-                Some(json!("\"\""))
-            }
-            (Some((step, "alert")), "message") if is_step(step) => Some(json!("\"\"")),
-            _ => None,
-        },
+        (kind, "items") if step_kind(kind) == Some("foreach") => Some(json!("[]")),
+        (kind, "reason") if matches!(step_kind(kind), Some("fail" | "dead_letter")) => {
+            Some(json!("\"\""))
+        }
+        (kind, "message") if step_kind(kind) == Some("alert") => Some(json!("\"\"")),
+        _ => None,
     };
     match (placeholder, value.pointer_mut(&v.pointer)) {
         (Some(p), Some(serde_json::Value::Object(map))) => {
@@ -258,6 +256,13 @@ fn unnamed_flow(file: &str) -> String {
         .take(50)
         .collect();
     format!("unnamed-{stem}")
+}
+
+/// The kind a JSON pointer names when it is a step's member (`/steps/2/foreach` ->
+/// `foreach`).
+fn step_kind(pointer: &str) -> Option<&str> {
+    let (step, kind) = pointer.rsplit_once('/')?;
+    is_step(step).then_some(kind)
 }
 
 /// Whether a JSON pointer names a step (`/steps/2`, `/steps/0/foreach/steps/1`).

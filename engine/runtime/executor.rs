@@ -604,7 +604,7 @@ impl Executor {
         let mut from_ledger = false;
         let fresh = recorded.is_none();
         let mut attempt = u32::try_from(entry.attempt).unwrap_or(0);
-        let result = match recorded {
+        let mut result = match recorded {
             Some(r) => r,
             None => loop {
                 if let Some(stop) = self.stop_before_call(st, step) {
@@ -697,7 +697,6 @@ impl Executor {
         // The output as the run's scripts see it, made before a durable run's journal entry
         // takes the output itself (no copy).
         let converted = result.as_ref().ok().map(to_dynamic);
-        let mut result = result;
         if fresh
             && !from_ledger
             && let Some(j) = &journal
