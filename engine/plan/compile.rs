@@ -18,6 +18,9 @@ pub struct Compiled {
     /// The top-level event fields this source reads, when it reads the event only as
     /// `event.field` (or `event?.field`); `None` when it may read it any other way.
     pub event_fields: Option<Vec<String>>,
+    /// The same source as a simple expression the executor may evaluate without Rhai
+    /// (`script::native`), when it is one.
+    pub native: Option<std::sync::Arc<crate::script::native::Expr>>,
     /// (first line in the compiled source, line count, JSON pointer of the YAML string).
     pieces: Vec<(usize, usize, String)>,
     /// How many evaluations of this source in a row took long enough to hold up other tasks;
@@ -89,9 +92,20 @@ pub fn expression(
         ast,
         event_path: (!block).then(|| event_path(src)).flatten(),
         event_fields: event_fields(src),
+        native: (!block && !shadows_inputs(scope))
+            .then(|| crate::script::native::parse(src))
+            .flatten()
+            .map(std::sync::Arc::new),
         pieces: vec![(1, lines, pointer.to_string())],
         slow: Default::default(),
     })
+}
+
+/// Whether a variable in `scope` (a loop variable) hides `event` or `steps`, which native
+/// evaluation reads from the run itself.
+fn shadows_inputs(scope: &Scope<'_>) -> bool {
+    let named = |n: &str| scope.iter_raw().filter(|(name, ..)| *name == n).count() > 1;
+    named("event") || named("steps")
 }
 
 /// `event.a.b` as `["a", "b"]`; `None` for anything else.
@@ -128,6 +142,10 @@ pub fn template(
         ast,
         event_path: None,
         event_fields: event_fields(&src),
+        native: (!shadows_inputs(scope))
+            .then(|| crate::script::native::template(value))
+            .flatten()
+            .map(std::sync::Arc::new),
         pieces,
         slow: Default::default(),
     })
@@ -268,6 +286,7 @@ mod event_field_tests {
                 ast: rhai::AST::empty(),
                 event_path: None,
                 event_fields: None,
+                native: None,
                 pieces: pointers.iter().map(|p| (1, 1, p.to_string())).collect(),
                 slow: Default::default(),
             }

@@ -112,6 +112,9 @@ pub struct Plan {
     pub source: Arc<SourceFile>,
     pub index: Arc<PointerIndex>,
     pub engine: Arc<Engine>,
+    /// What the engine's helpers read from the profile, for native evaluation
+    /// (`script::native`) to call the same helpers.
+    pub helpers: Arc<HelperEnv>,
     pub profile: Arc<Profile>,
     /// `profile.*` as scripts see it.
     pub profile_values: Dynamic,
@@ -240,10 +243,10 @@ fn build_with(
     let Some((_, flow, index)) = report.flows.into_iter().next() else {
         return Err(invalid());
     };
-    let env = helper_env(&profile, clock)?;
-    let engine = crate::script::runtime_engine(&Arc::new(env));
+    let env = Arc::new(helper_env(&profile, clock)?);
+    let engine = crate::script::runtime_engine(&env);
     let hash = content_hash(&source.text);
-    steps::compile(flow, source, index, engine, profile, hash)
+    steps::compile(flow, source, index, (engine, env), profile, hash)
 }
 
 fn helper_env(profile: &Profile, clock: Clock) -> Result<HelperEnv, PlanError> {

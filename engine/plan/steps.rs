@@ -9,6 +9,7 @@ use super::{
 use crate::connectors::{self, Operation};
 use crate::load::{PointerIndex, SourceFile};
 use crate::model::{AlertSeverity, Flow, OnError, Profile, Step};
+use crate::script::helpers::HelperEnv;
 use crate::script::value::to_dynamic;
 use rhai::{Dynamic, Engine, Scope};
 use serde_json::Value;
@@ -220,7 +221,7 @@ pub(super) fn compile(
     flow: Flow,
     source: SourceFile,
     index: PointerIndex,
-    engine: Engine,
+    (engine, helpers): (Engine, Arc<HelperEnv>),
     profile: Profile,
     hash: String,
 ) -> Result<Plan, PlanError> {
@@ -408,6 +409,7 @@ pub(super) fn compile(
         source: Arc::new(source),
         index: Arc::new(index),
         engine: Arc::new(engine),
+        helpers,
         profile: Arc::new(profile),
         profile_values,
         filter,

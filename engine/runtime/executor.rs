@@ -33,6 +33,8 @@ pub struct Executor {
 }
 
 struct State {
+    /// The run's `event` and `steps` as its scope holds them (shared), for native evaluation.
+    event: Dynamic,
     steps: Dynamic,
     /// One scope per run holding the read-only inputs (`event`, `steps`, `profile`, `flow`);
     /// loop variables and a script's own `let`s are pushed on top and rewound after each eval.
@@ -135,12 +137,13 @@ impl Executor {
         };
         let steps = Dynamic::from_map(Map::new()).into_shared();
         let mut scope = Scope::new();
-        scope.push_constant_dynamic("event", event_dyn);
+        scope.push_constant_dynamic("event", event_dyn.clone());
         scope.push_constant_dynamic("steps", steps.clone());
         scope.push_constant_dynamic("profile", plan.profile_values.clone());
         let flow_dyn = Dynamic::from_map(flow_var).into_shared();
         scope.push_constant_dynamic("flow", flow_dyn);
         let mut st = State {
+            event: event_dyn,
             scope: std::sync::Mutex::new(scope),
             steps,
             locals: Vec::new(),
@@ -921,6 +924,18 @@ pub const SLOW_AFTER: u8 = 2;
 /// for the sources that need it, and logged once.
 fn eval(plan: &Plan, c: &Compiled, st: &State) -> Result<Dynamic, Failure> {
     use std::sync::atomic::Ordering::Relaxed;
+    // A simple expression is evaluated without Rhai when it can be; anything else (and any
+    // failure, so that its message is Rhai's) goes on to Rhai below.
+    if let Some(native) = &c.native {
+        let inputs = crate::script::native::Inputs {
+            event: &st.event,
+            steps: &st.steps,
+            env: &plan.helpers,
+        };
+        if let Some(v) = native.eval(&inputs) {
+            return Ok(v);
+        }
+    }
     // The runtime is asked only when it matters (a slow source), not on every evaluation.
     if c.slow.load(Relaxed) >= SLOW_AFTER && on_async_worker() {
         return tokio::task::block_in_place(|| eval_here(plan, c, st));

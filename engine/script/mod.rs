@@ -4,6 +4,7 @@
 
 pub mod budget;
 pub mod helpers;
+pub mod native;
 pub mod value;
 
 use rhai::packages::{Package, StandardPackage};

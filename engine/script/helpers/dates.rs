@@ -150,6 +150,19 @@ fn format_with(p: Parsed, fmt: &str) -> R<String> {
     Ok(out)
 }
 
+/// `pacific_date(text)`: the date in Los Angeles (a PayTrace local time is taken as it is).
+pub fn pacific_date(s: &str) -> R<String> {
+    if let Some(d) = paytrace_local_date(s) {
+        return Ok(ymd(d));
+    }
+    Ok(ymd(date_in(parse(s)?, Some(Los_Angeles))))
+}
+
+/// `sage_date(text)`: the date as Sage Pro writes it (`YYYY-MM-DD`, UTC for instants).
+pub fn sage_date(s: &str) -> R<String> {
+    Ok(date_in(parse(s)?, None).format("%Y-%m-%d").to_string())
+}
+
 pub fn register(engine: &mut Engine, env: &Arc<HelperEnv>) {
     // A map or number where a date belongs (`event.created` instead of `event.created.at`):
     // say so, instead of Rhai's "function not found".
@@ -161,15 +174,8 @@ pub fn register(engine: &mut Engine, env: &Arc<HelperEnv>) {
             ))
         });
     }
-    engine.register_fn("pacific_date", |s: &str| -> R<String> {
-        if let Some(d) = paytrace_local_date(s) {
-            return Ok(ymd(d));
-        }
-        Ok(ymd(date_in(parse(s)?, Some(Los_Angeles))))
-    });
-    engine.register_fn("sage_date", |s: &str| -> R<String> {
-        Ok(date_in(parse(s)?, None).format("%Y-%m-%d").to_string())
-    });
+    engine.register_fn("pacific_date", pacific_date);
+    engine.register_fn("sage_date", sage_date);
     engine.register_fn("paytrace_date", |s: &str| -> R<String> {
         Ok(date_in(parse(s)?, Some(Los_Angeles))
             .format("%m/%d/%Y")

@@ -7,8 +7,9 @@ mod dates;
 mod money;
 mod tables;
 
-pub use dates::{Parsed as ParsedTime, parse_time};
-pub use money::format_money;
+pub use dates::{Parsed as ParsedTime, pacific_date, parse_time, sage_date};
+pub use money::{format_money, from_str as money_from_text};
+pub use tables::{find as table_value, status_for};
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;

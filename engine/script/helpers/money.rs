@@ -19,7 +19,8 @@ pub fn format_money(d: Decimal) -> String {
     }
 }
 
-fn from_str(s: &str) -> R<Decimal> {
+/// `money(text)`: an exact decimal amount, or a script error naming the text.
+pub fn from_str(s: &str) -> R<Decimal> {
     let t = s.trim();
     if t.is_empty() || t.contains(['e', 'E']) {
         return fail(format!("money(): `{t}` is not a decimal amount"));

@@ -17,7 +17,8 @@ fn key_text(key: &Dynamic) -> R<String> {
     fail(format!("lookup(): a `{}` cannot be a key", key.type_name()))
 }
 
-fn find(env: &HelperEnv, table: &str, key: &Dynamic) -> R<Option<Dynamic>> {
+/// The value at `key` in the profile table `table` (`None`: no such key).
+pub fn find(env: &HelperEnv, table: &str, key: &Dynamic) -> R<Option<Dynamic>> {
     let Some(t) = env.tables.get(table) else {
         let known: Vec<&str> = env.tables.keys().map(String::as_str).collect();
         return fail(format!(
@@ -40,6 +41,19 @@ fn default_status(code: &str) -> Option<&'static str> {
     })
 }
 
+/// `status_map(code)`: the profile's `status_map` table first, the defaults after.
+pub fn status_for(env: &HelperEnv, code: &str) -> R<ImmutableString> {
+    if let Some(v) = env.tables.get("status_map").and_then(|t| t.get(code)) {
+        return Ok(v.to_string().into());
+    }
+    match default_status(code) {
+        Some(s) => Ok(s.into()),
+        None => fail(format!(
+            "status_map(): no Sage Pro status for PayTrace `{code}`; add it to the profile table `status_map`"
+        )),
+    }
+}
+
 pub fn register(engine: &mut Engine, env: &Arc<HelperEnv>) {
     let e = Arc::clone(env);
     engine.register_fn("lookup", move |table: &str, key: Dynamic| -> R<Dynamic> {
@@ -55,19 +69,8 @@ pub fn register(engine: &mut Engine, env: &Arc<HelperEnv>) {
             Ok(find(&e, table, &key)?.unwrap_or(default))
         },
     );
-    // The profile's `status_map` table, if any, is looked at first; the defaults after.
-    let overrides = env.tables.get("status_map").cloned().unwrap_or_default();
-    let status = move |code: &str| -> R<ImmutableString> {
-        if let Some(v) = overrides.get(code) {
-            return Ok(v.to_string().into());
-        }
-        match default_status(code) {
-            Some(s) => Ok(s.into()),
-            None => fail(format!(
-                "status_map(): no Sage Pro status for PayTrace `{code}`; add it to the profile table `status_map`"
-            )),
-        }
-    };
+    let e = Arc::clone(env);
+    let status = move |code: &str| status_for(&e, code);
     let s2 = status.clone();
     engine.register_fn("status_map", move |code: INT| status(&code.to_string()));
     engine.register_fn("status_map", move |code: &str| s2(code));

@@ -1,0 +1,727 @@
+//! Simple flow expressions evaluated without the script engine: field paths of `event` and
+//! `steps`, literals, `+` on text and whole numbers, `==`/`!=`, `if`/`else`, calls to the
+//! common helpers (`money`, `pacific_date`, `sage_date`, `lookup`, `lookup_or`, `status_map`),
+//! and `map:`/`with:` records of those. Most mappings are only this, and the interpreter spends
+//! more on finding functions and copying the maps a path walks through than on the mapping.
+//!
+//! The rule that keeps this safe: a native evaluation gives the value Rhai would give, or it
+//! gives up (`None`) and the caller evaluates the same source with Rhai. It gives up at parse
+//! time on anything outside the small grammar below, and at run time on any type pairing or
+//! failure it does not reproduce exactly (an error's message and position come from Rhai).
+//! `tests` hold the two to the same answers.
+
+use super::helpers::{self, HelperEnv};
+use super::limits::MAX_STRING_SIZE;
+use rhai::{Dynamic, INT, ImmutableString, Map};
+use serde_json::Value;
+
+/// A parsed simple expression.
+#[derive(Debug, Clone)]
+pub enum Expr {
+    Literal(Dynamic),
+    /// `event.a.b` or `steps.x.y`; each segment remembers whether it was reached with `?.`.
+    Path {
+        root: Root,
+        segments: Vec<(String, bool)>,
+    },
+    Add(Box<Expr>, Box<Expr>),
+    Equals {
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+        negate: bool,
+    },
+    If {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        otherwise: Option<Box<Expr>>,
+    },
+    Call(Helper, Vec<Expr>),
+    Record(Vec<(String, Expr)>),
+    List(Vec<Expr>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Root {
+    Event,
+    Steps,
+}
+
+/// Helpers evaluated natively, through the same functions Rhai calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Helper {
+    Money,
+    PacificDate,
+    SageDate,
+    Lookup,
+    LookupOr,
+    StatusMap,
+}
+
+impl Helper {
+    fn named(name: &str, arity: usize) -> Option<Helper> {
+        Some(match (name, arity) {
+            ("money", 1) => Helper::Money,
+            ("pacific_date", 1) => Helper::PacificDate,
+            ("sage_date", 1) => Helper::SageDate,
+            ("lookup", 2) => Helper::Lookup,
+            ("lookup_or", 3) => Helper::LookupOr,
+            ("status_map", 1) => Helper::StatusMap,
+            _ => return None,
+        })
+    }
+}
+
+// ---------------------------------------------------------------- parsing
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Text(String),
+    Int(INT),
+    Word(String),
+    Punct(&'static str),
+}
+
+/// Tokens of `src`, or `None` at anything the grammar leaves to Rhai (escapes, comments,
+/// characters, decimals, backtick strings, other operators).
+fn tokens(src: &str) -> Option<Vec<Token>> {
+    let b = src.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+            b'"' => {
+                let end = src[i + 1..].find('"')? + i + 1;
+                let text = &src[i + 1..end];
+                if text.contains(['\\', '\n', '\r']) {
+                    return None;
+                }
+                out.push(Token::Text(text.to_string()));
+                i = end + 1;
+            }
+            b'0'..=b'9' => {
+                let start = i;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                // `1.5`, `1_000`, `0x1f`, `1e3`: Rhai's number forms beyond plain digits.
+                if i < b.len() && (b[i] == b'.' || b[i] == b'_' || b[i].is_ascii_alphabetic()) {
+                    return None;
+                }
+                out.push(Token::Int(src[start..i].parse().ok()?));
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                let start = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                out.push(Token::Word(src[start..i].to_string()));
+            }
+            _ => {
+                let rest = &src[i..];
+                let p = ["?.", "==", "!=", "(", ")", "{", "}", ",", ".", "+"]
+                    .into_iter()
+                    .find(|p| rest.starts_with(p))?;
+                // `.x` after `?` is `?.`; `++`, `+=`, `==`'s neighbours `===` and `!==`: Rhai's.
+                if matches!(p, "+" | "==" | "!=") && rest[p.len()..].starts_with(['=', '+']) {
+                    return None;
+                }
+                out.push(Token::Punct(p));
+                i += p.len();
+            }
+        }
+    }
+    Some(out)
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    at: usize,
+    depth: usize,
+}
+
+/// Deeper nesting is left to Rhai, whose own limit (`MAX_EXPR_DEPTH`) then applies.
+const MAX_DEPTH: usize = 16;
+
+impl Parser {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.at)
+    }
+
+    fn next(&mut self) -> Option<Token> {
+        let t = self.tokens.get(self.at).cloned();
+        self.at += 1;
+        t
+    }
+
+    fn punct(&mut self, p: &str) -> Option<()> {
+        match self.next()? {
+            Token::Punct(q) if q == p => Some(()),
+            _ => None,
+        }
+    }
+
+    fn at_punct(&self, p: &str) -> bool {
+        matches!(self.peek(), Some(Token::Punct(q)) if *q == p)
+    }
+
+    fn at_word(&self, w: &str) -> bool {
+        matches!(self.peek(), Some(Token::Word(x)) if x == w)
+    }
+
+    /// `sum (("==" | "!=") sum)?`: comparisons do not chain.
+    fn expr(&mut self) -> Option<Expr> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return None;
+        }
+        let lhs = self.sum()?;
+        let negate = if self.at_punct("==") {
+            false
+        } else if self.at_punct("!=") {
+            true
+        } else {
+            self.depth -= 1;
+            return Some(lhs);
+        };
+        self.at += 1;
+        let rhs = self.sum()?;
+        if self.at_punct("==") || self.at_punct("!=") {
+            return None;
+        }
+        self.depth -= 1;
+        Some(Expr::Equals {
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+            negate,
+        })
+    }
+
+    fn sum(&mut self) -> Option<Expr> {
+        let mut lhs = self.primary()?;
+        while self.at_punct("+") {
+            self.at += 1;
+            let rhs = self.primary()?;
+            lhs = Expr::Add(Box::new(lhs), Box::new(rhs));
+        }
+        Some(lhs)
+    }
+
+    fn primary(&mut self) -> Option<Expr> {
+        match self.next()? {
+            Token::Text(s) => Some(Expr::Literal(Dynamic::from(s))),
+            Token::Int(i) => Some(Expr::Literal(Dynamic::from_int(i))),
+            Token::Punct("(") => {
+                if self.at_punct(")") {
+                    self.at += 1;
+                    return Some(Expr::Literal(Dynamic::UNIT));
+                }
+                let inner = self.expr()?;
+                self.punct(")")?;
+                Some(inner)
+            }
+            Token::Word(w) => match w.as_str() {
+                "true" => Some(Expr::Literal(Dynamic::TRUE)),
+                "false" => Some(Expr::Literal(Dynamic::FALSE)),
+                "if" => self.if_rest(),
+                "event" => self.path(Root::Event),
+                "steps" => self.path(Root::Steps),
+                name => {
+                    self.punct("(")?;
+                    let mut args = Vec::new();
+                    if !self.at_punct(")") {
+                        loop {
+                            args.push(self.expr()?);
+                            if self.at_punct(",") {
+                                self.at += 1;
+                            } else {
+                                break;
+                            }
+                        }
+                    }
+                    self.punct(")")?;
+                    Some(Expr::Call(Helper::named(name, args.len())?, args))
+                }
+            },
+            Token::Punct(_) => None,
+        }
+    }
+
+    fn path(&mut self, root: Root) -> Option<Expr> {
+        let mut segments = Vec::new();
+        while self.at_punct(".") || self.at_punct("?.") {
+            let elvis = self.at_punct("?.");
+            self.at += 1;
+            let Some(Token::Word(name)) = self.next() else {
+                return None;
+            };
+            // `x.len()` is a method call: Rhai's.
+            if self.at_punct("(") {
+                return None;
+            }
+            segments.push((name, elvis));
+        }
+        // The whole `event` or `steps` map, or an index (`event["x"]`): Rhai's.
+        if segments.is_empty() {
+            return None;
+        }
+        Some(Expr::Path { root, segments })
+    }
+
+    /// After `if`: `cond { expr } (else ({ expr } | if ...))?`.
+    fn if_rest(&mut self) -> Option<Expr> {
+        let cond = self.expr()?;
+        self.punct("{")?;
+        let then = self.expr()?;
+        self.punct("}")?;
+        let otherwise = if self.at_word("else") {
+            self.at += 1;
+            if self.at_word("if") {
+                self.at += 1;
+                Some(Box::new(self.if_rest()?))
+            } else {
+                self.punct("{")?;
+                let e = self.expr()?;
+                self.punct("}")?;
+                Some(Box::new(e))
+            }
+        } else {
+            None
+        };
+        Some(Expr::If {
+            cond: Box::new(cond),
+            then: Box::new(then),
+            otherwise,
+        })
+    }
+}
+
+/// Parse one expression's source; `None` when it is not (entirely) in the grammar. Only
+/// called on sources Rhai has compiled (a plan's), so what Rhai refuses to compile (a reserved
+/// word as a property name) never gets here.
+pub fn parse(src: &str) -> Option<Expr> {
+    let mut p = Parser {
+        tokens: tokens(src)?,
+        at: 0,
+        depth: 0,
+    };
+    let e = p.expr()?;
+    (p.at == p.tokens.len()).then_some(e)
+}
+
+/// A `map:`/`with:` record template (strings are expressions, mappings and lists nest, other
+/// scalars are literals), when every expression in it parses.
+pub fn template(value: &Value) -> Option<Expr> {
+    Some(match value {
+        Value::String(src) => parse(src)?,
+        Value::Object(map) => Expr::Record(
+            map.iter()
+                .map(|(k, v)| Some((k.clone(), template(v)?)))
+                .collect::<Option<_>>()?,
+        ),
+        Value::Array(items) => Expr::List(items.iter().map(template).collect::<Option<_>>()?),
+        // Rhai (no_float) reads `12.5` as a decimal: left to it.
+        Value::Number(n) => Expr::Literal(Dynamic::from_int(n.as_i64()?)),
+        Value::Bool(b) => Expr::Literal(Dynamic::from_bool(*b)),
+        Value::Null => Expr::Literal(Dynamic::UNIT),
+    })
+}
+
+// ---------------------------------------------------------------- evaluation
+
+/// What a native evaluation reads: the run's `event` and `steps` (as the run's scope holds
+/// them) and the helpers' profile data.
+pub struct Inputs<'a> {
+    pub event: &'a Dynamic,
+    pub steps: &'a Dynamic,
+    pub env: &'a HelperEnv,
+}
+
+impl Expr {
+    /// The value Rhai would give, or `None`: evaluate with Rhai instead.
+    pub fn eval(&self, inputs: &Inputs<'_>) -> Option<Dynamic> {
+        match self {
+            Expr::Literal(v) => Some(v.clone()),
+            Expr::Path { root, segments } => {
+                let root = match root {
+                    Root::Event => inputs.event,
+                    Root::Steps => inputs.steps,
+                };
+                walk(root, segments)
+            }
+            Expr::Add(a, b) => add(a.eval(inputs)?, b.eval(inputs)?),
+            Expr::Equals { lhs, rhs, negate } => {
+                let same = equals(&lhs.eval(inputs)?, &rhs.eval(inputs)?)?;
+                Some(Dynamic::from_bool(same != *negate))
+            }
+            Expr::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                if cond.eval(inputs)?.as_bool().ok()? {
+                    then.eval(inputs)
+                } else {
+                    match otherwise {
+                        Some(e) => e.eval(inputs),
+                        None => Some(Dynamic::UNIT),
+                    }
+                }
+            }
+            Expr::Call(helper, args) => {
+                let args = args
+                    .iter()
+                    .map(|a| a.eval(inputs))
+                    .collect::<Option<Vec<_>>>()?;
+                call(*helper, inputs.env, args)
+            }
+            Expr::Record(fields) => {
+                let mut map = Map::new();
+                for (k, e) in fields {
+                    map.insert(k.as_str().into(), e.eval(inputs)?);
+                }
+                Some(Dynamic::from_map(map))
+            }
+            Expr::List(items) => Some(Dynamic::from_array(
+                items
+                    .iter()
+                    .map(|e| e.eval(inputs))
+                    .collect::<Option<_>>()?,
+            )),
+        }
+    }
+}
+
+/// Follow `segments` through maps without copying them; only the value at the end is cloned.
+/// A missing property of a map is `()`, as in Rhai; a property of anything but a map is
+/// Rhai's (a getter or an error), except `?.` on `()`.
+fn walk(root: &Dynamic, segments: &[(String, bool)]) -> Option<Dynamic> {
+    let Some(((name, elvis), rest)) = segments.split_first() else {
+        return Some(root.clone());
+    };
+    if root.is_unit() {
+        // `()?.x` is `()`; how far Rhai carries that past a later plain `.` is Rhai's.
+        return (*elvis && rest.iter().all(|(_, e)| *e)).then_some(Dynamic::UNIT);
+    }
+    if !root.is_map() {
+        return None;
+    }
+    let map = root.read_lock::<Map>()?;
+    match map.get(name.as_str()) {
+        Some(v) => walk(v, rest),
+        None => walk(&Dynamic::UNIT, rest),
+    }
+}
+
+fn add(a: Dynamic, b: Dynamic) -> Option<Dynamic> {
+    let text = if let (Ok(x), Ok(y)) = (a.as_int(), b.as_int()) {
+        return x.checked_add(y).map(Dynamic::from_int);
+    } else if let (Some(x), Some(y)) = (text_of(&a), text_of(&b)) {
+        let mut s = String::with_capacity(x.len() + y.len());
+        s.push_str(&x);
+        s.push_str(&y);
+        s
+    } else if let (Some(x), Ok(i)) = (text_of(&a), b.as_int()) {
+        format!("{x}{i}")
+    } else if let (Ok(i), Some(y)) = (a.as_int(), text_of(&b)) {
+        format!("{i}{y}")
+    } else if let (Some(x), Ok(d)) = (text_of(&a), b.as_decimal()) {
+        format!("{x}{}", helpers::format_money(d))
+    } else if let (Ok(d), Some(y)) = (a.as_decimal(), text_of(&b)) {
+        format!("{}{y}", helpers::format_money(d))
+    } else {
+        return None;
+    };
+    (text.len() <= MAX_STRING_SIZE).then(|| Dynamic::from(text))
+}
+
+fn text_of(v: &Dynamic) -> Option<ImmutableString> {
+    v.as_immutable_string_ref().ok().map(|s| s.clone())
+}
+
+/// `==` where Rhai's answer is plain: values of different types are not equal; text, whole
+/// numbers, booleans and `()` compare by value. Maps, lists and decimals: Rhai's.
+fn equals(a: &Dynamic, b: &Dynamic) -> Option<bool> {
+    if a.is_unit() || b.is_unit() {
+        return Some(a.is_unit() && b.is_unit());
+    }
+    if let (Ok(x), Ok(y)) = (a.as_int(), b.as_int()) {
+        return Some(x == y);
+    }
+    if let (Ok(x), Ok(y)) = (a.as_bool(), b.as_bool()) {
+        return Some(x == y);
+    }
+    if let (Some(x), Some(y)) = (text_of(a), text_of(b)) {
+        return Some(x == y);
+    }
+    let plain = |v: &Dynamic| v.is_int() || v.is_bool() || v.is_string();
+    (plain(a) && plain(b)).then_some(false)
+}
+
+fn call(helper: Helper, env: &HelperEnv, args: Vec<Dynamic>) -> Option<Dynamic> {
+    let mut args = args.into_iter();
+    let mut next = || args.next();
+    match helper {
+        Helper::Money => {
+            let v = next()?;
+            if let Some(s) = text_of(&v) {
+                helpers::money_from_text(&s).ok().map(Dynamic::from_decimal)
+            } else if let Ok(i) = v.as_int() {
+                Some(Dynamic::from_decimal(i.into()))
+            } else if v.is_decimal() {
+                Some(v)
+            } else {
+                None
+            }
+        }
+        Helper::PacificDate => helpers::pacific_date(&text_of(&next()?)?)
+            .ok()
+            .map(Dynamic::from),
+        Helper::SageDate => helpers::sage_date(&text_of(&next()?)?)
+            .ok()
+            .map(Dynamic::from),
+        Helper::Lookup => {
+            let (table, key) = (text_of(&next()?)?, next()?);
+            helpers::table_value(env, &table, &key).ok()?
+        }
+        Helper::LookupOr => {
+            let (table, key, default) = (text_of(&next()?)?, next()?, next()?);
+            Some(
+                helpers::table_value(env, &table, &key)
+                    .ok()?
+                    .unwrap_or(default),
+            )
+        }
+        Helper::StatusMap => {
+            let code = next()?;
+            let code = match code.as_int() {
+                Ok(i) => i.to_string(),
+                Err(_) => text_of(&code)?.to_string(),
+            };
+            helpers::status_for(env, &code).ok().map(Dynamic::from)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::script::value::to_dynamic;
+    use serde_json::json;
+    use std::sync::Arc;
+
+    fn env() -> HelperEnv {
+        let tables = json!({
+            "customers": {"pt-cust-1001": "ACME01", "7": "SEVEN"},
+            "gl_accounts": {"card_clearing": "1050", "ach_clearing": "1055"},
+            "status_map": {"999": "Held"}
+        });
+        let tables = serde_json::from_value(tables).unwrap_or_default();
+        HelperEnv {
+            tables: HelperEnv::tables_from(&tables).unwrap_or_default(),
+            ..HelperEnv::default()
+        }
+    }
+
+    fn inputs() -> (Dynamic, Dynamic) {
+        let event = json!({
+            "transaction_id": 500123, "status_code": 101, "amount": "12.50", "amount_num": 12.5,
+            "customer_id": "pt-cust-1001", "seven": 7, "flag": true, "none": null, "empty": "",
+            "credit_card": {"masked_number": "xxxxxxxxxxxx5454"},
+            "created": {"at": "11/25/2026 11:42:10 PM"}, "items": [1, 2], "s": "text"
+        });
+        let mut payment = Map::new();
+        payment.insert("Amount".into(), Dynamic::from("10.5".to_string()));
+        payment.insert("Ref".into(), Dynamic::from("R-1".to_string()));
+        // A decimal as a map step leaves it, not as JSON would carry it.
+        let money = "10.5".parse().unwrap_or_default();
+        payment.insert("Money".into(), Dynamic::from_decimal(money));
+        let mut steps = Map::new();
+        steps.insert("payment".into(), Dynamic::from_map(payment));
+        let steps = Dynamic::from_map(steps);
+        let Ok(event) = to_dynamic(&event) else {
+            unreachable!("the test event converts")
+        };
+        (event.into_shared(), steps.into_shared())
+    }
+
+    /// Rhai's answer for `src` in a run's scope.
+    fn rhai(
+        env: &HelperEnv,
+        event: &Dynamic,
+        steps: &Dynamic,
+        src: &str,
+    ) -> Result<Dynamic, String> {
+        let engine = crate::script::runtime_engine(&Arc::new(env.clone()));
+        let mut scope = rhai::Scope::new();
+        scope.push_constant_dynamic("event", event.clone());
+        scope.push_constant_dynamic("steps", steps.clone());
+        scope.push_constant_dynamic("profile", Dynamic::from_map(Map::new()));
+        scope.push_constant_dynamic("flow", Dynamic::from_map(Map::new()));
+        engine
+            .eval_expression_with_scope::<Dynamic>(&mut scope, src)
+            .map_err(|e| e.to_string())
+    }
+
+    fn same(a: &Dynamic, b: &Dynamic) -> bool {
+        a.type_name() == b.type_name() && format!("{a:?}") == format!("{b:?}")
+    }
+
+    /// Sources native evaluation must answer itself, with Rhai's value.
+    const NATIVE: &[&str] = &[
+        r#""W1-" + event.transaction_id"#,
+        "pacific_date(event.created.at)",
+        "money(event.amount)",
+        r#"lookup("customers", event.customer_id)"#,
+        r#"lookup("gl_accounts", if event.credit_card == () { "ach_clearing" } else { "card_clearing" })"#,
+        r#"if event.credit_card == () { "ACH" } else { "CC" }"#,
+        "status_map(event.status_code)",
+        r#"status_map("999")"#,
+        r#"status_map("Approved")"#,
+        r#"lookup("customers", event.seven)"#,
+        r#"lookup_or("customers", "nobody", "WALK-IN")"#,
+        r#"lookup_or("customers", event.customer_id, ())"#,
+        "money(12)",
+        "money(event.amount_num)",
+        "money(steps.payment.Money)",
+        r#""Amount " + steps.payment.Money"#,
+        r#"steps.payment.Money + " due""#,
+        r#"event.transaction_id + "-x""#,
+        "event.transaction_id + 1",
+        r#""a" + "b" + event.s"#,
+        "steps.payment.Ref",
+        "steps.payment",
+        "event.credit_card",
+        "event.items",
+        "event.missing",
+        "event.none",
+        "event.none == ()",
+        "event.missing == ()",
+        "event.missing != ()",
+        "() == ()",
+        "event.missing?.deeper",
+        "event.credit_card.len",
+        "event?.created?.at",
+        "event.created?.at",
+        r#"event.s == "text""#,
+        r#"event.s != "text""#,
+        r#""1" == 1"#,
+        r#"1 == "1""#,
+        "true == 1",
+        "event.flag == true",
+        "event.seven == 7",
+        r#"if event.flag { "yes" }"#,
+        r#"if event.missing == () { "no" }"#,
+        r#"if event.seven == 8 { 1 } else if event.seven == 7 { 2 } else { 3 }"#,
+        "(event.seven)",
+        "42",
+        "true",
+        "()",
+        r#""""#,
+        r#"event.empty + "x""#,
+        r#"sage_date("2026-11-25T10:00:00Z")"#,
+        r#"pacific_date("2026-11-26T06:30:00Z")"#,
+    ];
+
+    /// Sources that are left to Rhai: outside the grammar, or an error or type pairing that only
+    /// Rhai answers (its message, its rules).
+    const RHAI: &[&str] = &[
+        r#""a\nb""#,
+        "'c'",
+        "1.5",
+        "1_000",
+        "event",
+        r#"event["s"]"#,
+        "event.s.len",
+        "event.s.len()",
+        "event.missing.deeper",
+        "event.missing?.deeper.deepest",
+        r#""a" + ()"#,
+        "event.transaction_id + event.amount_num",
+        "9223372036854775807 + 1",
+        "if 1 { 2 } else { 3 }",
+        r#"lookup("customers", "nobody")"#,
+        r#"lookup("no_table", "x")"#,
+        r#"status_map("0")"#,
+        "money(())",
+        r#"money("12e3")"#,
+        "money(event.credit_card)",
+        r#"pacific_date("not a date")"#,
+        "pacific_date(event.created)",
+        "event.items == event.items",
+        "money(1) == money(1)",
+        "1 == 1 == true",
+        "profile.x",
+        "x",
+        "now()",
+        "1 - 1",
+        "1 +",
+        "event.",
+        "// comment\n1",
+        "event.s += 1",
+        r#"if !event.flag { "yes" }"#,
+    ];
+
+    #[test]
+    fn native_answers_what_rhai_answers() {
+        let env = env();
+        let (event, steps) = inputs();
+        let inputs = Inputs {
+            event: &event,
+            steps: &steps,
+            env: &env,
+        };
+        for src in NATIVE {
+            let expr = parse(src).unwrap_or_else(|| panic!("`{src}` should parse natively"));
+            let native = expr.eval(&inputs);
+            let rhai = rhai(&env, &event, &steps, src);
+            match (&native, &rhai) {
+                (Some(n), Ok(r)) => assert!(same(n, r), "`{src}`: native {n:?}, Rhai {r:?}"),
+                _ => panic!("`{src}`: native {native:?}, Rhai {rhai:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn anything_else_is_left_to_rhai() {
+        let env = env();
+        let (event, steps) = inputs();
+        let inputs = Inputs {
+            event: &event,
+            steps: &steps,
+            env: &env,
+        };
+        for src in RHAI {
+            if let Some(v) = parse(src).and_then(|e| e.eval(&inputs)) {
+                panic!(
+                    "`{src}` was answered natively with {v:?}; Rhai says {:?}",
+                    rhai(&env, &event, &steps, src)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_record_template_is_native_when_every_field_is() {
+        let env = env();
+        let (event, steps) = inputs();
+        let inputs = Inputs {
+            event: &event,
+            steps: &steps,
+            env: &env,
+        };
+        let map = json!({
+            "Ref": "\"W1-\" + event.transaction_id", "Lines": [{"N": 1, "On": true, "X": null}],
+            "Amount": "money(event.amount)", "Nested": {"At": "event.created.at"}
+        });
+        let expr = template(&map).unwrap_or_else(|| panic!("the template should parse"));
+        let native = expr.eval(&inputs).unwrap_or_default();
+        let src = r#"#{ "Ref": "W1-" + event.transaction_id, "Lines": [#{ "N": 1, "On": true, "X": () }],
+            "Amount": money(event.amount), "Nested": #{ "At": event.created.at } }"#;
+        let rhai = rhai(&env, &event, &steps, src).unwrap_or_default();
+        assert!(same(&native, &rhai), "native {native:?}, Rhai {rhai:?}");
+        assert!(template(&json!({"A": "event.x", "B": 1.5})).is_none());
+        assert!(template(&json!({"A": "event.x", "B": "now()"})).is_none());
+    }
+}
