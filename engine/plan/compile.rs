@@ -93,7 +93,7 @@ pub fn expression(
         event_path: (!block).then(|| event_path(src)).flatten(),
         event_fields: event_fields(src),
         native: (!block && !shadows_inputs(scope))
-            .then(|| crate::script::native::parse(src))
+            .then(|| crate::script::native::parse(src, &loop_variables(scope)))
             .flatten()
             .map(std::sync::Arc::new),
         pieces: vec![(1, lines, pointer.to_string())],
@@ -106,6 +106,15 @@ pub fn expression(
 fn shadows_inputs(scope: &Scope<'_>) -> bool {
     let named = |n: &str| scope.iter_raw().filter(|(name, ..)| *name == n).count() > 1;
     named("event") || named("steps")
+}
+
+/// The variables `scope` holds beyond the flow variables: a step's loop variables.
+fn loop_variables(scope: &Scope<'_>) -> Vec<String> {
+    scope
+        .iter_raw()
+        .skip(crate::script::FLOW_VARIABLES.len())
+        .map(|(name, ..)| name.to_string())
+        .collect()
 }
 
 /// `event.a.b` as `["a", "b"]`; `None` for anything else.
@@ -143,7 +152,7 @@ pub fn template(
         event_path: None,
         event_fields: event_fields(&src),
         native: (!shadows_inputs(scope))
-            .then(|| crate::script::native::template(value))
+            .then(|| crate::script::native::template(value, &loop_variables(scope)))
             .flatten()
             .map(std::sync::Arc::new),
         pieces,

@@ -308,3 +308,39 @@ pub(crate) fn retry_policy(r: &Option<Retry>) -> Option<RetryPolicy> {
 }
 
 pub(crate) type StepMap = BTreeMap<String, usize>;
+
+#[cfg(test)]
+mod native_tests {
+    use super::Kind;
+
+    /// The payment-posting flow is the one with the traffic: its mappings and call inputs are
+    /// evaluated without Rhai (`script::native`). A change to the flow or to the native
+    /// grammar that loses that shows up here, not only as a slower benchmark.
+    #[test]
+    fn the_shipped_payment_flow_maps_and_calls_natively() {
+        let profile = crate::load::read_profile(std::path::Path::new("profiles/dev.yaml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let name = "flows/paytrace-payment-posting.yaml";
+        let text = std::fs::read(name).unwrap_or_else(|e| panic!("{e}"));
+        let source = crate::load::from_bytes(name, text).unwrap_or_else(|e| panic!("{e}"));
+        let plan = super::build(source, profile, crate::script::helpers::system_clock())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut checked = 0;
+        for step in &plan.steps {
+            let sources = match &step.kind {
+                Kind::Map(c) => vec![c],
+                Kind::Call {
+                    with,
+                    idempotency_key,
+                    ..
+                } => with.iter().chain(idempotency_key.iter()).collect(),
+                _ => continue,
+            };
+            for c in sources {
+                assert!(c.native.is_some(), "{} is evaluated by Rhai", c.pointer());
+                checked += 1;
+            }
+        }
+        assert!(checked >= 5, "only {checked} sources checked");
+    }
+}

@@ -930,6 +930,7 @@ fn eval(plan: &Plan, c: &Compiled, st: &State) -> Result<Dynamic, Failure> {
         let inputs = crate::script::native::Inputs {
             event: &st.event,
             steps: &st.steps,
+            locals: &st.locals,
             env: &plan.helpers,
         };
         if let Some(v) = native.eval(&inputs) {

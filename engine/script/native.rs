@@ -1,6 +1,6 @@
-//! Simple flow expressions evaluated without the script engine: field paths of `event` and
-//! `steps`, literals, `+` on text and whole numbers, `==`/`!=`, `if`/`else`, calls to the
-//! common helpers (`money`, `pacific_date`, `sage_date`, `lookup`, `lookup_or`, `status_map`),
+//! Simple flow expressions evaluated without the script engine: field paths of `event`,
+//! `steps` and loop variables, literals, `+` on text and whole numbers, comparisons, `&&`/`||`,
+//! `if`/`else`, calls to the common helpers (`money`, `pacific_date`, `sage_date`, `lookup`, `lookup_or`, `status_map`),
 //! and `map:`/`with:` records of those. Most mappings are only this, and the interpreter spends
 //! more on finding functions and copying the maps a path walks through than on the mapping.
 //!
@@ -25,10 +25,16 @@ pub enum Expr {
         segments: Vec<(String, bool)>,
     },
     Add(Box<Expr>, Box<Expr>),
-    Equals {
+    Compare {
+        op: Comparison,
         lhs: Box<Expr>,
         rhs: Box<Expr>,
-        negate: bool,
+    },
+    /// `&&` (`and: true`) or `||`, short-circuiting as Rhai does.
+    Logic {
+        and: bool,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
     },
     If {
         cond: Box<Expr>,
@@ -40,10 +46,36 @@ pub enum Expr {
     List(Vec<Expr>),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Root {
     Event,
     Steps,
+    /// A `foreach` variable.
+    Local(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    Eq,
+    Ne,
+    Lt,
+    Gt,
+    Le,
+    Ge,
+}
+
+impl Comparison {
+    fn of(p: &str) -> Option<Comparison> {
+        Some(match p {
+            "==" => Comparison::Eq,
+            "!=" => Comparison::Ne,
+            "<" => Comparison::Lt,
+            ">" => Comparison::Gt,
+            "<=" => Comparison::Le,
+            ">=" => Comparison::Ge,
+            _ => return None,
+        })
+    }
 }
 
 /// Helpers evaluated natively, through the same functions Rhai calls.
@@ -120,11 +152,16 @@ fn tokens(src: &str) -> Option<Vec<Token>> {
             }
             _ => {
                 let rest = &src[i..];
-                let p = ["?.", "==", "!=", "(", ")", "{", "}", ",", ".", "+"]
-                    .into_iter()
-                    .find(|p| rest.starts_with(p))?;
-                // `.x` after `?` is `?.`; `++`, `+=`, `==`'s neighbours `===` and `!==`: Rhai's.
-                if matches!(p, "+" | "==" | "!=") && rest[p.len()..].starts_with(['=', '+']) {
+                let p = [
+                    "?.", "==", "!=", "&&", "||", "<=", ">=", "<", ">", "(", ")", "{", "}", ",",
+                    ".", "+",
+                ]
+                .into_iter()
+                .find(|p| rest.starts_with(p))?;
+                // `++`, `+=`, `===`, `<<`, `&&&`...: operators of Rhai's that these are the
+                // start of.
+                let operator = !matches!(p, "(" | ")" | "{" | "}" | "," | "." | "?.");
+                if operator && rest[p.len()..].starts_with(['=', '+', '<', '>', '&', '|', '!']) {
                     return None;
                 }
                 out.push(Token::Punct(p));
@@ -135,16 +172,18 @@ fn tokens(src: &str) -> Option<Vec<Token>> {
     Some(out)
 }
 
-struct Parser {
+struct Parser<'l> {
     tokens: Vec<Token>,
     at: usize,
     depth: usize,
+    /// Loop variables in scope.
+    locals: &'l [String],
 }
 
 /// Deeper nesting is left to Rhai, whose own limit (`MAX_EXPR_DEPTH`) then applies.
 const MAX_DEPTH: usize = 16;
 
-impl Parser {
+impl Parser<'_> {
     fn peek(&self) -> Option<&Token> {
         self.tokens.get(self.at)
     }
@@ -170,31 +209,61 @@ impl Parser {
         matches!(self.peek(), Some(Token::Word(x)) if x == w)
     }
 
-    /// `sum (("==" | "!=") sum)?`: comparisons do not chain.
+    /// `and ("||" and)*`; `&&` binds tighter, comparisons tighter still and do not chain.
     fn expr(&mut self) -> Option<Expr> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return None;
         }
+        let mut lhs = self.and()?;
+        while self.at_punct("||") {
+            self.at += 1;
+            let rhs = self.and()?;
+            lhs = Expr::Logic {
+                and: false,
+                lhs: Box::new(lhs),
+                rhs: Box::new(rhs),
+            };
+        }
+        self.depth -= 1;
+        Some(lhs)
+    }
+
+    fn and(&mut self) -> Option<Expr> {
+        let mut lhs = self.comparison()?;
+        while self.at_punct("&&") {
+            self.at += 1;
+            let rhs = self.comparison()?;
+            lhs = Expr::Logic {
+                and: true,
+                lhs: Box::new(lhs),
+                rhs: Box::new(rhs),
+            };
+        }
+        Some(lhs)
+    }
+
+    fn comparison_here(&self) -> Option<Comparison> {
+        match self.peek() {
+            Some(Token::Punct(p)) => Comparison::of(p),
+            _ => None,
+        }
+    }
+
+    fn comparison(&mut self) -> Option<Expr> {
         let lhs = self.sum()?;
-        let negate = if self.at_punct("==") {
-            false
-        } else if self.at_punct("!=") {
-            true
-        } else {
-            self.depth -= 1;
+        let Some(op) = self.comparison_here() else {
             return Some(lhs);
         };
         self.at += 1;
         let rhs = self.sum()?;
-        if self.at_punct("==") || self.at_punct("!=") {
+        if self.comparison_here().is_some() {
             return None;
         }
-        self.depth -= 1;
-        Some(Expr::Equals {
+        Some(Expr::Compare {
+            op,
             lhs: Box::new(lhs),
             rhs: Box::new(rhs),
-            negate,
         })
     }
 
@@ -227,6 +296,9 @@ impl Parser {
                 "if" => self.if_rest(),
                 "event" => self.path(Root::Event),
                 "steps" => self.path(Root::Steps),
+                name if self.locals.iter().any(|l| l == name) => {
+                    self.path(Root::Local(name.to_string()))
+                }
                 name => {
                     self.punct("(")?;
                     let mut args = Vec::new();
@@ -262,8 +334,9 @@ impl Parser {
             }
             segments.push((name, elvis));
         }
-        // The whole `event` or `steps` map, or an index (`event["x"]`): Rhai's.
-        if segments.is_empty() {
+        // The whole `event` or `steps` map (shared values), or an index (`event["x"]`):
+        // Rhai's. A loop variable may be read whole.
+        if segments.is_empty() && !matches!(root, Root::Local(_)) {
             return None;
         }
         Some(Expr::Path { root, segments })
@@ -297,14 +370,15 @@ impl Parser {
     }
 }
 
-/// Parse one expression's source; `None` when it is not (entirely) in the grammar. Only
-/// called on sources Rhai has compiled (a plan's), so what Rhai refuses to compile (a reserved
-/// word as a property name) never gets here.
-pub fn parse(src: &str) -> Option<Expr> {
+/// Parse one expression's source, where `locals` are the loop variables in scope; `None` when
+/// it is not (entirely) in the grammar. Only called on sources Rhai has compiled (a plan's), so
+/// what Rhai refuses to compile (a reserved word as a property name) never gets here.
+pub fn parse(src: &str, locals: &[String]) -> Option<Expr> {
     let mut p = Parser {
         tokens: tokens(src)?,
         at: 0,
         depth: 0,
+        locals,
     };
     let e = p.expr()?;
     (p.at == p.tokens.len()).then_some(e)
@@ -312,15 +386,20 @@ pub fn parse(src: &str) -> Option<Expr> {
 
 /// A `map:`/`with:` record template (strings are expressions, mappings and lists nest, other
 /// scalars are literals), when every expression in it parses.
-pub fn template(value: &Value) -> Option<Expr> {
+pub fn template(value: &Value, locals: &[String]) -> Option<Expr> {
     Some(match value {
-        Value::String(src) => parse(src)?,
+        Value::String(src) => parse(src, locals)?,
         Value::Object(map) => Expr::Record(
             map.iter()
-                .map(|(k, v)| Some((k.clone(), template(v)?)))
+                .map(|(k, v)| Some((k.clone(), template(v, locals)?)))
                 .collect::<Option<_>>()?,
         ),
-        Value::Array(items) => Expr::List(items.iter().map(template).collect::<Option<_>>()?),
+        Value::Array(items) => Expr::List(
+            items
+                .iter()
+                .map(|v| template(v, locals))
+                .collect::<Option<_>>()?,
+        ),
         // Rhai (no_float) reads `12.5` as a decimal: left to it.
         Value::Number(n) => Expr::Literal(Dynamic::from_int(n.as_i64()?)),
         Value::Bool(b) => Expr::Literal(Dynamic::from_bool(*b)),
@@ -331,10 +410,12 @@ pub fn template(value: &Value) -> Option<Expr> {
 // ---------------------------------------------------------------- evaluation
 
 /// What a native evaluation reads: the run's `event` and `steps` (as the run's scope holds
-/// them) and the helpers' profile data.
+/// them), its loop variables (the last of a name wins, as in the scope) and the helpers'
+/// profile data.
 pub struct Inputs<'a> {
     pub event: &'a Dynamic,
     pub steps: &'a Dynamic,
+    pub locals: &'a [(String, Dynamic)],
     pub env: &'a HelperEnv,
 }
 
@@ -347,13 +428,27 @@ impl Expr {
                 let root = match root {
                     Root::Event => inputs.event,
                     Root::Steps => inputs.steps,
+                    Root::Local(name) => {
+                        let (_, v) = inputs.locals.iter().rev().find(|(n, _)| n == name)?;
+                        if segments.is_empty() {
+                            return Some(v.flatten_clone());
+                        }
+                        v
+                    }
                 };
                 walk(root, segments)
             }
             Expr::Add(a, b) => add(a.eval(inputs)?, b.eval(inputs)?),
-            Expr::Equals { lhs, rhs, negate } => {
-                let same = equals(&lhs.eval(inputs)?, &rhs.eval(inputs)?)?;
-                Some(Dynamic::from_bool(same != *negate))
+            Expr::Compare { op, lhs, rhs } => {
+                compare(*op, &lhs.eval(inputs)?, &rhs.eval(inputs)?).map(Dynamic::from_bool)
+            }
+            Expr::Logic { and, lhs, rhs } => {
+                // Rhai refuses a non-boolean operand; the right one is read only when needed.
+                let left = lhs.eval(inputs)?.as_bool().ok()?;
+                if left != *and {
+                    return Some(Dynamic::from_bool(left));
+                }
+                Some(Dynamic::from_bool(rhs.eval(inputs)?.as_bool().ok()?))
             }
             Expr::If {
                 cond,
@@ -440,23 +535,47 @@ fn text_of(v: &Dynamic) -> Option<ImmutableString> {
     v.as_immutable_string_ref().ok().map(|s| s.clone())
 }
 
-/// `==` where Rhai's answer is plain: values of different types are not equal; text, whole
-/// numbers, booleans and `()` compare by value. Maps, lists and decimals: Rhai's.
-fn equals(a: &Dynamic, b: &Dynamic) -> Option<bool> {
-    if a.is_unit() || b.is_unit() {
-        return Some(a.is_unit() && b.is_unit());
+/// Comparisons whose answer Rhai gives plainly: `==`/`!=` on values of different types say
+/// "not equal"; text, whole numbers, decimals and booleans (and `()`, for `==`) compare by
+/// value, text by its bytes. Maps, lists, mixed numbers and the rest: Rhai's.
+fn compare(op: Comparison, a: &Dynamic, b: &Dynamic) -> Option<bool> {
+    use std::cmp::Ordering;
+    let order: Option<Ordering> = if let (Ok(x), Ok(y)) = (a.as_int(), b.as_int()) {
+        Some(x.cmp(&y))
+    } else if let (Ok(x), Ok(y)) = (a.as_decimal(), b.as_decimal()) {
+        Some(x.cmp(&y))
+    } else if let (Some(x), Some(y)) = (text_of(a), text_of(b)) {
+        Some(x.as_str().cmp(y.as_str()))
+    } else if let (Ok(x), Ok(y)) = (a.as_bool(), b.as_bool()) {
+        // Rhai has `==` and `!=` for booleans, no ordering.
+        return match op {
+            Comparison::Eq => Some(x == y),
+            Comparison::Ne => Some(x != y),
+            _ => None,
+        };
+    } else {
+        None
+    };
+    let equal = match order {
+        Some(o) => o == Ordering::Equal,
+        None if a.is_unit() || b.is_unit() => a.is_unit() && b.is_unit(),
+        None => {
+            let plain = |v: &Dynamic| v.is_int() || v.is_bool() || v.is_string();
+            if !(plain(a) && plain(b)) {
+                return None;
+            }
+            false
+        }
+    };
+    match (op, order) {
+        (Comparison::Eq, _) => Some(equal),
+        (Comparison::Ne, _) => Some(!equal),
+        (Comparison::Lt, Some(o)) => Some(o == Ordering::Less),
+        (Comparison::Gt, Some(o)) => Some(o == Ordering::Greater),
+        (Comparison::Le, Some(o)) => Some(o != Ordering::Greater),
+        (Comparison::Ge, Some(o)) => Some(o != Ordering::Less),
+        _ => None,
     }
-    if let (Ok(x), Ok(y)) = (a.as_int(), b.as_int()) {
-        return Some(x == y);
-    }
-    if let (Ok(x), Ok(y)) = (a.as_bool(), b.as_bool()) {
-        return Some(x == y);
-    }
-    if let (Some(x), Some(y)) = (text_of(a), text_of(b)) {
-        return Some(x == y);
-    }
-    let plain = |v: &Dynamic| v.is_int() || v.is_bool() || v.is_string();
-    (plain(a) && plain(b)).then_some(false)
 }
 
 fn call(helper: Helper, env: &HelperEnv, args: Vec<Dynamic>) -> Option<Dynamic> {
@@ -546,6 +665,15 @@ mod tests {
         (event.into_shared(), steps.into_shared())
     }
 
+    /// A `foreach` variable `inv` holding one invoice.
+    fn loop_variables() -> (Vec<String>, Vec<(String, Dynamic)>) {
+        let inv = json!({"invoice": "INV-7", "customer": "ACME01", "open": 3});
+        let Ok(inv) = to_dynamic(&inv) else {
+            unreachable!("the loop value converts")
+        };
+        (vec!["inv".into()], vec![("inv".into(), inv)])
+    }
+
     /// Rhai's answer for `src` in a run's scope.
     fn rhai(
         env: &HelperEnv,
@@ -559,6 +687,9 @@ mod tests {
         scope.push_constant_dynamic("steps", steps.clone());
         scope.push_constant_dynamic("profile", Dynamic::from_map(Map::new()));
         scope.push_constant_dynamic("flow", Dynamic::from_map(Map::new()));
+        for (name, v) in loop_variables().1 {
+            scope.push_dynamic(name, v);
+        }
         engine
             .eval_expression_with_scope::<Dynamic>(&mut scope, src)
             .map_err(|e| e.to_string())
@@ -621,6 +752,29 @@ mod tests {
         r#""""#,
         r#"event.empty + "x""#,
         r#"sage_date("2026-11-25T10:00:00Z")"#,
+        "event.status_code == 101 || event.status_code == 120",
+        "event.status_code == 102 || event.status_code == 120",
+        "event.flag && event.seven > 3",
+        "event.seven >= 7",
+        "event.seven <= 6",
+        "event.seven < 7",
+        r#"money(event.amount) > money("0")"#,
+        r#"money(event.amount) == money("12.5")"#,
+        r#"money(event.amount) != money("12.51")"#,
+        r#""a" < "b""#,
+        r#""b" >= "ab""#,
+        r#"event.missing == () || event.missing == """#,
+        r#"event.s == "text" && event.transaction_id > 500000 || false"#,
+        "false && event.missing.deeper",
+        "true || event.seven",
+        "false && event.seven",
+        "money(1) == money(1)",
+        "true == true",
+        "inv.customer",
+        r#""autopay-" + inv.invoice + "-" + inv.open"#,
+        "inv",
+        "inv.open > 2",
+        "inv.missing",
         r#"pacific_date("2026-11-26T06:30:00Z")"#,
     ];
 
@@ -650,7 +804,6 @@ mod tests {
         r#"pacific_date("not a date")"#,
         "pacific_date(event.created)",
         "event.items == event.items",
-        "money(1) == money(1)",
         "1 == 1 == true",
         "profile.x",
         "x",
@@ -660,6 +813,18 @@ mod tests {
         "event.",
         "// comment\n1",
         "event.s += 1",
+        "event.seven && true",
+        "true && event.seven",
+        "false || event.seven",
+        r#"event.seven < "x""#,
+        "true < false",
+        "1 < 2 < 3",
+        "1 << 2",
+        "event.seven > money(\"1\")",
+        "event.items < event.items",
+        "inv.invoice.len",
+        "other.x",
+        "a || b",
         r#"if !event.flag { "yes" }"#,
     ];
 
@@ -667,13 +832,16 @@ mod tests {
     fn native_answers_what_rhai_answers() {
         let env = env();
         let (event, steps) = inputs();
+        let (locals, loop_values) = loop_variables();
         let inputs = Inputs {
             event: &event,
             steps: &steps,
+            locals: &loop_values,
             env: &env,
         };
         for src in NATIVE {
-            let expr = parse(src).unwrap_or_else(|| panic!("`{src}` should parse natively"));
+            let expr =
+                parse(src, &locals).unwrap_or_else(|| panic!("`{src}` should parse natively"));
             let native = expr.eval(&inputs);
             let rhai = rhai(&env, &event, &steps, src);
             match (&native, &rhai) {
@@ -687,13 +855,15 @@ mod tests {
     fn anything_else_is_left_to_rhai() {
         let env = env();
         let (event, steps) = inputs();
+        let (locals, loop_values) = loop_variables();
         let inputs = Inputs {
             event: &event,
             steps: &steps,
+            locals: &loop_values,
             env: &env,
         };
         for src in RHAI {
-            if let Some(v) = parse(src).and_then(|e| e.eval(&inputs)) {
+            if let Some(v) = parse(src, &locals).and_then(|e| e.eval(&inputs)) {
                 panic!(
                     "`{src}` was answered natively with {v:?}; Rhai says {:?}",
                     rhai(&env, &event, &steps, src)
@@ -709,19 +879,20 @@ mod tests {
         let inputs = Inputs {
             event: &event,
             steps: &steps,
+            locals: &loop_variables().1,
             env: &env,
         };
         let map = json!({
             "Ref": "\"W1-\" + event.transaction_id", "Lines": [{"N": 1, "On": true, "X": null}],
             "Amount": "money(event.amount)", "Nested": {"At": "event.created.at"}
         });
-        let expr = template(&map).unwrap_or_else(|| panic!("the template should parse"));
+        let expr = template(&map, &[]).unwrap_or_else(|| panic!("the template should parse"));
         let native = expr.eval(&inputs).unwrap_or_default();
         let src = r#"#{ "Ref": "W1-" + event.transaction_id, "Lines": [#{ "N": 1, "On": true, "X": () }],
             "Amount": money(event.amount), "Nested": #{ "At": event.created.at } }"#;
         let rhai = rhai(&env, &event, &steps, src).unwrap_or_default();
         assert!(same(&native, &rhai), "native {native:?}, Rhai {rhai:?}");
-        assert!(template(&json!({"A": "event.x", "B": 1.5})).is_none());
-        assert!(template(&json!({"A": "event.x", "B": "now()"})).is_none());
+        assert!(template(&json!({"A": "event.x", "B": 1.5}), &[]).is_none());
+        assert!(template(&json!({"A": "event.x", "B": "now()"}), &[]).is_none());
     }
 }
