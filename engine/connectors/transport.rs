@@ -120,7 +120,7 @@ pub async fn send(
         tracing::debug!(call = what, body = %body, "connector request");
     }
     let started = std::time::Instant::now();
-    let response = match request.send().await {
+    let mut response = match request.send().await {
         Ok(r) => r,
         Err(e) => {
             let e = no_answer(what, &e);
@@ -133,7 +133,8 @@ pub async fn send(
         }
     };
     let status = response.status().as_u16();
-    let headers = response.headers().clone();
+    // Taken, not copied: reading the body needs no headers.
+    let headers = std::mem::take(response.headers_mut());
     let retry_after = headers
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
