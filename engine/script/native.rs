@@ -895,4 +895,122 @@ mod tests {
         assert!(template(&json!({"A": "event.x", "B": 1.5}), &[]).is_none());
         assert!(template(&json!({"A": "event.x", "B": "now()"}), &[]).is_none());
     }
+
+    /// Random expressions over the grammar (and around it: type pairings it leaves to Rhai,
+    /// operators without parentheses), each compiled by Rhai first as a plan would be. Any
+    /// native answer must be Rhai's answer.
+    #[test]
+    fn random_expressions_agree_with_rhai() {
+        let env = env();
+        let (event, steps) = inputs();
+        let (locals, loop_values) = loop_variables();
+        let inputs = Inputs {
+            event: &event,
+            steps: &steps,
+            locals: &loop_values,
+            env: &env,
+        };
+        let engine = crate::script::runtime_engine(&Arc::new(env.clone()));
+        let mut scope = crate::plan::base_scope();
+        scope.push_dynamic("inv", Dynamic::UNIT);
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let (mut compiled, mut answered) = (0, 0);
+        for _ in 0..4000 {
+            let src = random_expr(&mut seed, 3);
+            if engine.compile_expression_with_scope(&scope, &src).is_err() {
+                continue;
+            }
+            compiled += 1;
+            let Some(native) = parse(&src, &locals).and_then(|e| e.eval(&inputs)) else {
+                continue;
+            };
+            answered += 1;
+            match rhai(&env, &event, &steps, &src) {
+                Ok(r) => assert!(same(&native, &r), "`{src}`: native {native:?}, Rhai {r:?}"),
+                Err(e) => panic!("`{src}`: native {native:?}, Rhai failed: {e}"),
+            }
+        }
+        // The test means something only if many expressions took each road.
+        assert!(
+            compiled > 1500 && answered > 500,
+            "{compiled} compiled, {answered} native"
+        );
+    }
+
+    fn next(seed: &mut u64) -> u64 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        *seed
+    }
+
+    fn pick<'a>(seed: &mut u64, items: &[&'a str]) -> &'a str {
+        items[(next(seed) % items.len() as u64) as usize]
+    }
+
+    fn random_expr(seed: &mut u64, depth: u32) -> String {
+        const ATOMS: &[&str] = &[
+            r#""""#,
+            r#""a""#,
+            r#""W1-""#,
+            r#""text""#,
+            "0",
+            "7",
+            "101",
+            "9223372036854775807",
+            "true",
+            "false",
+            "()",
+            "event.transaction_id",
+            "event.s",
+            "event.seven",
+            "event.flag",
+            "event.none",
+            "event.missing",
+            "event.credit_card",
+            "event.created.at",
+            "event.missing?.x",
+            "event.amount",
+            "event.customer_id",
+            "event.status_code",
+            "steps.payment.Money",
+            "steps.payment.Ref",
+            "inv.open",
+            "inv.invoice",
+            "inv",
+        ];
+        const CALLS: &[&str] = &["money", "pacific_date", "sage_date", "status_map"];
+        const OPS: &[&str] = &["+", "==", "!=", "<", ">=", "&&", "||"];
+        if depth == 0 || next(seed) % 3 == 0 {
+            return pick(seed, ATOMS).to_string();
+        }
+        let d = depth - 1;
+        match next(seed) % 7 {
+            0 => format!("{}({})", pick(seed, CALLS), random_expr(seed, d)),
+            1 => format!(r#"lookup("customers", {})"#, random_expr(seed, d)),
+            2 => format!(
+                r#"lookup_or("customers", {}, {})"#,
+                random_expr(seed, d),
+                random_expr(seed, d)
+            ),
+            3 => format!(
+                "if {} {{ {} }} else {{ {} }}",
+                random_expr(seed, d),
+                random_expr(seed, d),
+                random_expr(seed, d)
+            ),
+            4 => format!(
+                "({} {} {})",
+                random_expr(seed, d),
+                pick(seed, OPS),
+                random_expr(seed, d)
+            ),
+            _ => format!(
+                "{} {} {}",
+                random_expr(seed, d),
+                pick(seed, OPS),
+                random_expr(seed, d)
+            ),
+        }
+    }
 }
