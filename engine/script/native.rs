@@ -981,7 +981,7 @@ mod tests {
         ];
         const CALLS: &[&str] = &["money", "pacific_date", "sage_date", "status_map"];
         const OPS: &[&str] = &["+", "==", "!=", "<", ">=", "&&", "||"];
-        if depth == 0 || next(seed) % 3 == 0 {
+        if depth == 0 || next(seed).is_multiple_of(3) {
             return pick(seed, ATOMS).to_string();
         }
         let d = depth - 1;
