@@ -194,13 +194,18 @@ fn parse_one(file: SourceFile, out: &mut Vec<Diagnostic>) -> Option<Parsed> {
     }
 }
 
+/// The stand-in for a webhook's missing `path` (valid, so the trigger is still checked; the
+/// file's own LL002 names what is missing).
+pub const MISSING_WEBHOOK_PATH: &str = "/~missing-path~";
+
 /// Rounds of repairs after the first, for violations that repairs uncover.
 const MAX_REPAIR_ROUNDS: usize = 4;
 
 /// Change `value` so that it no longer has violation `v`: a member with a wrong value, or an
 /// unknown one, is removed; a missing one the rules can do without gets a placeholder (a
 /// step's id, the flow's id, a manual trigger, no steps, a `foreach` over nothing, an empty
-/// reason or alert text); an object missing any other member
+/// reason or alert text, a lookup's empty table and `()` key, a webhook's empty path); an
+/// object missing any other member
 /// is removed with it. True when the section lost something the rules would miss (its
 /// findings are then dropped); false for an unknown key or a placeholder, which leave what
 /// the file says for the rules to check.
@@ -229,6 +234,13 @@ fn repair(value: &mut serde_json::Value, v: &load::SchemaViolation, file: &str) 
             Some(json!("\"\""))
         }
         (kind, "message") if step_kind(kind) == Some("alert") => Some(json!("\"\"")),
+        // A lookup without its table or key, a webhook without its path: an empty table name
+        // (the profile check passes over it) and a key of `()`; a path no flow can have (the
+        // duplicate path check passes over it), so the rest of the step or trigger is still
+        // checked.
+        (kind, "table") if step_kind(kind) == Some("lookup") => Some(json!("")),
+        (kind, "key") if step_kind(kind) == Some("lookup") => Some(json!("()")),
+        ("/trigger/webhook", "path") => Some(json!(MISSING_WEBHOOK_PATH)),
         _ => None,
     };
     match (placeholder, value.pointer_mut(&v.pointer)) {

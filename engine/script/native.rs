@@ -1,6 +1,6 @@
 //! Simple flow expressions evaluated without the script engine: field paths of `event`,
 //! `steps` and loop variables, literals, `+` on text and whole numbers, comparisons, `&&`/`||`,
-//! `if`/`else`, calls to the common helpers (`money`, `pacific_date`, `sage_date`, `lookup`, `lookup_or`, `status_map`),
+//! `!`, unary `-`, `??`, `if`/`else`, calls to the common helpers (`money`, `pacific_date`, `sage_date`, `lookup`, `lookup_or`, `status_map`),
 //! and `map:`/`with:` records of those. Most mappings are only this, and the interpreter spends
 //! more on finding functions and copying the maps a path walks through than on the mapping.
 //!
@@ -30,6 +30,12 @@ pub enum Expr {
         lhs: Box<Expr>,
         rhs: Box<Expr>,
     },
+    /// `!x` on a boolean.
+    Not(Box<Expr>),
+    /// `-x` on a whole number or a decimal.
+    Negate(Box<Expr>),
+    /// `a ?? b`: `b` when `a` is `()`, read only then.
+    Coalesce(Box<Expr>, Box<Expr>),
     /// `&&` (`and: true`) or `||`, short-circuiting as Rhai does.
     Logic {
         and: bool,
@@ -153,15 +159,17 @@ fn tokens(src: &str) -> Option<Vec<Token>> {
             _ => {
                 let rest = &src[i..];
                 let p = [
-                    "?.", "==", "!=", "&&", "||", "<=", ">=", "<", ">", "(", ")", "{", "}", ",",
-                    ".", "+",
+                    "?.", "??", "==", "!=", "&&", "||", "<=", ">=", "<", ">", "(", ")", "{", "}",
+                    ",", ".", "+", "-", "!",
                 ]
                 .into_iter()
                 .find(|p| rest.starts_with(p))?;
                 // `++`, `+=`, `===`, `<<`, `&&&`...: operators of Rhai's that these are the
                 // start of.
                 let operator = !matches!(p, "(" | ")" | "{" | "}" | "," | "." | "?.");
-                if operator && rest[p.len()..].starts_with(['=', '+', '<', '>', '&', '|', '!']) {
+                if operator
+                    && rest[p.len()..].starts_with(['=', '+', '-', '<', '>', '&', '|', '!', '?'])
+                {
                     return None;
                 }
                 out.push(Token::Punct(p));
@@ -209,7 +217,8 @@ impl Parser<'_> {
         matches!(self.peek(), Some(Token::Word(x)) if x == w)
     }
 
-    /// `and ("||" and)*`; `&&` binds tighter, comparisons tighter still and do not chain.
+    /// `and ("||" and)*`. Rhai's precedence, loosest first: `||`, `&&`, `==`/`!=`, `<`...,
+    /// `??`, `+`; comparisons do not chain here (Rhai reads `a < b == c`; this leaves it).
     fn expr(&mut self) -> Option<Expr> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
@@ -251,12 +260,12 @@ impl Parser<'_> {
     }
 
     fn comparison(&mut self) -> Option<Expr> {
-        let lhs = self.sum()?;
+        let lhs = self.coalesce()?;
         let Some(op) = self.comparison_here() else {
             return Some(lhs);
         };
         self.at += 1;
-        let rhs = self.sum()?;
+        let rhs = self.coalesce()?;
         if self.comparison_here().is_some() {
             return None;
         }
@@ -265,6 +274,16 @@ impl Parser<'_> {
             lhs: Box::new(lhs),
             rhs: Box::new(rhs),
         })
+    }
+
+    fn coalesce(&mut self) -> Option<Expr> {
+        let mut lhs = self.sum()?;
+        while self.at_punct("??") {
+            self.at += 1;
+            let rhs = self.sum()?;
+            lhs = Expr::Coalesce(Box::new(lhs), Box::new(rhs));
+        }
+        Some(lhs)
     }
 
     fn sum(&mut self) -> Option<Expr> {
@@ -279,6 +298,19 @@ impl Parser<'_> {
 
     fn primary(&mut self) -> Option<Expr> {
         match self.next()? {
+            Token::Punct(op @ ("!" | "-")) => {
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    return None;
+                }
+                let operand = Box::new(self.primary()?);
+                self.depth -= 1;
+                Some(if op == "!" {
+                    Expr::Not(operand)
+                } else {
+                    Expr::Negate(operand)
+                })
+            }
             Token::Text(s) => Some(Expr::Literal(Dynamic::from(s))),
             Token::Int(i) => Some(Expr::Literal(Dynamic::from_int(i))),
             Token::Punct("(") => {
@@ -442,6 +474,19 @@ impl Expr {
             Expr::Compare { op, lhs, rhs } => {
                 compare(*op, &lhs.eval(inputs)?, &rhs.eval(inputs)?).map(Dynamic::from_bool)
             }
+            Expr::Not(e) => Some(Dynamic::from_bool(!e.eval(inputs)?.as_bool().ok()?)),
+            Expr::Negate(e) => {
+                let v = e.eval(inputs)?;
+                if let Ok(i) = v.as_int() {
+                    i.checked_neg().map(Dynamic::from_int)
+                } else {
+                    v.as_decimal().ok().map(|d| Dynamic::from_decimal(-d))
+                }
+            }
+            Expr::Coalesce(a, b) => match a.eval(inputs)? {
+                v if v.is_unit() => b.eval(inputs),
+                v => Some(v),
+            },
             Expr::Logic { and, lhs, rhs } => {
                 // Rhai refuses a non-boolean operand; the right one is read only when needed.
                 let left = lhs.eval(inputs)?.as_bool().ok()?;
@@ -775,6 +820,19 @@ mod tests {
         "inv",
         "inv.open > 2",
         "inv.missing",
+        "!event.flag",
+        "!(event.seven > 3)",
+        "!event.flag == false",
+        "-7",
+        "-event.seven",
+        "event.seven + -1",
+        r#"-money("1.25")"#,
+        r#"event.missing ?? "none""#,
+        r#"event.s ?? "none""#,
+        r#"event.missing ?? event.missing ?? 0"#,
+        r#"event.none ?? event.flag || false"#,
+        "5 ?? 2 == 1",
+        r#"lookup_or("customers", event.customer_id ?? "x", ())"#,
         r#"pacific_date("2026-11-26T06:30:00Z")"#,
     ];
 
@@ -825,7 +883,12 @@ mod tests {
         "inv.invoice.len",
         "other.x",
         "a || b",
-        r#"if !event.flag { "yes" }"#,
+        "!event.seven",
+        r#"-event.s"#,
+        "1 -1",
+        r#""a" + event.missing ?? "b""#,
+        "--1",
+        "!!true",
     ];
 
     #[test]
@@ -911,8 +974,11 @@ mod tests {
             env: &env,
         };
         let engine = crate::script::runtime_engine(&Arc::new(env.clone()));
-        let mut scope = crate::plan::base_scope();
-        scope.push_dynamic("inv", Dynamic::UNIT);
+        // A plan's compile scope: the flow variables, then the step's loop variable.
+        let mut scope = rhai::Scope::new();
+        for name in crate::script::FLOW_VARIABLES.iter().chain(&["inv"]) {
+            scope.push_dynamic(*name, Dynamic::UNIT);
+        }
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         let (mut compiled, mut answered) = (0, 0);
         for _ in 0..4000 {
@@ -980,13 +1046,14 @@ mod tests {
             "inv",
         ];
         const CALLS: &[&str] = &["money", "pacific_date", "sage_date", "status_map"];
-        const OPS: &[&str] = &["+", "==", "!=", "<", ">=", "&&", "||"];
+        const OPS: &[&str] = &["+", "==", "!=", "<", ">=", "&&", "||", "??"];
         if depth == 0 || next(seed).is_multiple_of(3) {
             return pick(seed, ATOMS).to_string();
         }
         let d = depth - 1;
-        match next(seed) % 7 {
+        match next(seed) % 8 {
             0 => format!("{}({})", pick(seed, CALLS), random_expr(seed, d)),
+            7 => format!("{}{}", pick(seed, &["!", "-"]), random_expr(seed, d)),
             1 => format!(r#"lookup("customers", {})"#, random_expr(seed, d)),
             2 => format!(
                 r#"lookup_or("customers", {}, {})"#,

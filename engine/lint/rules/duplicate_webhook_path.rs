@@ -21,7 +21,14 @@ impl Rule for Check {
     fn check_set(&self, flows: &[FlowCx<'_>], out: &mut Vec<Diagnostic>) {
         let mut first: HashMap<String, &FlowCx<'_>> = HashMap::new();
         for cx in flows {
-            let Some(w) = &cx.flow.trigger.webhook else {
+            // An empty path stands in for a missing one (reported as LL002 already).
+            let Some(w) = cx
+                .flow
+                .trigger
+                .webhook
+                .as_ref()
+                .filter(|w| !w.path.is_empty())
+            else {
                 continue;
             };
             let path = w.path.trim_end_matches('/').to_string();

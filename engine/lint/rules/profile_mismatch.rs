@@ -34,8 +34,10 @@ impl Rule for Check {
                 None => format!("its tables: {}", t.join(", ")),
             }
         };
-        let missing_table =
-            |table: &str| !profile.tables.contains_key(table) && table != "status_map";
+        // An empty name stands in for a missing `table` (reported as LL002 already).
+        let missing_table = |table: &str| {
+            !profile.tables.contains_key(table) && table != "status_map" && !table.is_empty()
+        };
         for at in &cx.steps {
             if let Some(l) = &at.step.lookup
                 && missing_table(&l.table)
