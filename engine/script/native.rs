@@ -224,32 +224,37 @@ impl Parser<'_> {
         if self.depth > MAX_DEPTH {
             return None;
         }
-        let mut lhs = self.and()?;
-        while self.at_punct("||") {
-            self.at += 1;
-            let rhs = self.and()?;
-            lhs = Expr::Logic {
-                and: false,
-                lhs: Box::new(lhs),
-                rhs: Box::new(rhs),
-            };
-        }
+        let or = self.left_to_right("||", Self::and, |lhs, rhs| Expr::Logic {
+            and: false,
+            lhs,
+            rhs,
+        })?;
         self.depth -= 1;
+        Some(or)
+    }
+
+    /// `next (op next)*`, grouped from the left.
+    fn left_to_right(
+        &mut self,
+        op: &str,
+        next: fn(&mut Self) -> Option<Expr>,
+        join: fn(Box<Expr>, Box<Expr>) -> Expr,
+    ) -> Option<Expr> {
+        let mut lhs = next(self)?;
+        while self.at_punct(op) {
+            self.at += 1;
+            let rhs = next(self)?;
+            lhs = join(Box::new(lhs), Box::new(rhs));
+        }
         Some(lhs)
     }
 
     fn and(&mut self) -> Option<Expr> {
-        let mut lhs = self.comparison()?;
-        while self.at_punct("&&") {
-            self.at += 1;
-            let rhs = self.comparison()?;
-            lhs = Expr::Logic {
-                and: true,
-                lhs: Box::new(lhs),
-                rhs: Box::new(rhs),
-            };
-        }
-        Some(lhs)
+        self.left_to_right("&&", Self::comparison, |lhs, rhs| Expr::Logic {
+            and: true,
+            lhs,
+            rhs,
+        })
     }
 
     fn comparison_here(&self) -> Option<Comparison> {
@@ -277,23 +282,11 @@ impl Parser<'_> {
     }
 
     fn coalesce(&mut self) -> Option<Expr> {
-        let mut lhs = self.sum()?;
-        while self.at_punct("??") {
-            self.at += 1;
-            let rhs = self.sum()?;
-            lhs = Expr::Coalesce(Box::new(lhs), Box::new(rhs));
-        }
-        Some(lhs)
+        self.left_to_right("??", Self::sum, Expr::Coalesce)
     }
 
     fn sum(&mut self) -> Option<Expr> {
-        let mut lhs = self.primary()?;
-        while self.at_punct("+") {
-            self.at += 1;
-            let rhs = self.primary()?;
-            lhs = Expr::Add(Box::new(lhs), Box::new(rhs));
-        }
-        Some(lhs)
+        self.left_to_right("+", Self::primary, Expr::Add)
     }
 
     fn primary(&mut self) -> Option<Expr> {
@@ -719,25 +712,61 @@ mod tests {
         (vec!["inv".into()], vec![("inv".into(), inv)])
     }
 
-    /// Rhai's answer for `src` in a run's scope.
-    fn rhai(
-        env: &HelperEnv,
-        event: &Dynamic,
-        steps: &Dynamic,
-        src: &str,
-    ) -> Result<Dynamic, String> {
-        let engine = crate::script::runtime_engine(&Arc::new(env.clone()));
-        let mut scope = rhai::Scope::new();
-        scope.push_constant_dynamic("event", event.clone());
-        scope.push_constant_dynamic("steps", steps.clone());
-        scope.push_constant_dynamic("profile", Dynamic::from_map(Map::new()));
-        scope.push_constant_dynamic("flow", Dynamic::from_map(Map::new()));
-        for (name, v) in loop_variables().1 {
-            scope.push_dynamic(name, v);
+    /// A run's values (an event, a map step's output, a loop variable) and the profile's
+    /// tables, evaluated both ways.
+    struct Fixture {
+        env: HelperEnv,
+        event: Dynamic,
+        steps: Dynamic,
+        locals: Vec<String>,
+        loop_values: Vec<(String, Dynamic)>,
+        engine: rhai::Engine,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let env = env();
+            let (event, steps) = inputs();
+            let (locals, loop_values) = loop_variables();
+            let engine = crate::script::runtime_engine(&Arc::new(env.clone()));
+            Fixture {
+                env,
+                event,
+                steps,
+                locals,
+                loop_values,
+                engine,
+            }
         }
-        engine
-            .eval_expression_with_scope::<Dynamic>(&mut scope, src)
-            .map_err(|e| e.to_string())
+
+        fn inputs(&self) -> Inputs<'_> {
+            Inputs {
+                event: &self.event,
+                steps: &self.steps,
+                locals: &self.loop_values,
+                env: &self.env,
+            }
+        }
+
+        /// The native answer for `src`, if it has one.
+        fn native(&self, src: &str) -> Option<Dynamic> {
+            parse(src, &self.locals).and_then(|e| e.eval(&self.inputs()))
+        }
+
+        /// Rhai's answer for `src` in a run's scope.
+        fn rhai(&self, src: &str) -> Result<Dynamic, String> {
+            let mut scope = rhai::Scope::new();
+            scope.push_constant_dynamic("event", self.event.clone());
+            scope.push_constant_dynamic("steps", self.steps.clone());
+            scope.push_constant_dynamic("profile", Dynamic::from_map(Map::new()));
+            scope.push_constant_dynamic("flow", Dynamic::from_map(Map::new()));
+            for (name, v) in &self.loop_values {
+                scope.push_dynamic(name.clone(), v.clone());
+            }
+            self.engine
+                .eval_expression_with_scope::<Dynamic>(&mut scope, src)
+                .map_err(|e| e.to_string())
+        }
     }
 
     fn same(a: &Dynamic, b: &Dynamic) -> bool {
@@ -893,20 +922,13 @@ mod tests {
 
     #[test]
     fn native_answers_what_rhai_answers() {
-        let env = env();
-        let (event, steps) = inputs();
-        let (locals, loop_values) = loop_variables();
-        let inputs = Inputs {
-            event: &event,
-            steps: &steps,
-            locals: &loop_values,
-            env: &env,
-        };
+        let f = Fixture::new();
         for src in NATIVE {
-            let expr =
-                parse(src, &locals).unwrap_or_else(|| panic!("`{src}` should parse natively"));
-            let native = expr.eval(&inputs);
-            let rhai = rhai(&env, &event, &steps, src);
+            assert!(
+                parse(src, &f.locals).is_some(),
+                "`{src}` should parse natively"
+            );
+            let (native, rhai) = (f.native(src), f.rhai(src));
             match (&native, &rhai) {
                 (Some(n), Ok(r)) => assert!(same(n, r), "`{src}`: native {n:?}, Rhai {r:?}"),
                 _ => panic!("`{src}`: native {native:?}, Rhai {rhai:?}"),
@@ -916,20 +938,12 @@ mod tests {
 
     #[test]
     fn anything_else_is_left_to_rhai() {
-        let env = env();
-        let (event, steps) = inputs();
-        let (locals, loop_values) = loop_variables();
-        let inputs = Inputs {
-            event: &event,
-            steps: &steps,
-            locals: &loop_values,
-            env: &env,
-        };
+        let f = Fixture::new();
         for src in RHAI {
-            if let Some(v) = parse(src, &locals).and_then(|e| e.eval(&inputs)) {
+            if let Some(v) = f.native(src) {
                 panic!(
                     "`{src}` was answered natively with {v:?}; Rhai says {:?}",
-                    rhai(&env, &event, &steps, src)
+                    f.rhai(src)
                 );
             }
         }
@@ -937,23 +951,16 @@ mod tests {
 
     #[test]
     fn a_record_template_is_native_when_every_field_is() {
-        let env = env();
-        let (event, steps) = inputs();
-        let inputs = Inputs {
-            event: &event,
-            steps: &steps,
-            locals: &loop_variables().1,
-            env: &env,
-        };
+        let f = Fixture::new();
         let map = json!({
             "Ref": "\"W1-\" + event.transaction_id", "Lines": [{"N": 1, "On": true, "X": null}],
             "Amount": "money(event.amount)", "Nested": {"At": "event.created.at"}
         });
         let expr = template(&map, &[]).unwrap_or_else(|| panic!("the template should parse"));
-        let native = expr.eval(&inputs).unwrap_or_default();
+        let native = expr.eval(&f.inputs()).unwrap_or_default();
         let src = r#"#{ "Ref": "W1-" + event.transaction_id, "Lines": [#{ "N": 1, "On": true, "X": () }],
             "Amount": money(event.amount), "Nested": #{ "At": event.created.at } }"#;
-        let rhai = rhai(&env, &event, &steps, src).unwrap_or_default();
+        let rhai = f.rhai(src).unwrap_or_default();
         assert!(same(&native, &rhai), "native {native:?}, Rhai {rhai:?}");
         assert!(template(&json!({"A": "event.x", "B": 1.5}), &[]).is_none());
         assert!(template(&json!({"A": "event.x", "B": "now()"}), &[]).is_none());
@@ -964,16 +971,7 @@ mod tests {
     /// native answer must be Rhai's answer.
     #[test]
     fn random_expressions_agree_with_rhai() {
-        let env = env();
-        let (event, steps) = inputs();
-        let (locals, loop_values) = loop_variables();
-        let inputs = Inputs {
-            event: &event,
-            steps: &steps,
-            locals: &loop_values,
-            env: &env,
-        };
-        let engine = crate::script::runtime_engine(&Arc::new(env.clone()));
+        let f = Fixture::new();
         // A plan's compile scope: the flow variables, then the step's loop variable.
         let mut scope = rhai::Scope::new();
         for name in crate::script::FLOW_VARIABLES.iter().chain(&["inv"]) {
@@ -983,15 +981,18 @@ mod tests {
         let (mut compiled, mut answered) = (0, 0);
         for _ in 0..4000 {
             let src = random_expr(&mut seed, 3);
-            if engine.compile_expression_with_scope(&scope, &src).is_err() {
+            if f.engine
+                .compile_expression_with_scope(&scope, &src)
+                .is_err()
+            {
                 continue;
             }
             compiled += 1;
-            let Some(native) = parse(&src, &locals).and_then(|e| e.eval(&inputs)) else {
+            let Some(native) = f.native(&src) else {
                 continue;
             };
             answered += 1;
-            match rhai(&env, &event, &steps, &src) {
+            match f.rhai(&src) {
                 Ok(r) => assert!(same(&native, &r), "`{src}`: native {native:?}, Rhai {r:?}"),
                 Err(e) => panic!("`{src}`: native {native:?}, Rhai failed: {e}"),
             }
