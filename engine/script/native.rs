@@ -11,7 +11,7 @@
 //! `tests` hold the two to the same answers.
 
 use super::helpers::{self, HelperEnv};
-use super::limits::MAX_STRING_SIZE;
+use super::limits::{MAX_ARRAY_SIZE, MAX_MAP_SIZE, MAX_STRING_SIZE};
 use rhai::{Dynamic, INT, ImmutableString, Map};
 use serde_json::Value;
 
@@ -509,6 +509,9 @@ impl Expr {
                     .collect::<Option<Vec<_>>>()?;
                 call(*helper, inputs.env, args)
             }
+            // Rhai refuses records and lists past its size limits at run time: so does this.
+            Expr::Record(fields) if fields.len() > MAX_MAP_SIZE => None,
+            Expr::List(items) if items.len() > MAX_ARRAY_SIZE => None,
             Expr::Record(fields) => {
                 let mut map = Map::new();
                 for (k, e) in fields {
@@ -963,6 +966,12 @@ mod tests {
         let rhai = f.rhai(src).unwrap_or_default();
         assert!(same(&native, &rhai), "native {native:?}, Rhai {rhai:?}");
         assert!(template(&json!({"A": "event.x", "B": 1.5}), &[]).is_none());
+        // Past Rhai's map size limit the record is Rhai's to refuse.
+        let wide: serde_json::Map<String, Value> = (0..=MAX_MAP_SIZE)
+            .map(|i| (format!("F{i}"), json!(1)))
+            .collect();
+        let wide = template(&Value::Object(wide), &[]);
+        assert!(wide.is_some_and(|e| e.eval(&f.inputs()).is_none()));
         assert!(template(&json!({"A": "event.x", "B": "now()"}), &[]).is_none());
     }
 
