@@ -864,6 +864,8 @@ mod tests {
         r#"event.missing ?? event.missing ?? 0"#,
         r#"event.none ?? event.flag || false"#,
         "5 ?? 2 == 1",
+        r#""café " + event.s"#,
+        r#"event.s == "ünï""#,
         r#"lookup_or("customers", event.customer_id ?? "x", ())"#,
         r#"pacific_date("2026-11-26T06:30:00Z")"#,
     ];
@@ -921,6 +923,9 @@ mod tests {
         r#""a" + event.missing ?? "b""#,
         "--1",
         "!!true",
+        "é",
+        "event.é",
+        "event.s + é",
     ];
 
     #[test]
