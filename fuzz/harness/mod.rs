@@ -10,7 +10,8 @@
 //!   A signature header value `!sign` is replaced by a valid signature of the body (so the
 //!   fuzzer reaches the JSON and event-id checks), `!stale` by a valid but expired one.
 //! - `script_helpers`: line 1 an expression, line 2 the event as JSON, lines 3 to 5 the
-//!   string variables `a`, `b`, `c`.
+//!   string variables `a`, `b`, `c`. An expression native evaluation answers
+//!   (`script::native`) must get Rhai's answer.
 
 use ledgerlink::diag::{Format, render};
 use ledgerlink::lint::{LintOptions, lint_sources};
@@ -216,8 +217,10 @@ pub fn webhook_intake(data: &[u8]) {
     }
 }
 
-fn script_engine() -> &'static rhai::Engine {
-    static ENGINE: OnceLock<rhai::Engine> = OnceLock::new();
+/// The dev profile's script engine and the helper data it was built with (which native
+/// evaluation reads too).
+fn script_engine() -> &'static (rhai::Engine, Arc<HelperEnv>) {
+    static ENGINE: OnceLock<(rhai::Engine, Arc<HelperEnv>)> = OnceLock::new();
     ENGINE.get_or_init(|| {
         let profile = dev_profile();
         let mut rates = std::collections::BTreeMap::new();
@@ -234,7 +237,8 @@ fn script_engine() -> &'static rhai::Engine {
             rates,
             clock: fixed_clock(),
         };
-        ledgerlink::script::runtime_engine(&Arc::new(env))
+        let env = Arc::new(env);
+        (ledgerlink::script::runtime_engine(&env), env)
     })
 }
 
@@ -251,13 +255,35 @@ pub fn script_helpers(data: &[u8]) {
         .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .unwrap_or_else(|| serde_json::json!({}));
     let args: Vec<&str> = (0..3).map(|_| lines.next().unwrap_or_default()).collect();
-    let engine = script_engine();
+    let (engine, env) = script_engine();
     let mut scope = ledgerlink::plan::base_scope();
-    if let Ok(e) = ledgerlink::script::value::to_dynamic(&event) {
-        scope.set_value("event", e);
-    }
+    let event = ledgerlink::script::value::to_dynamic(&event).unwrap_or(rhai::Dynamic::UNIT);
+    scope.set_value("event", event.clone());
+    let mut locals = Vec::new();
     for (name, value) in ["a", "b", "c"].iter().zip(&args) {
         scope.push(*name, rhai::ImmutableString::from(*value));
+        locals.push((name.to_string(), rhai::Dynamic::from(value.to_string())));
+    }
+    // What a plan would evaluate natively must be what Rhai gives.
+    let names: Vec<String> = locals.iter().map(|(n, _)| n.clone()).collect();
+    if engine.compile_expression_with_scope(&scope, expr).is_ok()
+        && let Some(native) = ledgerlink::script::native::parse(expr, &names)
+    {
+        let inputs = ledgerlink::script::native::Inputs {
+            event: &event,
+            steps: &rhai::Dynamic::UNIT,
+            locals: &locals,
+            env,
+        };
+        if let Some(v) = native.eval(&inputs) {
+            match engine.eval_expression_with_scope::<rhai::Dynamic>(&mut scope.clone(), expr) {
+                Ok(r) => assert!(
+                    v.type_name() == r.type_name() && format!("{v:?}") == format!("{r:?}"),
+                    "`{expr}`: native {v:?}, Rhai {r:?}"
+                ),
+                Err(e) => panic!("`{expr}`: native {v:?}, Rhai failed: {e}"),
+            }
+        }
     }
     // An expression (`map:` fields, `when:`) or else a statement block (`script:` steps).
     let compiled = engine
