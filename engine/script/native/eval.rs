@@ -1,6 +1,6 @@
 //! Evaluating a native tree: Rhai's value, or `None` to leave the source to Rhai.
 
-use super::{Comparison, Expr, Helper, Root};
+use super::{Comparison, Expr, Helper, Method, Root};
 use crate::script::helpers::{self, HelperEnv};
 use crate::script::limits::{MAX_ARRAY_SIZE, MAX_MAP_SIZE, MAX_STRING_SIZE};
 use rhai::{Dynamic, ImmutableString, Map};
@@ -72,6 +72,14 @@ impl Expr {
                         None => Some(Dynamic::UNIT),
                     }
                 }
+            }
+            Expr::Method(method, base, args) => {
+                let base = base.eval(inputs)?;
+                let args = args
+                    .iter()
+                    .map(|a| a.eval(inputs))
+                    .collect::<Option<Vec<_>>>()?;
+                call_method(*method, &base, &args)
             }
             Expr::Call(helper, args) => {
                 let args = args
@@ -233,4 +241,29 @@ fn call(helper: Helper, env: &HelperEnv, args: Vec<Dynamic>) -> Option<Dynamic> 
             helpers::status_for(env, &code).ok().map(Dynamic::from)
         }
     }
+}
+
+/// A method of text or a number, as Rhai's standard library answers it; any other receiver
+/// or argument type is Rhai's.
+fn call_method(method: Method, base: &Dynamic, args: &[Dynamic]) -> Option<Dynamic> {
+    if method == Method::Abs {
+        return if let Ok(i) = base.as_int() {
+            i.checked_abs().map(Dynamic::from_int)
+        } else {
+            base.as_decimal()
+                .ok()
+                .map(|d| Dynamic::from_decimal(d.abs()))
+        };
+    }
+    let text = text_of(base)?;
+    let arg = || args.first().and_then(text_of);
+    Some(match method {
+        Method::Len => Dynamic::from_int(i64::try_from(text.chars().count()).ok()?),
+        Method::StartsWith => Dynamic::from_bool(text.starts_with(arg()?.as_str())),
+        Method::EndsWith => Dynamic::from_bool(text.ends_with(arg()?.as_str())),
+        Method::Contains => Dynamic::from_bool(text.contains(arg()?.as_str())),
+        Method::ToUpper => Dynamic::from(text.to_uppercase()),
+        Method::ToLower => Dynamic::from(text.to_lowercase()),
+        Method::Abs => return None,
+    })
 }

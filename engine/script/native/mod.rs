@@ -1,6 +1,7 @@
 //! Simple flow expressions evaluated without the script engine: field paths of `event`,
 //! `steps` and loop variables, literals, `+` on text and whole numbers, comparisons,
-//! `&&`/`||`, `!`, unary `-`, `??`, `if`/`else`, calls to the common helpers (`money`,
+//! `&&`/`||`, `!`, unary `-`, `??`, `if`/`else`, a few methods of text and numbers (`abs`,
+//! `len`, `starts_with`, `ends_with`, `contains`, `to_upper`, `to_lower`), calls to the common helpers (`money`,
 //! `pacific_date`, `sage_date`, `lookup`, `lookup_or`, `status_map`), and `map:`/`with:`
 //! records of those. Most mappings are only this, and the interpreter spends
 //! more on finding functions and copying the maps a path walks through than on the mapping.
@@ -55,6 +56,8 @@ pub enum Expr {
         otherwise: Option<Box<Expr>>,
     },
     Call(Helper, Vec<Expr>),
+    /// `x.method(args)`.
+    Method(Method, Box<Expr>, Vec<Expr>),
     Record(Vec<(String, Expr)>),
     List(Vec<Expr>),
 }
@@ -86,6 +89,33 @@ impl Comparison {
             ">" => Comparison::Gt,
             "<=" => Comparison::Le,
             ">=" => Comparison::Ge,
+            _ => return None,
+        })
+    }
+}
+
+/// Methods of text and numbers that return a new value (none that change their receiver).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Abs,
+    Len,
+    StartsWith,
+    EndsWith,
+    Contains,
+    ToUpper,
+    ToLower,
+}
+
+impl Method {
+    fn named(name: &str, arity: usize) -> Option<Method> {
+        Some(match (name, arity) {
+            ("abs", 0) => Method::Abs,
+            ("len", 0) => Method::Len,
+            ("starts_with", 1) => Method::StartsWith,
+            ("ends_with", 1) => Method::EndsWith,
+            ("contains", 1) => Method::Contains,
+            ("to_upper", 0) => Method::ToUpper,
+            ("to_lower", 0) => Method::ToLower,
             _ => return None,
         })
     }

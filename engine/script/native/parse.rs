@@ -1,6 +1,6 @@
 //! Reading an expression's source against the native grammar; `None` for anything else.
 
-use super::{Comparison, Expr, Helper, Root};
+use super::{Comparison, Expr, Helper, Method, Root};
 use rhai::{Dynamic, INT};
 use serde_json::Value;
 
@@ -197,7 +197,7 @@ impl Parser<'_> {
                     Expr::Negate(operand)
                 })
             }
-            Token::Text(s) => Some(Expr::Literal(Dynamic::from(s))),
+            Token::Text(s) => self.postfix(Expr::Literal(Dynamic::from(s))),
             Token::Int(i) => Some(Expr::Literal(Dynamic::from_int(i))),
             Token::Punct("(") => {
                 if self.at_punct(")") {
@@ -206,7 +206,7 @@ impl Parser<'_> {
                 }
                 let inner = self.expr()?;
                 self.punct(")")?;
-                Some(inner)
+                self.postfix(inner)
             }
             Token::Word(w) => match w.as_str() {
                 "true" => Some(Expr::Literal(Dynamic::TRUE)),
@@ -218,20 +218,9 @@ impl Parser<'_> {
                     self.path(Root::Local(name.to_string()))
                 }
                 name => {
-                    self.punct("(")?;
-                    let mut args = Vec::new();
-                    if !self.at_punct(")") {
-                        loop {
-                            args.push(self.expr()?);
-                            if self.at_punct(",") {
-                                self.at += 1;
-                            } else {
-                                break;
-                            }
-                        }
-                    }
-                    self.punct(")")?;
-                    Some(Expr::Call(Helper::named(name, args.len())?, args))
+                    let args = self.arguments()?;
+                    let call = Expr::Call(Helper::named(name, args.len())?, args);
+                    self.postfix(call)
                 }
             },
             Token::Punct(_) => None,
@@ -246,9 +235,14 @@ impl Parser<'_> {
             let Some(Token::Word(name)) = self.next() else {
                 return None;
             };
-            // `x.len()` is a method call: Rhai's.
             if self.at_punct("(") {
-                return None;
+                // A method of what the path reached (not after `?.`, not of the whole event).
+                if elvis || (segments.is_empty() && !matches!(root, Root::Local(_))) {
+                    return None;
+                }
+                let base = Expr::Path { root, segments };
+                let method = self.method(base, &name)?;
+                return self.postfix(method);
             }
             segments.push((name, elvis));
         }
@@ -258,6 +252,50 @@ impl Parser<'_> {
             return None;
         }
         Some(Expr::Path { root, segments })
+    }
+
+    /// `(args)` after `base.name`.
+    fn method(&mut self, base: Expr, name: &str) -> Option<Expr> {
+        let args = self.arguments()?;
+        let method = Method::named(name, args.len())?;
+        Some(Expr::Method(method, Box::new(base), args))
+    }
+
+    /// Method calls after a value (`.abs()`, `.starts_with("x")`); a property of anything
+    /// but a path is Rhai's.
+    fn postfix(&mut self, mut base: Expr) -> Option<Expr> {
+        while self.at_punct(".") {
+            self.at += 1;
+            let Some(Token::Word(name)) = self.next() else {
+                return None;
+            };
+            if !self.at_punct("(") {
+                return None;
+            }
+            base = self.method(base, &name)?;
+        }
+        if self.at_punct("?.") {
+            return None;
+        }
+        Some(base)
+    }
+
+    /// `( expr, ... )`.
+    fn arguments(&mut self) -> Option<Vec<Expr>> {
+        self.punct("(")?;
+        let mut args = Vec::new();
+        if !self.at_punct(")") {
+            loop {
+                args.push(self.expr()?);
+                if self.at_punct(",") {
+                    self.at += 1;
+                } else {
+                    break;
+                }
+            }
+        }
+        self.punct(")")?;
+        Some(args)
     }
 
     /// After `if`: `cond { expr } (else ({ expr } | if ...))?`.

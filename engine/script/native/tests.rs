@@ -201,6 +201,20 @@ const NATIVE: &[&str] = &[
     r#"event.missing ?? event.missing ?? 0"#,
     r#"event.none ?? event.flag || false"#,
     "5 ?? 2 == 1",
+    "event.s.len()",
+    r#"("" + event.s).starts_with("te")"#,
+    r#"!("" + event.s).starts_with("ledgerlink:")"#,
+    r#"event.s.ends_with("xt")"#,
+    r#"event.s.contains("ex")"#,
+    r#"event.s.contains("")"#,
+    "event.s.to_upper()",
+    r#""ÜnÏ".to_lower().len()"#,
+    "money(event.amount).abs()",
+    "(-event.seven).abs()",
+    "-event.seven.abs()",
+    "inv.invoice.len()",
+    "event.created.at.len() + 1",
+    r#"event.customer_id.starts_with(inv.customer.to_lower())"#,
     r#""café " + event.s"#,
     r#"event.s == "ünï""#,
     r#"lookup_or("customers", event.customer_id ?? "x", ())"#,
@@ -217,7 +231,6 @@ const RHAI: &[&str] = &[
     "event",
     r#"event["s"]"#,
     "event.s.len",
-    "event.s.len()",
     "event.missing.deeper",
     "event.missing?.deeper.deepest",
     r#""a" + ()"#,
@@ -260,6 +273,17 @@ const RHAI: &[&str] = &[
     r#""a" + event.missing ?? "b""#,
     "--1",
     "!!true",
+    "event.credit_card.len()",
+    "event.items.len()",
+    "event.s.starts_with('t')",
+    "event.s?.len()",
+    "event.len()",
+    "event.s.trim()",
+    "event.s.len",
+    "event.seven.len()",
+    "event.missing.len()",
+    "(event.s).x",
+    r#"event.s.contains(event.seven)"#,
     "é",
     "event.é",
     "event.s + é",
@@ -403,9 +427,20 @@ fn random_expr(seed: &mut u64, depth: u32) -> String {
         return pick(seed, ATOMS).to_string();
     }
     let d = depth - 1;
-    match next(seed) % 8 {
+    match next(seed) % 10 {
         0 => format!("{}({})", pick(seed, CALLS), random_expr(seed, d)),
         7 => format!("{}{}", pick(seed, &["!", "-"]), random_expr(seed, d)),
+        8 => format!(
+            "({}).{}()",
+            random_expr(seed, d),
+            pick(seed, &["abs", "len", "to_upper"])
+        ),
+        9 => format!(
+            "({}).{}({})",
+            random_expr(seed, d),
+            pick(seed, &["starts_with", "ends_with", "contains"]),
+            random_expr(seed, d)
+        ),
         1 => format!(r#"lookup("customers", {})"#, random_expr(seed, d)),
         2 => format!(
             r#"lookup_or("customers", {}, {})"#,
