@@ -204,7 +204,7 @@ const MAX_REPAIR_ROUNDS: usize = 4;
 /// Change `value` so that it no longer has violation `v`: a member with a wrong value, or an
 /// unknown one, is removed; a missing one the rules can do without gets a placeholder (a
 /// step's id, the flow's id, a manual trigger, no steps, a `foreach` over nothing, an empty
-/// reason or alert text, a lookup's empty table and `()` key, a webhook's empty path); an
+/// reason or alert text, a lookup's empty table and `()` key, a webhook's stand-in path); an
 /// object missing any other member
 /// is removed with it. True when the section lost something the rules would miss (its
 /// findings are then dropped); false for an unknown key or a placeholder, which leave what

@@ -92,8 +92,8 @@ pub fn expression(
         ast,
         event_path: (!block).then(|| event_path(src)).flatten(),
         event_fields: event_fields(src),
-        native: (!block && !shadows_inputs(scope))
-            .then(|| crate::script::native::parse(src, &loop_variables(scope)))
+        native: (!block)
+            .then(|| crate::script::native::parse(src, &native_locals(scope)?))
             .flatten()
             .map(std::sync::Arc::new),
         pieces: vec![(1, lines, pointer.to_string())],
@@ -101,20 +101,16 @@ pub fn expression(
     })
 }
 
-/// Whether a variable in `scope` (a loop variable) hides `event` or `steps`, which native
-/// evaluation reads from the run itself.
-fn shadows_inputs(scope: &Scope<'_>) -> bool {
-    let named = |n: &str| scope.iter_raw().filter(|(name, ..)| *name == n).count() > 1;
-    named("event") || named("steps")
-}
-
-/// The variables `scope` holds beyond the flow variables: a step's loop variables.
-fn loop_variables(scope: &Scope<'_>) -> Vec<String> {
-    scope
+/// The variables `scope` holds beyond the flow variables (a step's loop variables), for native
+/// evaluation; `None` when one hides `event` or `steps`, which native evaluation reads from the
+/// run itself.
+fn native_locals(scope: &Scope<'_>) -> Option<Vec<String>> {
+    let locals: Vec<String> = scope
         .iter_raw()
         .skip(crate::script::FLOW_VARIABLES.len())
         .map(|(name, ..)| name.to_string())
-        .collect()
+        .collect();
+    (!locals.iter().any(|l| l == "event" || l == "steps")).then_some(locals)
 }
 
 /// `event.a.b` as `["a", "b"]`; `None` for anything else.
@@ -151,9 +147,8 @@ pub fn template(
         ast,
         event_path: None,
         event_fields: event_fields(&src),
-        native: (!shadows_inputs(scope))
-            .then(|| crate::script::native::template(value, &loop_variables(scope)))
-            .flatten()
+        native: native_locals(scope)
+            .and_then(|locals| crate::script::native::template(value, &locals))
             .map(std::sync::Arc::new),
         pieces,
         slow: Default::default(),

@@ -21,13 +21,9 @@ impl Rule for Check {
     fn check_set(&self, flows: &[FlowCx<'_>], out: &mut Vec<Diagnostic>) {
         let mut first: HashMap<String, &FlowCx<'_>> = HashMap::new();
         for cx in flows {
-            // An empty path stands in for a missing one (reported as LL002 already).
-            let Some(w) = cx
-                .flow
-                .trigger
-                .webhook
-                .as_ref()
-                .filter(|w| !w.path.is_empty())
+            // The stand-in for a missing path (reported as LL002 already) is no flow's path.
+            let Some(w) = (cx.flow.trigger.webhook.as_ref())
+                .filter(|w| w.path != crate::lint::MISSING_WEBHOOK_PATH)
             else {
                 continue;
             };

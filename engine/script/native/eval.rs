@@ -74,20 +74,9 @@ impl Expr {
                 }
             }
             Expr::Method(method, base, args) => {
-                let base = base.eval(inputs)?;
-                let args = args
-                    .iter()
-                    .map(|a| a.eval(inputs))
-                    .collect::<Option<Vec<_>>>()?;
-                call_method(*method, &base, &args)
+                call_method(*method, &base.eval(inputs)?, &eval_all(args, inputs)?)
             }
-            Expr::Call(helper, args) => {
-                let args = args
-                    .iter()
-                    .map(|a| a.eval(inputs))
-                    .collect::<Option<Vec<_>>>()?;
-                call(*helper, inputs.env, args)
-            }
+            Expr::Call(helper, args) => call(*helper, inputs.env, eval_all(args, inputs)?),
             // Rhai refuses records and lists past its size limits at run time: so does this.
             Expr::Record(fields) if fields.len() > MAX_MAP_SIZE => None,
             Expr::List(items) if items.len() > MAX_ARRAY_SIZE => None,
@@ -98,14 +87,14 @@ impl Expr {
                 }
                 Some(Dynamic::from_map(map))
             }
-            Expr::List(items) => Some(Dynamic::from_array(
-                items
-                    .iter()
-                    .map(|e| e.eval(inputs))
-                    .collect::<Option<_>>()?,
-            )),
+            Expr::List(items) => Some(Dynamic::from_array(eval_all(items, inputs)?)),
         }
     }
+}
+
+/// Every expression's value, or `None` when one has none.
+fn eval_all(exprs: &[Expr], inputs: &Inputs<'_>) -> Option<Vec<Dynamic>> {
+    exprs.iter().map(|e| e.eval(inputs)).collect()
 }
 
 /// Follow `segments` through maps without copying them; only the value at the end is cloned.
@@ -198,72 +187,52 @@ fn compare(op: Comparison, a: &Dynamic, b: &Dynamic) -> Option<bool> {
     }
 }
 
+/// A helper on arguments of the types its Rust function takes (the parser fixed their number).
 fn call(helper: Helper, env: &HelperEnv, args: Vec<Dynamic>) -> Option<Dynamic> {
-    let mut args = args.into_iter();
-    let mut next = || args.next();
-    match helper {
-        Helper::Money => {
-            let v = next()?;
-            if let Some(s) = text_of(&v) {
+    match (helper, args.as_slice()) {
+        (Helper::Money, [v]) => {
+            if let Some(s) = text_of(v) {
                 helpers::money_from_text(&s).ok().map(Dynamic::from_decimal)
             } else if let Ok(i) = v.as_int() {
                 Some(Dynamic::from_decimal(i.into()))
-            } else if v.is_decimal() {
-                Some(v)
             } else {
-                None
+                v.is_decimal().then(|| v.clone())
             }
         }
-        Helper::PacificDate => helpers::pacific_date(&text_of(&next()?)?)
-            .ok()
-            .map(Dynamic::from),
-        Helper::SageDate => helpers::sage_date(&text_of(&next()?)?)
-            .ok()
-            .map(Dynamic::from),
-        Helper::Lookup => {
-            let (table, key) = (text_of(&next()?)?, next()?);
-            helpers::table_value(env, &table, &key).ok()?
-        }
-        Helper::LookupOr => {
-            let (table, key, default) = (text_of(&next()?)?, next()?, next()?);
-            Some(
-                helpers::table_value(env, &table, &key)
-                    .ok()?
-                    .unwrap_or(default),
-            )
-        }
-        Helper::StatusMap => {
-            let code = next()?;
+        (Helper::PacificDate, [v]) => helpers::pacific_date(&text_of(v)?).ok().map(Dynamic::from),
+        (Helper::SageDate, [v]) => helpers::sage_date(&text_of(v)?).ok().map(Dynamic::from),
+        (Helper::Lookup, [table, key]) => helpers::table_value(env, &text_of(table)?, key).ok()?,
+        (Helper::LookupOr, [table, key, default]) => Some(
+            helpers::table_value(env, &text_of(table)?, key)
+                .ok()?
+                .unwrap_or_else(|| default.clone()),
+        ),
+        (Helper::StatusMap, [code]) => {
             let code = match code.as_int() {
                 Ok(i) => i.to_string(),
-                Err(_) => text_of(&code)?.to_string(),
+                Err(_) => text_of(code)?.to_string(),
             };
             helpers::status_for(env, &code).ok().map(Dynamic::from)
         }
+        _ => None,
     }
 }
 
 /// A method of text or a number, as Rhai's standard library answers it; any other receiver
 /// or argument type is Rhai's.
 fn call_method(method: Method, base: &Dynamic, args: &[Dynamic]) -> Option<Dynamic> {
-    if method == Method::Abs {
-        return if let Ok(i) = base.as_int() {
-            i.checked_abs().map(Dynamic::from_int)
-        } else {
-            base.as_decimal()
-                .ok()
-                .map(|d| Dynamic::from_decimal(d.abs()))
-        };
-    }
-    let text = text_of(base)?;
+    let text = || text_of(base);
     let arg = || args.first().and_then(text_of);
     Some(match method {
-        Method::Len => Dynamic::from_int(i64::try_from(text.chars().count()).ok()?),
-        Method::StartsWith => Dynamic::from_bool(text.starts_with(arg()?.as_str())),
-        Method::EndsWith => Dynamic::from_bool(text.ends_with(arg()?.as_str())),
-        Method::Contains => Dynamic::from_bool(text.contains(arg()?.as_str())),
-        Method::ToUpper => Dynamic::from(text.to_uppercase()),
-        Method::ToLower => Dynamic::from(text.to_lowercase()),
-        Method::Abs => return None,
+        Method::Abs => match base.as_int() {
+            Ok(i) => Dynamic::from_int(i.checked_abs()?),
+            Err(_) => Dynamic::from_decimal(base.as_decimal().ok()?.abs()),
+        },
+        Method::Len => Dynamic::from_int(i64::try_from(text()?.chars().count()).ok()?),
+        Method::StartsWith => Dynamic::from_bool(text()?.starts_with(arg()?.as_str())),
+        Method::EndsWith => Dynamic::from_bool(text()?.ends_with(arg()?.as_str())),
+        Method::Contains => Dynamic::from_bool(text()?.contains(arg()?.as_str())),
+        Method::ToUpper => Dynamic::from(text()?.to_uppercase()),
+        Method::ToLower => Dynamic::from(text()?.to_lowercase()),
     })
 }
